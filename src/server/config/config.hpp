@@ -1,0 +1,73 @@
+// Typed configuration: one schema (config/schema.cpp) lists every key with its type,
+// default, bounds and documentation; values come from the defaults, then a TOML file, then
+// `--set key=value` overrides. Anything wrong is reported with the key's name.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace hongyan::config {
+
+enum class ValueType { integer, boolean, string, string_list };
+
+using Value = std::variant<std::int64_t, bool, std::string, std::vector<std::string>>;
+
+struct KeySpec {
+    std::string_view key;  // "section.name"
+    ValueType type;
+    Value default_value;
+    std::string_view doc;
+    std::int64_t min = 0;  // integers only
+    std::int64_t max = INT64_MAX;
+    std::vector<std::string_view> choices = {};  // strings and list items, if restricted
+};
+
+const std::vector<KeySpec>& schema();
+const KeySpec* find_key(std::string_view key);
+
+class ConfigError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+class Config {
+  public:
+    // Defaults only.
+    Config();
+    // Defaults, then `file` (if given), then each "key=value" in `overrides`.
+    static Config load(const std::optional<std::filesystem::path>& file,
+                       const std::vector<std::string>& overrides);
+
+    void set(std::string_view key, Value v);  // validates; throws ConfigError
+    void set_from_string(std::string_view key, std::string_view text);
+
+    std::int64_t integer(std::string_view key) const;
+    bool boolean(std::string_view key) const;
+    const std::string& string(std::string_view key) const;
+    const std::vector<std::string>& list(std::string_view key) const;
+
+    // Derived paths.
+    std::filesystem::path data_dir() const;
+    std::filesystem::path database_path() const;
+    std::filesystem::path cert_file() const;
+    std::filesystem::path key_file() const;
+
+    // The whole configuration as TOML (defaults included), for --check-config output.
+    std::string dump() const;
+
+  private:
+    std::map<std::string, Value, std::less<>> values_;
+};
+
+// Markdown reference of every key, generated from the schema (docs/configuration.md).
+std::string reference_markdown();
+std::string value_to_toml(const Value& v);
+
+}  // namespace hongyan::config

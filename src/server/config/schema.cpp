@@ -1,0 +1,145 @@
+// Every configuration key of hongyand, in one place. docs/configuration.md is generated from
+// this table (`hongyand --config-reference`), and a test checks the two agree.
+#include "server/config/config.hpp"
+
+namespace hongyan::config {
+
+namespace {
+using S = std::string;
+using L = std::vector<std::string>;
+constexpr std::int64_t kMaxPort = 65535;
+}  // namespace
+
+const std::vector<KeySpec>& schema() {
+    static const std::vector<KeySpec> keys = {
+        // [server]
+        {"server.domain", ValueType::string, S("localhost"),
+         "The XMPP domain this server serves (the part after '@' in user JIDs)."},
+        {"server.data_dir", ValueType::string, S("data"),
+         "Directory for the database, the generated certificate and other state. Relative "
+         "paths are relative to the working directory."},
+        {"server.threads", ValueType::integer, std::int64_t{0},
+         "I/O threads, each running its own event loop; 0 means one per CPU core.", 0, 256},
+        {"server.shutdown_grace", ValueType::integer, std::int64_t{3},
+         "Seconds to wait on SIGTERM for clients to receive their stream close before exit.", 0,
+         300},
+        // [log]
+        {"log.level",
+         ValueType::string,
+         S("info"),
+         "Least severe level that is logged.",
+         0,
+         0,
+         {"trace", "debug", "info", "warn", "error", "off"}},
+        // [c2s]
+        {"c2s.address", ValueType::string, S("0.0.0.0"),
+         "Address the client listeners bind to ('::' for IPv6 and IPv4, '127.0.0.1' for "
+         "local only)."},
+        {"c2s.port", ValueType::integer, std::int64_t{5222},
+         "Client port with STARTTLS (RFC 6120 §5); 0 disables it.", 0, kMaxPort},
+        {"c2s.tls_port", ValueType::integer, std::int64_t{5223},
+         "Client port with direct TLS (XEP-0368); 0 disables it.", 0, kMaxPort},
+        {"c2s.require_tls", ValueType::boolean, true,
+         "Require STARTTLS before authentication on the plain port. Turn off only for "
+         "testing on loopback."},
+        {"c2s.preauth_timeout", ValueType::integer, std::int64_t{60},
+         "Seconds a connection may take to authenticate and bind before it is closed with "
+         "<connection-timeout/>.",
+         1, 86400},
+        {"c2s.idle_timeout", ValueType::integer, std::int64_t{900},
+         "Seconds an authenticated client may stay silent (not even a whitespace keepalive) "
+         "before it is closed with <connection-timeout/>; 0 means never.",
+         0, 604800},
+        {"c2s.keepalive_interval", ValueType::integer, std::int64_t{120},
+         "Seconds without output after which the server sends a whitespace keepalive, so "
+         "dead TCP connections are noticed; 0 disables.",
+         0, 86400},
+        // [tls]
+        {"tls.cert_file", ValueType::string, S(""),
+         "PEM certificate chain; empty means <data_dir>/tls/cert.pem, generated (self-signed "
+         "for server.domain) on first start when missing."},
+        {"tls.key_file", ValueType::string, S(""),
+         "PEM private key; empty means <data_dir>/tls/key.pem."},
+        {"tls.min_version",
+         ValueType::string,
+         S("1.2"),
+         "Oldest TLS version accepted.",
+         0,
+         0,
+         {"1.2", "1.3"}},
+        // [auth]
+        {"auth.mechanisms",
+         ValueType::string_list,
+         L{"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"},
+         "SASL mechanisms offered, in order of preference. PLAIN is only ever offered over "
+         "TLS.",
+         0,
+         0,
+         {"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"}},
+        {"auth.scram_iterations", ValueType::integer, std::int64_t{4096},
+         "PBKDF2 iterations for newly set passwords (RFC 7677 asks for at least 4096).", 4096,
+         10000000},
+        {"auth.max_attempts_per_stream", ValueType::integer, std::int64_t{3},
+         "Failed SASL attempts allowed on one stream before it is closed with "
+         "<policy-violation/> (RFC 6120 §6.4.5).",
+         1, 100},
+        {"auth.failures_per_ip", ValueType::integer, std::int64_t{20},
+         "Failed logins from one IP address within auth.failure_window after which further "
+         "attempts from it get <temporary-auth-failure/>; 0 disables.",
+         0, 1000000},
+        {"auth.failures_per_account", ValueType::integer, std::int64_t{10},
+         "Failed logins for one account within auth.failure_window after which further "
+         "attempts for it get <temporary-auth-failure/>; 0 disables.",
+         0, 1000000},
+        {"auth.failure_window", ValueType::integer, std::int64_t{300},
+         "Seconds over which failed logins are counted.", 1, 86400},
+        // [register]
+        {"register.policy",
+         ValueType::string,
+         S("localhost"),
+         "Who may create accounts in-band (XEP-0077): 'open' (anyone), 'localhost' (clients "
+         "connecting from a loopback address) or 'closed' (nobody; use hongyanctl).",
+         0,
+         0,
+         {"open", "localhost", "closed"}},
+        {"register.per_ip_per_hour", ValueType::integer, std::int64_t{10},
+         "Accounts one IP address may register per hour; 0 means no limit.", 0, 1000000},
+        {"register.min_password_length", ValueType::integer, std::int64_t{6},
+         "Shortest password accepted for registration and password changes.", 1, 1024},
+        // [limits]
+        {"limits.max_stanza_size", ValueType::integer, std::int64_t{262144},
+         "Largest stanza (or stream header) in bytes; larger gets <policy-violation/>.", 1024,
+         67108864},
+        {"limits.max_depth", ValueType::integer, std::int64_t{32},
+         "Deepest element nesting inside a stanza.", 2, 1024},
+        {"limits.max_attributes", ValueType::integer, std::int64_t{64},
+         "Most attributes on one element.", 4, 4096},
+        {"limits.max_connections_per_ip", ValueType::integer, std::int64_t{1000},
+         "Simultaneous client connections from one IP address; 0 means no limit.", 0, 10000000},
+        {"limits.max_outbound_queue", ValueType::integer, std::int64_t{4194304},
+         "Bytes queued for a client that does not read before it is disconnected with "
+         "<policy-violation/>.",
+         65536, 1073741824},
+        {"limits.read_rate", ValueType::integer, std::int64_t{1048576},
+         "Bytes per second one connection may send (bursts up to one second's worth); "
+         "reading pauses beyond it. 0 means unlimited.",
+         0, 1073741824},
+        // [modules]
+        {"modules.disabled",
+         ValueType::string_list,
+         L{},
+         "Modules to switch off by name (see docs/protocols.md for the list).",
+         0,
+         0,
+         {"ping", "version", "disco", "register", "legacy_session"}},
+    };
+    return keys;
+}
+
+const KeySpec* find_key(std::string_view key) {
+    for (const auto& k : schema())
+        if (k.key == key) return &k;
+    return nullptr;
+}
+
+}  // namespace hongyan::config

@@ -1,0 +1,33 @@
+#include "server/modules/module_list.hpp"
+
+namespace hongyan::modules {
+
+std::vector<std::unique_ptr<Module>> all_modules() {
+    std::vector<std::unique_ptr<Module>> m;
+    m.push_back(make_disco_module());
+    m.push_back(make_ping_module());
+    m.push_back(make_version_module());
+    m.push_back(make_register_module());
+    m.push_back(make_legacy_session_module());
+    return m;
+}
+
+std::vector<ProtocolSupport> core_protocols() {
+    return {
+        {"RFC 6120", "XMPP Core", "", "partial",
+         "c2s streams, STARTTLS, SASL, resource binding, stanza errors; s2s: planned"},
+        {"RFC 6121", "XMPP IM", "", "planned",
+         "stanzas to full JIDs and online bare JIDs are routed; roster, presence, offline: "
+         "planned"},
+        {"RFC 7622", "XMPP Address Format", "", "complete",
+         "stringprep profiles (nodeprep, nameprep, resourceprep) as peers use them"},
+        {"RFC 5802", "SCRAM", "", "complete", "SCRAM-SHA-1; only salted keys are stored"},
+        {"RFC 7677", "SCRAM-SHA-256", "", "complete", "channel binding (-PLUS): planned"},
+        {"RFC 4616", "PLAIN", "", "complete", "only offered over TLS"},
+        {"RFC 7590", "TLS in XMPP", "", "complete", "TLS 1.2 minimum (configurable to 1.3)"},
+        {"XEP-0368", "SRV records for XMPP over TLS", "1.1.0", "complete",
+         "direct TLS on c2s.tls_port (5223)"},
+    };
+}
+
+}  // namespace hongyan::modules

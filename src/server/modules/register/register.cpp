@@ -1,0 +1,200 @@
+// XEP-0077: In-Band Registration. Before authentication: create an account. After it:
+// change the password, or cancel the registration (which deletes the account).
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "server/c2s/c2s_session.hpp"
+#include "server/modules/module_list.hpp"
+#include "server/router/session_registry.hpp"
+#include "server/server_context.hpp"
+#include "server/storage/storage.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace hongyan::modules {
+
+namespace {
+
+using boost::asio::awaitable;
+using xml::Element;
+
+bool is_loopback(const std::string& ip) {
+    return ip.rfind("127.", 0) == 0 || ip == "::1";
+}
+
+Element registration_form(const std::string& domain) {
+    Element q("query", std::string(ns::register_));
+    q.add_child("instructions", std::string(ns::register_))
+        .add_text("Choose a username and password to register with " + domain + ".");
+    q.add_child("username", std::string(ns::register_));
+    q.add_child("password", std::string(ns::register_));
+    return q;
+}
+
+class RegisterModule final : public Module {
+  public:
+    std::string_view name() const override { return "register"; }
+    std::vector<ProtocolSupport> protocols() const override {
+        return {{"XEP-0077", "In-Band Registration", "2.4", "complete",
+                 "register, change password, cancel; policy open/localhost/closed; per-IP "
+                 "hourly limit; data forms: planned"}};
+    }
+
+    void start(ModuleContext& ctx) override {
+        ServerContext& server = ctx.server();
+        if (server.settings.register_policy != "closed") {
+            ctx.add_stream_feature(StreamPhase::pre_auth,
+                                   Element("register", std::string(ns::register_feature)));
+        }
+        ctx.add_feature(ns::register_);
+        auto get = [](IqRequest& iq) -> awaitable<void> {
+            if (!iq.from) {
+                if (iq.server.settings.register_policy == "closed") {
+                    iq.error(StanzaErrorCondition::service_unavailable,
+                             "registration is closed on this server");
+                    co_return;
+                }
+                iq.reply(registration_form(iq.server.settings.domain));
+                co_return;
+            }
+            // XEP-0077 §3.1: an authenticated user is already registered.
+            Element q("query", std::string(ns::register_));
+            q.add_child("registered", std::string(ns::register_));
+            q.add_child("username", std::string(ns::register_)).add_text(iq.from->local());
+            q.add_child("password", std::string(ns::register_));
+            iq.reply(std::move(q));
+        };
+        auto set = [](IqRequest& iq) -> awaitable<void> {
+            if (!iq.from) {
+                co_await create_account(iq);
+            } else if (iq.payload().child("remove", ns::register_)) {
+                co_await cancel_account(iq);
+            } else {
+                co_await change_password(iq);
+            }
+        };
+        ctx.on_iq(IqType::get, IqTarget::host, ns::register_, get, /*pre_auth=*/true);
+        ctx.on_iq(IqType::set, IqTarget::host, ns::register_, set, /*pre_auth=*/true);
+        ctx.on_iq(IqType::get, IqTarget::account, ns::register_, get);
+        ctx.on_iq(IqType::set, IqTarget::account, ns::register_, set);
+    }
+
+  private:
+    static awaitable<void> create_account(IqRequest& iq) {
+        ServerContext& server = iq.server;
+        const Settings& s = server.settings;
+        const std::string& ip = iq.session->ip();
+        if (s.register_policy == "closed" ||
+            (s.register_policy == "localhost" && !is_loopback(ip))) {
+            iq.error(StanzaErrorCondition::not_allowed,
+                     s.register_policy == "closed"
+                         ? "registration is closed on this server"
+                         : "registration is only allowed from the server's own machine");
+            co_return;
+        }
+        const Element& q = iq.payload();
+        std::string raw_user = q.child_text("username", ns::register_);
+        std::string password = q.child_text("password", ns::register_);
+        if (raw_user.empty() || password.empty()) {
+            iq.error(StanzaErrorCondition::not_acceptable, "username and password are required");
+            co_return;
+        }
+        auto user = jid::nodeprep(raw_user);
+        if (!user) {
+            iq.error(StanzaErrorCondition::jid_malformed, "the username is not valid in a JID");
+            co_return;
+        }
+        if (password.size() < s.min_password_length) {
+            iq.error(StanzaErrorCondition::not_acceptable,
+                     "the password must have at least " + std::to_string(s.min_password_length) +
+                         " characters");
+            co_return;
+        }
+        if (server.registrations_ip.exceeded(ip)) {
+            iq.error(StanzaErrorCondition::resource_constraint,
+                     "too many registrations from your address; try again later");
+            co_return;
+        }
+        bool created = false;
+        try {
+            created =
+                co_await server.storage->run([&store = server.storage->accounts(), user = *user,
+                                              password, it = s.scram_iterations] {
+                    if (store.exists(user)) return false;
+                    return store.create(user, sasl::make_credentials(password, it));
+                });
+        } catch (const std::exception& e) {
+            spdlog::error("registration of {} failed: {}", *user, e.what());
+            iq.error(StanzaErrorCondition::internal_server_error);
+            co_return;
+        }
+        if (!created) {
+            iq.error(StanzaErrorCondition::conflict, "that username is taken");
+            co_return;
+        }
+        server.registrations_ip.add(ip);
+        spdlog::info("registered {}@{} from {}", *user, s.domain, ip);
+        iq.reply();
+    }
+
+    static awaitable<void> change_password(IqRequest& iq) {
+        ServerContext& server = iq.server;
+        const Element& q = iq.payload();
+        std::string raw_user = q.child_text("username", ns::register_);
+        std::string password = q.child_text("password", ns::register_);
+        if (raw_user.empty() || !q.child("password", ns::register_)) {
+            iq.error(StanzaErrorCondition::bad_request, "username and password are required");
+            co_return;
+        }
+        auto user = jid::nodeprep(raw_user);
+        if (!user || *user != iq.from->local()) {
+            iq.error(StanzaErrorCondition::not_allowed, "you can only change your own password");
+            co_return;
+        }
+        // XEP-0077 §3.3: an empty password never replaces the existing one.
+        if (password.size() < server.settings.min_password_length) {
+            iq.error(StanzaErrorCondition::not_acceptable,
+                     "the password must have at least " +
+                         std::to_string(server.settings.min_password_length) + " characters");
+            co_return;
+        }
+        bool ok = co_await server.storage->run([&store = server.storage->accounts(), user = *user,
+                                                password, it = server.settings.scram_iterations] {
+            return store.set_credentials(user, sasl::make_credentials(password, it));
+        });
+        if (!ok) {
+            iq.error(StanzaErrorCondition::item_not_found, "no such account");
+            co_return;
+        }
+        spdlog::info("password changed for {}", iq.from->bare_str());
+        iq.reply();
+    }
+
+    static awaitable<void> cancel_account(IqRequest& iq) {
+        ServerContext& server = iq.server;
+        const Element& q = iq.payload();
+        if (q.children().size() != 1) {
+            iq.error(StanzaErrorCondition::bad_request, "<remove/> must be the only child");
+            co_return;
+        }
+        std::string user = iq.from->local();
+        co_await server.storage->run(
+            [&store = server.storage->accounts(), user] { return store.remove(user); });
+        spdlog::info("account {} cancelled by its owner", iq.from->bare_str());
+        iq.reply();
+        // XEP-0077 §3.2: end every session of the account with <not-authorized/>.
+        for (auto& s : server.registry->find_bare(iq.from->bare())) {
+            boost::asio::post(s->executor(), [s] {
+                s->close(StreamErrorCondition::not_authorized, "the account was deleted");
+            });
+        }
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Module> make_register_module() {
+    return std::make_unique<RegisterModule>();
+}
+
+}  // namespace hongyan::modules

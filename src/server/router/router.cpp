@@ -1,0 +1,152 @@
+#include "server/router/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "server/c2s/c2s_session.hpp"
+#include "server/modules/module.hpp"
+#include "server/router/session_registry.hpp"
+#include "server/server_context.hpp"
+#include "server/storage/storage.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace hongyan {
+
+namespace asio = boost::asio;
+using c2s::C2SSession;
+using xml::Element;
+
+void Router::deliver(const std::shared_ptr<C2SSession>& target, std::string bytes) {
+    auto ex = target->executor();
+    if (ex.target<asio::io_context::executor_type>() &&
+        ex.target<asio::io_context::executor_type>()->running_in_this_thread()) {
+        target->send_raw(bytes);
+        return;
+    }
+    asio::post(ex, [target, bytes = std::move(bytes)] { target->send_raw(bytes); });
+}
+
+void Router::bounce(C2SSession& sender, const Element& stanza, StanzaErrorCondition c,
+                    std::string text) {
+    // RFC 6120 §8.3.1: never answer an error with an error.
+    if (stanza.attr("type") == "error") return;
+    Element reply = make_error_reply(stanza, StanzaError{c, std::move(text), {}});
+    if (!reply.has_attr("from")) reply.set_attr("from", server_.settings.domain);
+    sender.send(reply);
+}
+
+asio::awaitable<void> Router::route_from_client(std::shared_ptr<C2SSession> sender,
+                                                Element stanza) {
+    std::string_view to_attr = stanza.attr("to");
+    std::optional<Jid> to;
+    if (!to_attr.empty()) {
+        to = Jid::parse(to_attr);
+        if (!to) {
+            bounce(*sender, stanza, StanzaErrorCondition::jid_malformed,
+                   "the 'to' address is not a valid JID");
+            co_return;
+        }
+        stanza.set_attr("to", to->str());
+    }
+    if (to && to->domain() != server_.settings.domain) {
+        // Federation (s2s) is not available yet.
+        bounce(*sender, stanza, StanzaErrorCondition::remote_server_not_found,
+               "this server does not federate with " + to->domain());
+        co_return;
+    }
+    if (stanza.name() == "iq") {
+        co_await route_iq(sender, std::move(stanza), to);
+        co_return;
+    }
+    if (stanza.name() == "message") {
+        // RFC 6120 §10.3.1: a message without 'to' is for the sender's own bare JID.
+        Jid target = to ? *to : sender->jid().bare();
+        if (target.is_domain()) co_return;  // messages to the server itself: nothing to do yet
+        co_await route_message(sender, std::move(stanza), target);
+        co_return;
+    }
+    // Presence: directed presence to a full JID is delivered; broadcast arrives with the
+    // roster and presence module.
+    if (to && !to->is_bare()) {
+        if (auto s = server_.registry->find(*to)) deliver(s, stanza.to_string(ns::client));
+    }
+    co_return;
+}
+
+asio::awaitable<void> Router::route_iq(std::shared_ptr<C2SSession> sender, Element stanza,
+                                       const std::optional<Jid>& to) {
+    std::string_view type = stanza.attr("type");
+    // RFC 6120 §8.2.3: id and a known type are required; get/set carry exactly one payload.
+    if (stanza.attr("id").empty() ||
+        (type != "get" && type != "set" && type != "result" && type != "error")) {
+        bounce(*sender, stanza, StanzaErrorCondition::bad_request,
+               "iq needs an id and a type of get, set, result or error");
+        co_return;
+    }
+    const bool request = type == "get" || type == "set";
+    const Element* payload = stanza.first_child();
+    if (request && (!payload || stanza.children().size() != 1)) {
+        bounce(*sender, stanza, StanzaErrorCondition::bad_request,
+               "an iq get or set has exactly one child element");
+        co_return;
+    }
+    // Addressed to a full JID of someone online: deliver as is.
+    if (to && !to->is_bare()) {
+        if (auto s = server_.registry->find(*to)) {
+            deliver(s, stanza.to_string(ns::client));
+            co_return;
+        }
+        // RFC 6121 §8.5.3.2.3: no such resource.
+        if (request) bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
+        co_return;
+    }
+    if (!request) co_return;  // results and errors to the server or a bare JID end here
+    modules::IqTarget target =
+        (!to || !to->local().empty()) ? modules::IqTarget::account : modules::IqTarget::host;
+    // An iq to another user's bare JID is handled on that user's behalf only by modules
+    // that say so; account handlers below are for the user's own account.
+    if (target == modules::IqTarget::account && to && to->bare() != sender->jid().bare()) {
+        bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
+        co_return;
+    }
+    auto* entry = server_.modules->find_iq(
+        type == "get" ? modules::IqType::get : modules::IqType::set, target, payload->xmlns());
+    if (!entry) {
+        // RFC 6120 §8.4: nobody here understands the payload.
+        bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
+        co_return;
+    }
+    modules::IqRequest req{server_, sender, std::move(stanza), sender->jid(), to};
+    try {
+        co_await entry->handler(req);
+    } catch (const std::exception& e) {
+        spdlog::error("iq handler for {} failed: {}", payload ? req.payload().xmlns() : "",
+                      e.what());
+        req.error(StanzaErrorCondition::internal_server_error);
+    }
+}
+
+asio::awaitable<void> Router::route_message(std::shared_ptr<C2SSession> sender, Element stanza,
+                                            const Jid& to) {
+    if (!to.is_bare()) {
+        if (auto s = server_.registry->find(to)) {
+            deliver(s, stanza.to_string(ns::client));
+            co_return;
+        }
+    }
+    // Bare JID, or a resource that is not online: RFC 6121 §8.5.2 / §8.5.3.2.1, deliver to
+    // the account's online resources.
+    auto sessions = server_.registry->find_bare(to.bare());
+    if (!sessions.empty()) {
+        std::string bytes = stanza.to_string(ns::client);
+        for (auto& s : sessions) deliver(s, bytes);
+        co_return;
+    }
+    // Nobody online. Offline storage arrives with the IM core; until then the sender is told
+    // rather than the message silently dropped (RFC 6121 §8.5.2.2).
+    bounce(*sender, stanza, StanzaErrorCondition::service_unavailable,
+           "the recipient is not online");
+}
+
+}  // namespace hongyan

@@ -1,0 +1,76 @@
+#include "server/router/session_registry.hpp"
+
+#include <functional>
+
+namespace hongyan {
+
+SessionRegistry::Shard& SessionRegistry::shard_for(const std::string& bare) const {
+    return shards_[std::hash<std::string>{}(bare) % kShards];
+}
+
+SessionRegistry::SessionPtr SessionRegistry::add(const Jid& full, SessionPtr session) {
+    std::string bare = full.bare_str();
+    auto& shard = shard_for(bare);
+    std::lock_guard lock(shard.mu);
+    auto& list = shard.by_bare[bare];
+    for (auto& r : list) {
+        if (r.resource == full.resource()) {
+            SessionPtr old = std::move(r.session);
+            r.session = std::move(session);
+            return old;
+        }
+    }
+    list.push_back(Resource{full.resource(), std::move(session)});
+    return nullptr;
+}
+
+void SessionRegistry::remove(const Jid& full, const c2s::C2SSession* session) {
+    std::string bare = full.bare_str();
+    auto& shard = shard_for(bare);
+    SessionPtr released;  // dropped after the lock
+    std::lock_guard lock(shard.mu);
+    auto it = shard.by_bare.find(bare);
+    if (it == shard.by_bare.end()) return;
+    auto& list = it->second;
+    for (auto r = list.begin(); r != list.end(); ++r) {
+        if (r->resource == full.resource() && r->session.get() == session) {
+            released = std::move(r->session);
+            list.erase(r);
+            break;
+        }
+    }
+    if (list.empty()) shard.by_bare.erase(it);
+}
+
+SessionRegistry::SessionPtr SessionRegistry::find(const Jid& full) const {
+    std::string bare = full.bare_str();
+    auto& shard = shard_for(bare);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.by_bare.find(bare);
+    if (it == shard.by_bare.end()) return nullptr;
+    for (const auto& r : it->second)
+        if (r.resource == full.resource()) return r.session;
+    return nullptr;
+}
+
+std::vector<SessionRegistry::SessionPtr> SessionRegistry::find_bare(const Jid& bare) const {
+    std::string key = bare.bare_str();
+    auto& shard = shard_for(key);
+    std::lock_guard lock(shard.mu);
+    std::vector<SessionPtr> out;
+    auto it = shard.by_bare.find(key);
+    if (it == shard.by_bare.end()) return out;
+    for (const auto& r : it->second) out.push_back(r.session);
+    return out;
+}
+
+std::size_t SessionRegistry::count() const {
+    std::size_t n = 0;
+    for (auto& shard : shards_) {
+        std::lock_guard lock(shard.mu);
+        for (const auto& [_, list] : shard.by_bare) n += list.size();
+    }
+    return n;
+}
+
+}  // namespace hongyan

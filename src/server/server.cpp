@@ -1,0 +1,250 @@
+#include "server/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <thread>
+
+#include "server/c2s/c2s_session.hpp"
+#include "server/modules/module.hpp"
+#include "server/net/tls.hpp"
+#include "server/router/router.hpp"
+#include "server/router/session_registry.hpp"
+#include "server/server_context.hpp"
+#include "server/storage/storage.hpp"
+
+namespace hongyan {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Settings Settings::from(const config::Config& cfg) {
+    Settings s;
+    s.domain = *jid::nameprep(cfg.string("server.domain"));
+    s.require_tls = cfg.boolean("c2s.require_tls");
+    s.preauth_timeout = std::chrono::seconds(cfg.integer("c2s.preauth_timeout"));
+    s.idle_timeout = std::chrono::seconds(cfg.integer("c2s.idle_timeout"));
+    s.keepalive_interval = std::chrono::seconds(cfg.integer("c2s.keepalive_interval"));
+    s.parser_limits.max_stanza_size =
+        static_cast<std::size_t>(cfg.integer("limits.max_stanza_size"));
+    s.parser_limits.max_depth = static_cast<int>(cfg.integer("limits.max_depth"));
+    s.parser_limits.max_attributes = static_cast<int>(cfg.integer("limits.max_attributes"));
+    s.max_outbound_queue = static_cast<std::size_t>(cfg.integer("limits.max_outbound_queue"));
+    s.read_rate = cfg.integer("limits.read_rate");
+    s.mechanisms = cfg.list("auth.mechanisms");
+    s.scram_iterations = static_cast<int>(cfg.integer("auth.scram_iterations"));
+    s.max_auth_attempts = static_cast<int>(cfg.integer("auth.max_attempts_per_stream"));
+    s.register_policy = cfg.string("register.policy");
+    s.min_password_length = static_cast<std::size_t>(cfg.integer("register.min_password_length"));
+    return s;
+}
+
+ServerContext::ServerContext(const config::Config& cfg)
+    : config(cfg),
+      settings(Settings::from(cfg)),
+      connections(cfg.integer("limits.max_connections_per_ip")),
+      auth_failures_ip(cfg.integer("auth.failures_per_ip"),
+                       std::chrono::seconds(cfg.integer("auth.failure_window"))),
+      auth_failures_account(cfg.integer("auth.failures_per_account"),
+                            std::chrono::seconds(cfg.integer("auth.failure_window"))),
+      registrations_ip(cfg.integer("register.per_ip_per_hour"), std::chrono::hours(1)) {}
+
+ServerContext::~ServerContext() = default;
+
+namespace {
+
+// One I/O thread: its event loop, its listeners and the sessions it owns.
+struct Worker {
+    asio::io_context io{1};
+    std::vector<std::weak_ptr<c2s::C2SSession>> sessions;
+    std::thread thread;
+};
+
+tcp::acceptor make_acceptor(asio::io_context& io, const tcp::endpoint& ep) {
+    tcp::acceptor a(io);
+    a.open(ep.protocol());
+    a.set_option(asio::socket_base::reuse_address(true));
+    int one = 1;
+    if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        throw std::runtime_error("SO_REUSEPORT not available");
+    if (ep.address().is_v6()) a.set_option(asio::ip::v6_only(false));
+    a.bind(ep);
+    a.listen(1024);
+    return a;
+}
+
+asio::awaitable<void> accept_loop(ServerContext& server, Worker& worker, tcp::acceptor acceptor,
+                                  bool direct_tls) {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+        if (ec) {
+            if (ec == asio::error::operation_aborted || server.shutting_down) co_return;
+            spdlog::warn("accept failed: {}", ec.message());
+            // Out of descriptors, say: wait a little rather than spin.
+            asio::steady_timer t(worker.io, std::chrono::milliseconds(100));
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        if (server.shutting_down) co_return;
+        boost::system::error_code ep_ec;
+        auto remote = socket.remote_endpoint(ep_ec);
+        if (ep_ec) continue;
+        auto addr = remote.address();
+        if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+            addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+        auto session = std::make_shared<c2s::C2SSession>(server, std::move(socket), direct_tls,
+                                                         addr.to_string());
+        worker.sessions.push_back(session);
+        session->start();
+    }
+}
+
+asio::awaitable<void> sweep_loop(Worker& worker, ServerContext& server) {
+    asio::steady_timer timer(worker.io);
+    while (!server.shutting_down) {
+        timer.expires_after(std::chrono::seconds(1));
+        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+        auto now = c2s::C2SSession::Clock::now();
+        std::erase_if(worker.sessions, [&](auto& w) {
+            auto s = w.lock();
+            if (!s) return true;
+            s->tick(now);
+            return false;
+        });
+        if (worker.sessions.capacity() > 64 &&
+            worker.sessions.size() < worker.sessions.capacity() / 4)
+            worker.sessions.shrink_to_fit();
+    }
+}
+
+}  // namespace
+
+struct Server::Impl {
+    const config::Config& cfg;
+    std::unique_ptr<storage::Storage> storage;
+    net::SslCtxPtr tls;
+    std::unique_ptr<ServerContext> ctx;
+    std::vector<std::unique_ptr<modules::Module>> modules;
+    std::vector<std::unique_ptr<Worker>> workers;
+
+    explicit Impl(const config::Config& c) : cfg(c) {}
+};
+
+Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
+    auto& I = *impl_;
+    std::filesystem::create_directories(cfg.data_dir());
+    I.storage = std::make_unique<storage::Storage>(cfg.database_path());
+
+    auto cert = cfg.cert_file(), key = cfg.key_file();
+    if (!std::filesystem::exists(cert) && !std::filesystem::exists(key) &&
+        cfg.string("tls.cert_file").empty()) {
+        spdlog::info("no TLS certificate yet: generating a self-signed one for {} in {}",
+                     cfg.string("server.domain"), cert.string());
+        net::generate_self_signed(cfg.string("server.domain"), cert, key);
+    }
+    I.tls = net::make_server_context(cert, key, cfg.string("tls.min_version"));
+
+    I.ctx = std::make_unique<ServerContext>(cfg);
+    I.ctx->storage = I.storage.get();
+    I.ctx->tls = I.tls.get();
+    I.ctx->registry = std::make_unique<SessionRegistry>();
+    I.ctx->modules = std::make_unique<modules::ModuleHost>();
+    I.ctx->router = std::make_unique<Router>(*I.ctx);
+
+    const auto& disabled = cfg.list("modules.disabled");
+    modules::ModuleContext mctx(*I.ctx, *I.ctx->modules);
+    for (auto& m : modules::all_modules()) {
+        if (std::find(disabled.begin(), disabled.end(), m->name()) != disabled.end()) {
+            spdlog::info("module {} disabled by configuration", m->name());
+            continue;
+        }
+        m->start(mctx);
+        I.modules.push_back(std::move(m));
+    }
+}
+
+Server::~Server() = default;
+
+int Server::run() {
+    auto& I = *impl_;
+    const auto& cfg = I.cfg;
+    std::size_t n_threads = static_cast<std::size_t>(cfg.integer("server.threads"));
+    if (n_threads == 0) n_threads = std::max(1u, std::thread::hardware_concurrency());
+
+    auto address = asio::ip::make_address(cfg.string("c2s.address"));
+    struct ListenerSpec {
+        std::int64_t port;
+        bool direct_tls;
+    };
+    std::vector<ListenerSpec> listeners;
+    if (cfg.integer("c2s.port") > 0) listeners.push_back({cfg.integer("c2s.port"), false});
+    if (cfg.integer("c2s.tls_port") > 0) listeners.push_back({cfg.integer("c2s.tls_port"), true});
+
+    I.storage->start();
+    for (std::size_t i = 0; i < n_threads; ++i) {
+        auto w = std::make_unique<Worker>();
+        for (const auto& l : listeners) {
+            tcp::endpoint ep(address, static_cast<unsigned short>(l.port));
+            tcp::acceptor acc = [&] {
+                try {
+                    return make_acceptor(w->io, ep);
+                } catch (const boost::system::system_error& e) {
+                    throw std::runtime_error("cannot listen on " + cfg.string("c2s.address") + ":" +
+                                             std::to_string(l.port) + ": " + e.code().message());
+                }
+            }();
+            asio::co_spawn(w->io, accept_loop(*I.ctx, *w, std::move(acc), l.direct_tls),
+                           asio::detached);
+        }
+        asio::co_spawn(w->io, sweep_loop(*w, *I.ctx), asio::detached);
+        I.workers.push_back(std::move(w));
+    }
+    for (const auto& l : listeners)
+        spdlog::info("listening on {}:{} ({})", cfg.string("c2s.address"), l.port,
+                     l.direct_tls ? "c2s direct TLS" : "c2s STARTTLS");
+    spdlog::info("hongyand {} serving {} with {} I/O threads, data in {}", HONGYAN_VERSION,
+                 I.ctx->settings.domain, n_threads, cfg.data_dir().string());
+
+    asio::io_context main_io;
+    asio::signal_set signals(main_io, SIGTERM, SIGINT);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        spdlog::info("signal {}: shutting down", sig);
+        I.ctx->shutting_down = true;
+        // Every session gets <system-shutdown/> from its own thread (RFC 6120 §4.9.3.17).
+        for (auto& w : I.workers) {
+            asio::post(w->io, [&w = *w] {
+                for (auto& weak : w.sessions)
+                    if (auto s = weak.lock())
+                        s->close(StreamErrorCondition::system_shutdown, "server shutting down");
+            });
+        }
+    });
+    for (auto& w : I.workers) w->thread = std::thread([&io = w->io] { io.run(); });
+    main_io.run();
+
+    // Give clients a moment to receive their stream close, then stop the loops.
+    auto grace = std::chrono::seconds(cfg.integer("server.shutdown_grace"));
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    while (std::chrono::steady_clock::now() < deadline && I.ctx->connections.total() > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (auto& w : I.workers) w->io.stop();
+    for (auto& w : I.workers)
+        if (w->thread.joinable()) w->thread.join();
+    // Drop sessions (and their sockets) before storage goes away.
+    I.workers.clear();
+    I.storage->stop();
+    spdlog::info("stopped");
+    return 0;
+}
+
+}  // namespace hongyan

@@ -1,0 +1,206 @@
+#include "server/storage/sqlite/account_store.hpp"
+
+#include <chrono>
+
+namespace hongyan::storage::sqlite {
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+        SQLITE_OK)
+        throw Error(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
+}
+
+Statement::~Statement() {
+    sqlite3_finalize(stmt_);
+}
+
+Statement& Statement::bind(int i, std::string_view text) {
+    sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+
+Statement& Statement::bind_blob(int i, std::string_view bytes) {
+    sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+
+Statement& Statement::bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+}
+
+bool Statement::step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw Error(std::string("sqlite step: ") + sqlite3_errmsg(db_));
+}
+
+void Statement::reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+}
+
+std::string Statement::text(int col) const {
+    auto p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+}
+
+std::string Statement::blob(int col) const {
+    auto p = sqlite3_column_blob(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+}
+
+std::int64_t Statement::integer(int col) const {
+    return sqlite3_column_int64(stmt_, col);
+}
+
+Database::Database(const std::filesystem::path& file) {
+    if (sqlite3_open_v2(file.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+        std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw Error("cannot open database " + file.string() + ": " + msg);
+    }
+    // The server and hongyanctl may use the file at the same time: WAL lets readers and
+    // one writer proceed together, and the busy timeout waits out the other's write.
+    sqlite3_busy_timeout(db_, 5000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec("PRAGMA foreign_keys=ON");
+    migrate();
+}
+
+Database::~Database() {
+    sqlite3_close(db_);
+}
+
+void Database::exec(std::string_view sql) {
+    char* err = nullptr;
+    std::string s(sql);
+    if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : "unknown error";
+        sqlite3_free(err);
+        throw Error("sqlite: " + msg + " in: " + s);
+    }
+}
+
+namespace {
+// Each entry brings the schema from version i to i+1. Never edit a released entry; append.
+const char* const kMigrations[] = {
+    R"sql(
+    CREATE TABLE accounts (
+        username TEXT PRIMARY KEY,
+        salt BLOB NOT NULL,
+        iterations INTEGER NOT NULL,
+        stored_key_sha1 BLOB NOT NULL,
+        server_key_sha1 BLOB NOT NULL,
+        stored_key_sha256 BLOB NOT NULL,
+        server_key_sha256 BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    )sql",
+};
+}  // namespace
+
+void Database::migrate() {
+    exec("BEGIN IMMEDIATE");
+    try {
+        exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+        Statement get(db_, "SELECT version FROM schema_version");
+        std::int64_t version = 0;
+        if (get.step())
+            version = get.integer(0);
+        else
+            exec("INSERT INTO schema_version VALUES (0)");
+        constexpr std::int64_t newest = std::size(kMigrations);
+        if (version > newest)
+            throw Error("database schema version " + std::to_string(version) +
+                        " is newer than this hongyand understands (" + std::to_string(newest) +
+                        ")");
+        for (; version < newest; ++version) exec(kMigrations[version]);
+        Statement set(db_, "UPDATE schema_version SET version = ?");
+        set.bind(1, version).step();
+        exec("COMMIT");
+    } catch (...) {
+        exec("ROLLBACK");
+        throw;
+    }
+}
+
+std::optional<sasl::ScramCredentials> SqliteAccountStore::credentials(const std::string& user) {
+    Statement st(db_.handle(),
+                 "SELECT salt, iterations, stored_key_sha1, server_key_sha1, stored_key_sha256, "
+                 "server_key_sha256 FROM accounts WHERE username = ?");
+    st.bind(1, user);
+    if (!st.step()) return std::nullopt;
+    sasl::ScramCredentials c;
+    c.salt = st.blob(0);
+    c.iterations = static_cast<int>(st.integer(1));
+    c.sha1 = {st.blob(2), st.blob(3)};
+    c.sha256 = {st.blob(4), st.blob(5)};
+    return c;
+}
+
+bool SqliteAccountStore::create(const std::string& user, const sasl::ScramCredentials& c) {
+    Statement st(db_.handle(),
+                 "INSERT OR IGNORE INTO accounts (username, salt, iterations, stored_key_sha1, "
+                 "server_key_sha1, stored_key_sha256, server_key_sha256, created_at) VALUES "
+                 "(?, ?, ?, ?, ?, ?, ?, ?)");
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    st.bind(1, user).bind_blob(2, c.salt).bind(3, std::int64_t{c.iterations});
+    st.bind_blob(4, c.sha1.stored_key).bind_blob(5, c.sha1.server_key);
+    st.bind_blob(6, c.sha256.stored_key).bind_blob(7, c.sha256.server_key);
+    st.bind(8, static_cast<std::int64_t>(now));
+    st.step();
+    return db_.changes() == 1;
+}
+
+bool SqliteAccountStore::set_credentials(const std::string& user, const sasl::ScramCredentials& c) {
+    Statement st(db_.handle(),
+                 "UPDATE accounts SET salt = ?, iterations = ?, stored_key_sha1 = ?, "
+                 "server_key_sha1 = ?, stored_key_sha256 = ?, server_key_sha256 = ? "
+                 "WHERE username = ?");
+    st.bind_blob(1, c.salt).bind(2, std::int64_t{c.iterations});
+    st.bind_blob(3, c.sha1.stored_key).bind_blob(4, c.sha1.server_key);
+    st.bind_blob(5, c.sha256.stored_key).bind_blob(6, c.sha256.server_key);
+    st.bind(7, user);
+    st.step();
+    return db_.changes() == 1;
+}
+
+bool SqliteAccountStore::remove(const std::string& user) {
+    Statement st(db_.handle(), "DELETE FROM accounts WHERE username = ?");
+    st.bind(1, user);
+    st.step();
+    return db_.changes() == 1;
+}
+
+bool SqliteAccountStore::exists(const std::string& user) {
+    Statement st(db_.handle(), "SELECT 1 FROM accounts WHERE username = ?");
+    st.bind(1, user);
+    return st.step();
+}
+
+std::vector<std::string> SqliteAccountStore::list() {
+    Statement st(db_.handle(), "SELECT username FROM accounts ORDER BY username");
+    std::vector<std::string> out;
+    while (st.step()) out.push_back(st.text(0));
+    return out;
+}
+
+std::size_t SqliteAccountStore::count() {
+    Statement st(db_.handle(), "SELECT COUNT(*) FROM accounts");
+    st.step();
+    return static_cast<std::size_t>(st.integer(0));
+}
+
+}  // namespace hongyan::storage::sqlite

@@ -1,0 +1,58 @@
+// A small RAII layer over one SQLite connection with prepared statements.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace hongyan::storage::sqlite {
+
+class Error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+class Statement {
+  public:
+    Statement(sqlite3* db, std::string_view sql);
+    ~Statement();
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    Statement& bind(int i, std::string_view text);
+    Statement& bind_blob(int i, std::string_view bytes);
+    Statement& bind(int i, std::int64_t v);
+    // True while there is a row.
+    bool step();
+    void reset();
+    std::string text(int col) const;
+    std::string blob(int col) const;
+    std::int64_t integer(int col) const;
+
+  private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Database {
+  public:
+    explicit Database(const std::filesystem::path& file);
+    ~Database();
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+
+    void exec(std::string_view sql);
+    sqlite3* handle() { return db_; }
+    int changes() const { return sqlite3_changes(db_); }
+    // Brings the schema to the newest version, one migration at a time.
+    void migrate();
+
+  private:
+    sqlite3* db_ = nullptr;
+};
+
+}  // namespace hongyan::storage::sqlite

@@ -1,0 +1,53 @@
+// Owns the database and the thread all storage work runs on. I/O threads never touch the
+// database: they `co_await storage.run(...)`, which runs the function on the storage
+// thread and resumes the caller on its own executor.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "server/storage/account_store.hpp"
+
+namespace hongyan::storage {
+
+namespace sqlite {
+class Database;
+}
+
+class Storage {
+  public:
+    explicit Storage(const std::filesystem::path& database_file);
+    ~Storage();
+
+    // Starts the storage thread (the server); tools call the stores directly instead.
+    void start();
+    // Finishes queued work and joins the thread.
+    void stop();
+
+    AccountStore& accounts() { return *accounts_; }
+
+    template <class F>
+    auto run(F f) -> boost::asio::awaitable<decltype(f())> {
+        using R = decltype(f());
+        auto result = co_await boost::asio::co_spawn(
+            ctx_, [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(); },
+            boost::asio::use_awaitable);
+        co_return result;
+    }
+
+  private:
+    std::unique_ptr<sqlite::Database> db_;
+    std::unique_ptr<AccountStore> accounts_;
+    boost::asio::io_context ctx_{1};
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+    std::thread thread_;
+};
+
+}  // namespace hongyan::storage

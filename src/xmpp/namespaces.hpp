@@ -1,0 +1,33 @@
+// XML namespaces used across Hongyan, by the document that defines them.
+#pragma once
+
+#include <string_view>
+
+namespace hongyan::ns {
+
+// RFC 6120
+inline constexpr std::string_view streams = "http://etherx.jabber.org/streams";
+inline constexpr std::string_view client = "jabber:client";
+inline constexpr std::string_view server = "jabber:server";
+inline constexpr std::string_view streams_error = "urn:ietf:params:xml:ns:xmpp-streams";
+inline constexpr std::string_view stanzas = "urn:ietf:params:xml:ns:xmpp-stanzas";
+inline constexpr std::string_view tls = "urn:ietf:params:xml:ns:xmpp-tls";
+inline constexpr std::string_view sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
+inline constexpr std::string_view bind = "urn:ietf:params:xml:ns:xmpp-bind";
+inline constexpr std::string_view xml = "http://www.w3.org/XML/1998/namespace";
+// RFC 3921 §3 (kept by RFC 6121 only as an optional feature for old clients)
+inline constexpr std::string_view session = "urn:ietf:params:xml:ns:xmpp-session";
+// XEP-0030
+inline constexpr std::string_view disco_info = "http://jabber.org/protocol/disco#info";
+inline constexpr std::string_view disco_items = "http://jabber.org/protocol/disco#items";
+// XEP-0077
+inline constexpr std::string_view register_ = "jabber:iq:register";
+inline constexpr std::string_view register_feature = "http://jabber.org/features/iq-register";
+// XEP-0004
+inline constexpr std::string_view data_forms = "jabber:x:data";
+// XEP-0092
+inline constexpr std::string_view version = "jabber:iq:version";
+// XEP-0199
+inline constexpr std::string_view ping = "urn:xmpp:ping";
+
+}  // namespace hongyan::ns

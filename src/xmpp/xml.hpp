@@ -1,0 +1,85 @@
+// XML element tree and serialisation shared by server and client.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hongyan::xml {
+
+// Appends `in` to `out` with the five XML special characters escaped and characters that
+// XML 1.0 forbids (C0 controls other than tab, LF and CR) dropped, so that no string from
+// anywhere can break out of the text node or attribute it is written into.
+void escape(std::string_view in, std::string& out);
+std::string escape(std::string_view in);
+
+class Element;
+
+struct Attribute {
+    std::string name;  // local name; "xml:lang" for the xml namespace
+    std::string value;
+    std::string ns;  // empty for unqualified attributes (almost all of XMPP)
+};
+
+// A child of an element: either an element or a run of character data.
+struct Node {
+    std::unique_ptr<Element> element;
+    std::string text;
+    bool is_element() const { return element != nullptr; }
+};
+
+class Element {
+  public:
+    Element() = default;
+    explicit Element(std::string name, std::string xmlns = {})
+        : name_(std::move(name)), xmlns_(std::move(xmlns)) {}
+    Element(const Element& other);
+    Element& operator=(const Element& other);
+    Element(Element&&) noexcept = default;
+    Element& operator=(Element&&) noexcept = default;
+
+    const std::string& name() const { return name_; }
+    const std::string& xmlns() const { return xmlns_; }
+    void set_xmlns(std::string ns) { xmlns_ = std::move(ns); }
+    bool is(std::string_view name, std::string_view xmlns) const {
+        return name_ == name && xmlns_ == xmlns;
+    }
+
+    // Attributes (unqualified unless `ns` is given).
+    std::string_view attr(std::string_view name) const;
+    bool has_attr(std::string_view name) const;
+    Element& set_attr(std::string_view name, std::string_view value);
+    void remove_attr(std::string_view name);
+    void add_qualified_attr(std::string name, std::string value, std::string ns);
+    const std::vector<Attribute>& attributes() const { return attrs_; }
+
+    // Children.
+    const std::vector<Node>& nodes() const { return nodes_; }
+    Element& add_child(Element child);
+    Element& add_child(std::string name, std::string xmlns);
+    Element& add_text(std::string_view text);
+    void clear_children() { nodes_.clear(); }
+    const Element* child(std::string_view name, std::string_view xmlns) const;
+    Element* child(std::string_view name, std::string_view xmlns);
+    // First child element in any namespace.
+    const Element* first_child() const;
+    std::vector<const Element*> children() const;
+    // The concatenated character data directly inside this element.
+    std::string text() const;
+    // The text of the named child, empty when absent.
+    std::string child_text(std::string_view name, std::string_view xmlns) const;
+
+    // Serialises with namespace declarations only where the namespace differs from the
+    // parent's (`parent_ns`; for stanzas on a client stream that is "jabber:client").
+    void serialize(std::string& out, std::string_view parent_ns = {}) const;
+    std::string to_string(std::string_view parent_ns = {}) const;
+
+  private:
+    std::string name_;
+    std::string xmlns_;
+    std::vector<Attribute> attrs_;
+    std::vector<Node> nodes_;
+};
+
+}  // namespace hongyan::xml
