@@ -1,5 +1,6 @@
 // hongyand: the Hongyan XMPP server.
 #include <signal.h>
+#include <sys/resource.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -14,8 +15,20 @@ bool hongyan::ConfigOptions::jid_domain_ok(const std::string& d) {
     return jid::nameprep(d).has_value();
 }
 
+namespace {
+// Every client is a file descriptor: lift the soft limit to the hard one.
+void raise_fd_limit() {
+    rlimit r{};
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &r);
+    }
+}
+}  // namespace
+
 int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     CLI::App app{
         "hongyand — the Hongyan XMPP server. Runs with no configuration: domain localhost, "
         "data in ./data, c2s on 5222 (STARTTLS) and 5223 (direct TLS)."};

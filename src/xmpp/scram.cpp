@@ -233,7 +233,10 @@ std::optional<std::string> ScramClient::client_final(std::string_view server_fir
         return std::nullopt;
     }
     if (iterations < 1 || iterations > 10'000'000) return std::nullopt;
-    salted_ = crypto::pbkdf2(hash_, normalize_password(password_), *salt, iterations);
+    if (!reuse_salted_.empty() && *salt == reuse_salt_ && iterations == reuse_iterations_)
+        salted_ = reuse_salted_;
+    else
+        salted_ = crypto::pbkdf2(hash_, normalize_password(password_), *salt, iterations);
     std::string client_key = crypto::hmac(hash_, salted_, "Client Key");
     std::string stored_key = crypto::digest(hash_, client_key);
     std::string without_proof = "c=biws,r=" + std::string(*r);
@@ -243,6 +246,12 @@ std::optional<std::string> ScramClient::client_final(std::string_view server_fir
     std::string server_key = crypto::hmac(hash_, salted_, "Server Key");
     server_signature_ = crypto::hmac(hash_, server_key, auth_message);
     return without_proof + ",p=" + crypto::base64_encode(xor_strings(client_key, signature));
+}
+
+void ScramClient::reuse_salted_password(std::string salt, int iterations, std::string salted) {
+    reuse_salt_ = std::move(salt);
+    reuse_iterations_ = iterations;
+    reuse_salted_ = std::move(salted);
 }
 
 bool ScramClient::verify_server_final(std::string_view server_final) const {

@@ -84,6 +84,10 @@ class ScramClient {
     bool verify_server_final(std::string_view server_final) const;
     // SaltedPassword after client_final() (clients may cache it).
     const std::string& salted_password() const { return salted_; }
+    // Offers a SaltedPassword cached from an earlier login with the same password. RFC 5802
+    // §5.1: it depends only on password, salt and iteration count, so client_final() uses it
+    // instead of running PBKDF2 when the server's salt and count are `salt` and `iterations`.
+    void reuse_salted_password(std::string salt, int iterations, std::string salted);
 
   private:
     crypto::Hash hash_;
@@ -91,6 +95,8 @@ class ScramClient {
     std::string client_first_bare_;
     std::string salted_;
     std::string server_signature_;
+    std::string reuse_salt_, reuse_salted_;
+    int reuse_iterations_ = 0;
 };
 
 // Parses "n,,..." style attribute lists: the value of attribute `key` at `pos`.

@@ -1,1 +1,180 @@
+// The stream parser: incremental at any byte boundary, every limit, every restricted
+// construct of RFC 6120 §11.1, and stream restarts.
+#include "xmpp/xml_stream_parser.hpp"
+
 #include <gtest/gtest.h>
+
+#include <vector>
+
+using hongyan::StreamErrorCondition;
+using hongyan::xml::ParserLimits;
+using hongyan::xml::XmlStreamParser;
+using Event = XmlStreamParser::Event;
+
+namespace {
+
+const std::string kHeader =
+    "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' "
+    "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+
+struct Collected {
+    std::vector<Event> events;
+    std::vector<std::string> stanzas;
+    StreamErrorCondition error = StreamErrorCondition::none;
+};
+
+Collected drain(XmlStreamParser& p, Event ev, Collected& c) {
+    while (ev != Event::need_more) {
+        c.events.push_back(ev);
+        if (ev == Event::stanza) c.stanzas.push_back(p.stanza().to_string("jabber:client"));
+        if (ev == Event::error) {
+            c.error = p.error();
+            return c;
+        }
+        if (ev == Event::stream_close) return c;
+        ev = p.resume();
+    }
+    return c;
+}
+
+Collected parse_in_chunks(const std::string& data, std::size_t chunk, ParserLimits limits = {}) {
+    XmlStreamParser p(limits);
+    Collected c;
+    for (std::size_t i = 0; i < data.size() && c.error == StreamErrorCondition::none; i += chunk) {
+        drain(p, p.feed(data.substr(i, chunk)), c);
+        if (!c.events.empty() && c.events.back() == Event::stream_close) break;
+    }
+    return c;
+}
+
+Collected parse(const std::string& data, ParserLimits limits = {}) {
+    return parse_in_chunks(data, data.size(), limits);
+}
+
+}  // namespace
+
+TEST(XmlStreamParser, HeaderAttributesAndDefaultNamespace) {
+    XmlStreamParser p;
+    ASSERT_EQ(p.feed(kHeader), Event::stream_open);
+    EXPECT_TRUE(p.header().is("stream", "http://etherx.jabber.org/streams"));
+    EXPECT_EQ(p.header().attr("to"), "localhost");
+    EXPECT_EQ(p.header().attr("version"), "1.0");
+    EXPECT_EQ(p.header().attr("xmlns"), "jabber:client");
+}
+
+TEST(XmlStreamParser, StanzasAndClose) {
+    std::string doc = kHeader + "<message to='a@b'><body>hi &amp; bye</body></message>  <iq id='1' type='get'><ping xmlns='urn:xmpp:ping'/></iq></stream:stream>";
+    auto c = parse(doc);
+    ASSERT_EQ(c.error, StreamErrorCondition::none);
+    ASSERT_EQ(c.stanzas.size(), 2u);
+    EXPECT_EQ(c.stanzas[0], "<message to=\"a@b\"><body>hi &amp; bye</body></message>");
+    EXPECT_EQ(c.stanzas[1], "<iq id=\"1\" type=\"get\"><ping xmlns=\"urn:xmpp:ping\"/></iq>");
+    EXPECT_EQ(c.events.back(), Event::stream_close);
+}
+
+TEST(XmlStreamParser, SameResultAtEveryChunkSize) {
+    std::string doc = kHeader +
+                      "<message to='鸿雁@localhost' type='chat'><body>ünïcödé &lt;x&gt; <![CDATA[<raw>]]></body>"
+                      "<x xmlns='jabber:x:data' type='form'/></message><presence/></stream:stream>";
+    auto whole = parse(doc);
+    ASSERT_EQ(whole.error, StreamErrorCondition::none);
+    ASSERT_EQ(whole.stanzas.size(), 2u);
+    for (std::size_t chunk = 1; chunk <= 17; ++chunk) {
+        auto c = parse_in_chunks(doc, chunk);
+        EXPECT_EQ(c.error, StreamErrorCondition::none) << "chunk " << chunk;
+        EXPECT_EQ(c.stanzas, whole.stanzas) << "chunk " << chunk;
+    }
+}
+
+TEST(XmlStreamParser, RestartAfterStanzaFeedsRemainingBytesToNewStream) {
+    // SASL success then an immediately pipelined new stream header (RFC 6120 §6.4.6).
+    XmlStreamParser p;
+    std::string chunk1 = kHeader;
+    ASSERT_EQ(p.feed(chunk1), Event::stream_open);
+    ASSERT_EQ(p.resume(), Event::need_more);
+    std::string chunk2 = "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>" + kHeader;
+    ASSERT_EQ(p.feed(chunk2), Event::stanza);
+    std::size_t consumed = p.consumed_of_last_chunk();
+    EXPECT_EQ(chunk2.substr(consumed), kHeader);
+    p.reset();
+    EXPECT_EQ(p.feed(chunk2.substr(consumed)), Event::stream_open);
+}
+
+TEST(XmlStreamParser, ResumeIsSafeAfterCallerReusesItsBuffer) {
+    // The server reads into one buffer per thread and may overwrite it while a stanza is
+    // being handled; the parser must have kept its own copy of what it has not parsed.
+    XmlStreamParser p;
+    std::string buf = kHeader + "<presence/><message><body>x</body></message>";
+    ASSERT_EQ(p.feed(buf), Event::stream_open);
+    ASSERT_EQ(p.resume(), Event::stanza);
+    std::fill(buf.begin(), buf.end(), '#');
+    ASSERT_EQ(p.resume(), Event::stanza);
+    EXPECT_EQ(p.stanza().name(), "message");
+}
+
+TEST(XmlStreamParser, NotWellFormed) {
+    EXPECT_EQ(parse(kHeader + "<message><body></message>").error, StreamErrorCondition::not_well_formed);
+    EXPECT_EQ(parse(kHeader + "<a b='1' b='2'/>").error, StreamErrorCondition::not_well_formed);
+    EXPECT_EQ(parse(kHeader + "<foo:bar/>").error, StreamErrorCondition::not_well_formed);  // unbound prefix
+    EXPECT_EQ(parse(kHeader + "<a>&undefined;</a>").error, StreamErrorCondition::not_well_formed);
+    EXPECT_EQ(parse(kHeader + "<a>\xff\xfe</a>").error, StreamErrorCondition::not_well_formed);
+}
+
+TEST(XmlStreamParser, RestrictedXml) {
+    // RFC 6120 §11.1: no comments, PIs, DTDs or entity declarations.
+    EXPECT_EQ(parse("<!DOCTYPE x [<!ENTITY a 'b'>]>" + kHeader).error, StreamErrorCondition::restricted_xml);
+    EXPECT_EQ(parse(kHeader + "<!-- comment --><presence/>").error, StreamErrorCondition::restricted_xml);
+    EXPECT_EQ(parse(kHeader + "<presence><!-- c --></presence>").error, StreamErrorCondition::restricted_xml);
+    EXPECT_EQ(parse(kHeader + "<?php echo 1 ?><presence/>").error, StreamErrorCondition::restricted_xml);
+    EXPECT_EQ(parse(kHeader + "<presence><?pi x?></presence>").error, StreamErrorCondition::restricted_xml);
+    // Billion laughs never gets as far as expanding anything.
+    std::string laughs = "<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'><!ENTITY lol2 '&lol;&lol;'>]>";
+    EXPECT_EQ(parse(laughs + kHeader).error, StreamErrorCondition::restricted_xml);
+}
+
+TEST(XmlStreamParser, OnlyUtf8) {
+    std::string h = "<?xml version='1.0' encoding='ISO-8859-1'?><stream:stream xmlns='jabber:client' "
+                    "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+    EXPECT_EQ(parse(h).error, StreamErrorCondition::unsupported_encoding);
+}
+
+TEST(XmlStreamParser, StanzaSizeLimit) {
+    ParserLimits limits;
+    limits.max_stanza_size = 1024;
+    std::string ok = kHeader + "<message><body>" + std::string(900, 'a') + "</body></message>";
+    EXPECT_EQ(parse(ok, limits).error, StreamErrorCondition::none);
+    std::string big = kHeader + "<message><body>" + std::string(2000, 'a') + "</body></message>";
+    EXPECT_EQ(parse(big, limits).error, StreamErrorCondition::policy_violation);
+    // Fed one byte at a time the limit holds too, and an unterminated start tag counts.
+    EXPECT_EQ(parse_in_chunks(big, 1, limits).error, StreamErrorCondition::policy_violation);
+    std::string endless_tag = kHeader + "<message " + std::string(3000, ' ');
+    EXPECT_EQ(parse_in_chunks(endless_tag, 100, limits).error, StreamErrorCondition::policy_violation);
+    // Many small stanzas and whitespace keepalives never add up to the limit.
+    std::string many = kHeader;
+    for (int i = 0; i < 100; ++i) many += "<presence/>   ";
+    auto c = parse_in_chunks(many, 7, limits);
+    EXPECT_EQ(c.error, StreamErrorCondition::none);
+    EXPECT_EQ(c.stanzas.size(), 100u);
+}
+
+TEST(XmlStreamParser, DepthLimit) {
+    ParserLimits limits;
+    limits.max_depth = 4;
+    EXPECT_EQ(parse(kHeader + "<a><b><c><d/></c></b></a>", limits).error, StreamErrorCondition::none);
+    EXPECT_EQ(parse(kHeader + "<a><b><c><d><e/></d></c></b></a>", limits).error,
+              StreamErrorCondition::policy_violation);
+}
+
+TEST(XmlStreamParser, AttributeLimit) {
+    ParserLimits limits;
+    limits.max_attributes = 4;
+    EXPECT_EQ(parse(kHeader + "<a a='1' b='2' c='3' d='4'/>", limits).error, StreamErrorCondition::none);
+    EXPECT_EQ(parse(kHeader + "<a a='1' b='2' c='3' d='4' e='5'/>", limits).error,
+              StreamErrorCondition::policy_violation);
+}
+
+TEST(XmlStreamParser, XmlLangIsKept) {
+    auto c = parse(kHeader + "<message xml:lang='de'><body>Hallo</body></message>");
+    ASSERT_EQ(c.stanzas.size(), 1u);
+    EXPECT_EQ(c.stanzas[0], "<message xml:lang=\"de\"><body>Hallo</body></message>");
+}

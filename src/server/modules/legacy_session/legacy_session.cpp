@@ -11,7 +11,7 @@ class LegacySessionModule final : public Module {
     std::string_view name() const override { return "legacy_session"; }
     std::vector<ProtocolSupport> protocols() const override {
         return {{"RFC 3921 §3", "Session establishment (legacy)", "", "complete",
-                 "advertised as <optional/>; the iq is answered with a result"}};
+                 "advertised as `<optional/>`; the iq is answered with a result"}};
     }
     void start(ModuleContext& ctx) override {
         xml::Element feature("session", std::string(ns::session));

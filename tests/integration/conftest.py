@@ -1,0 +1,200 @@
+"""Fixtures for black-box tests against a real hongyand process.
+
+Binaries come from $HONGYAND and $HONGYANCTL (default: <repo>/build/...). Each test
+gets its own server on free loopback ports with its own data directory; at
+teardown the server gets SIGTERM and must exit 0. Its log is printed at teardown,
+so pytest shows it next to any failure.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import xmpp_raw  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+HONGYAND = os.environ.get("HONGYAND", str(REPO / "build" / "hongyand"))
+HONGYANCTL = os.environ.get("HONGYANCTL", str(REPO / "build" / "hongyanctl"))
+
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 15.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_ctl(*args: str, data_dir: Optional[Path] = None, input: Optional[str] = None,
+            timeout: float = 20.0) -> subprocess.CompletedProcess:
+    cmd = [HONGYANCTL]
+    if data_dir is not None:
+        cmd += ["--set", f"server.data_dir={data_dir}"]
+    cmd += list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
+
+
+def run_daemon(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess:
+    return subprocess.run([HONGYAND, *args], capture_output=True, text=True, timeout=timeout)
+
+
+class Server:
+    """A running hongyand."""
+
+    def __init__(self, data_dir: Path, overrides: dict[str, Any]) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.tls_port = free_port()
+        while self.tls_port == self.port:
+            self.tls_port = free_port()
+        self.log_path = data_dir.parent / (data_dir.name + ".log")
+        self.users: dict[str, str] = {}
+        self.streams: list[xmpp_raw.XmppStream] = []
+        settings: dict[str, Any] = {
+            "server.data_dir": str(data_dir),
+            "c2s.port": self.port,
+            "c2s.tls_port": self.tls_port,
+            "c2s.address": "127.0.0.1",
+            "server.threads": 2,
+            "log.level": "debug",
+        }
+        settings.update(overrides)
+        self.settings = settings
+        self.args = [HONGYAND]
+        for k, v in settings.items():
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            self.args += ["--set", f"{k}={v}"]
+        self.log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.returncode: Optional[int] = None
+        self._wait_started()
+
+    def _wait_started(self) -> None:
+        # Wait for the log line written after every listener is up, rather than probing
+        # the port (a probe would count against limits.max_connections_per_ip).
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if "serving " in self.log():
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hongyand exited with {self.proc.returncode} at start:\n{self.log()}")
+            time.sleep(0.01)
+        raise RuntimeError(f"hongyand did not start in {START_TIMEOUT}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    # ----- clients -----
+
+    def connect(self, direct_tls: bool = False, timeout: float = xmpp_raw.DEFAULT_TIMEOUT
+                ) -> xmpp_raw.XmppStream:
+        s = xmpp_raw.XmppStream(self.tls_port if direct_tls else self.port,
+                                direct_tls=direct_tls, timeout=timeout)
+        self.streams.append(s)
+        return s
+
+    def login(self, user: str, password: str, resource: Optional[str] = "test",
+              mechanism: str = "SCRAM-SHA-256", direct_tls: bool = False
+              ) -> xmpp_raw.XmppStream:
+        """A connected, authenticated stream with a bound resource (user created if needed)."""
+        self.ensure_user(user, password)
+        s = self.connect(direct_tls=direct_tls)
+        s.login(user, password, mechanism=mechanism, resource=resource)
+        return s
+
+    # ----- administration -----
+
+    def ctl(self, *args: str, input: Optional[str] = None) -> subprocess.CompletedProcess:
+        return run_ctl(*args, data_dir=self.data_dir, input=input)
+
+    def add_user(self, user: str, password: str) -> None:
+        r = self.ctl("user", "add", user, "-p", password)
+        assert r.returncode == 0, f"hongyanctl user add failed: {r.stdout}{r.stderr}"
+        self.users[user] = password
+
+    def ensure_user(self, user: str, password: str) -> None:
+        if self.users.get(user) != password:
+            if user in self.users:
+                r = self.ctl("user", "passwd", user, "-p", password)
+                assert r.returncode == 0, r.stderr
+                self.users[user] = password
+            else:
+                self.add_user(user, password)
+
+    # ----- lifetime -----
+
+    def close_clients(self) -> None:
+        for s in self.streams:
+            s.close()
+        self.streams.clear()
+
+    def terminate(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.returncode is not None:
+            return self.returncode
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.returncode = -9
+        self.log_file.close()
+        return self.returncode
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Callable[..., Server]:
+    """Factory: start_server({"c2s.preauth_timeout": 1}) starts a server with overrides.
+    Every server started is stopped at teardown and must exit 0."""
+    servers: list[Server] = []
+
+    def start(overrides: Optional[dict[str, Any]] = None, **kw: Any) -> Server:
+        o = dict(overrides or {})
+        o.update({k.replace("__", "."): v for k, v in kw.items()})
+        s = Server(tmp_path / f"data{len(servers)}", o)
+        servers.append(s)
+        return s
+
+    yield start
+
+    problems = []
+    for s in servers:
+        if s.returncode is None and not s.alive():
+            problems.append(f"hongyand died during the test with exit code {s.proc.returncode}")
+        s.close_clients()
+        rc = s.terminate()
+        log = s.log()
+        print(f"----- hongyand log ({s.log_path}) -----\n{log[-20000:]}")
+        if rc != 0:
+            problems.append(f"hongyand exited with {rc} after SIGTERM (expected 0)")
+        for bad in ("AddressSanitizer", "runtime error:", "terminate called", " critical "):
+            if bad in log:
+                problems.append(f"hongyand log contains {bad!r}")
+    assert not problems, "; ".join(problems)
+
+
+@pytest.fixture
+def server(start_server: Callable[..., Server]) -> Server:
+    """A server with the default configuration (and the harness's ports and data dir)."""
+    return start_server()
