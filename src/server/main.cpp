@@ -1,7 +1,7 @@
 // hongyand: the Hongyan XMPP server.
 #include <signal.h>
-#include <sys/resource.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <iostream>
 

@@ -85,6 +85,8 @@ asio::awaitable<void> C2SSession::run() {
             break;
         }
         last_read_ = Clock::now();
+        if (spdlog::should_log(spdlog::level::trace))
+            spdlog::trace("c2s {} <<< {}", transport_.remote_string(), data);
         // The view points into a per-thread buffer: parse it before anything else runs.
         co_await process(data);
         if (server_.settings.read_rate > 0 && !closing_) co_await throttle_reads(data.size());
@@ -607,6 +609,8 @@ void C2SSession::send_raw(std::string_view bytes) {
         transport_.close();
         return;
     }
+    if (spdlog::should_log(spdlog::level::trace))
+        spdlog::trace("c2s {} >>> {}", transport_.remote_string(), bytes);
     out_.append(bytes);
     flush();
 }

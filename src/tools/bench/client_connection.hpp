@@ -53,7 +53,8 @@ class SaltedPasswordCache {
 
 class ClientConnection {
   public:
-    ClientConnection(asio::any_io_executor ex, asio::ssl::context& tls_context, const Target& target);
+    ClientConnection(asio::any_io_executor ex, asio::ssl::context& tls_context,
+                     const Target& target);
     ~ClientConnection();
     ClientConnection(const ClientConnection&) = delete;
     ClientConnection& operator=(const ClientConnection&) = delete;
@@ -105,6 +106,8 @@ class ClientConnection {
     asio::ip::tcp::socket socket_;
     std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
     asio::steady_timer deadline_;
+    // Expires with the connection, so a deadline handler already queued can tell.
+    std::shared_ptr<char> alive_ = std::make_shared<char>();
     bool timed_out_ = false;
     bool close_requested_ = false;
     xml::XmlStreamParser parser_;

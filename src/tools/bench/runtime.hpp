@@ -1,0 +1,94 @@
+// The load generator's machinery: event loops, the client TLS context, failure accounting
+// and the scenarios that use them.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tools/bench/client_connection.hpp"
+#include "tools/bench/target.hpp"
+
+namespace hongyan::bench {
+
+// One io_context per client thread; work is spread over them round-robin.
+class Runtime {
+  public:
+    explicit Runtime(int threads);
+    asio::io_context& main_context() { return *contexts_.front(); }
+    asio::any_io_executor next_executor();
+    asio::ssl::context& tls() { return tls_; }
+    // Runs every context on its own thread until stop().
+    void run();
+    void stop();
+
+  private:
+    std::vector<std::unique_ptr<asio::io_context>> contexts_;
+    std::atomic<std::size_t> next_{0};
+    asio::ssl::context tls_;
+};
+
+// Counts failures by kind and keeps the first few in full, for the report.
+class FailureLog {
+  public:
+    explicit FailureLog(std::string what, bool verbose = false) : what_(std::move(what)), verbose_(verbose) {}
+    void record(const Outcome& o, const std::string& who);
+    long total() const { return total_.load(); }
+    // Prints the examples and the counts per kind to stderr (nothing when empty).
+    void print() const;
+
+  private:
+    std::string what_;
+    bool verbose_;
+    std::atomic<long> total_{0};
+    mutable std::mutex mutex_;
+    std::map<std::string, long> by_kind_;
+    std::vector<std::string> first_;
+};
+
+asio::awaitable<void> sleep_for(double seconds);
+double seconds_since(std::chrono::steady_clock::time_point t);
+// "-" when a figure could not be measured, else the number with `decimals` decimals.
+std::string figure(std::optional<double> v, int decimals = 1);
+
+struct IdleOptions {
+    int connections = 10000;
+    int concurrency = 200;
+    double hold = 10;    // seconds from the last login to closing all connections
+    double settle = 5;   // seconds from the last login to the second memory reading
+    int server_pid = 0;
+    bool verbose = false;
+};
+
+struct LoginRateOptions {
+    int concurrency = 20;
+    double duration = 20;
+    double warmup = 2;
+    int server_pid = 0;
+    bool verbose = false;
+};
+
+struct RegisterOptions {
+    int concurrency = 10;
+    bool verbose = false;
+};
+
+// Each returns the process exit status.
+asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts& accounts,
+                              const IdleOptions& opt);
+asio::awaitable<int> run_login_rate(Runtime& rt, const Target& target, const Accounts& accounts,
+                                    const LoginRateOptions& opt);
+asio::awaitable<int> run_register(Runtime& rt, const Target& target, const Accounts& accounts,
+                                  const RegisterOptions& opt);
+
+}  // namespace hongyan::bench
