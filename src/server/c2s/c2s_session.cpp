@@ -5,6 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "server/modules/module.hpp"
@@ -623,6 +624,9 @@ void C2SSession::flush() {
 
 asio::awaitable<void> C2SSession::write_loop(std::shared_ptr<C2SSession> self) {
     (void)self;  // keeps the session alive while bytes are in flight
+    // Yield once, so that everything queued by the handlers running now (a burst of
+    // deliveries, a reply and a push) goes out in one write.
+    co_await asio::post(transport_.executor(), asio::use_awaitable);
     while (!out_.empty() && transport_.is_open()) {
         std::swap(out_, wbuf_);
         bool ok = co_await transport_.write(wbuf_);
@@ -656,20 +660,19 @@ asio::awaitable<void> C2SSession::drain() {
 
 void C2SSession::close(StreamErrorCondition cond, std::string_view text) {
     if (closing_) return;
-    closing_ = true;
-    if (!transport_.is_open()) return;
-    std::string out;
-    if (!header_sent_) {
-        // RFC 6120 §4.9.1.2: open our stream first so the error is well-formed.
-        send_stream_header();
+    if (!transport_.is_open()) {
+        closing_ = true;
+        return;
     }
+    // RFC 6120 §4.9.1.2: a stream error goes inside our own stream, so open it first if
+    // the client's header never got an answer. Everything is queued before any write.
+    if (!header_sent_) send_stream_header();
+    std::string out;
     if (cond != StreamErrorCondition::none) out += stream_error_xml(cond, text);
     out += "</stream:stream>";
-    out_.append(out);
-    if (bound_) {
-        server_.registry->remove(jid_, this);
-    }
-    if (!writing_) flush();
+    send_raw(out);
+    closing_ = true;
+    if (bound_) server_.registry->remove(jid_, this);
     if (!writing_) transport_.close();
 }
 

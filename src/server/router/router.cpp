@@ -129,24 +129,36 @@ asio::awaitable<void> Router::route_iq(std::shared_ptr<C2SSession> sender, Eleme
 
 asio::awaitable<void> Router::route_message(std::shared_ptr<C2SSession> sender, Element stanza,
                                             const Jid& to) {
+    const std::string_view type = stanza.attr("type");
     if (!to.is_bare()) {
         if (auto s = server_.registry->find(to)) {
             deliver(s, stanza.to_string(ns::client));
             co_return;
         }
+        // RFC 6121 §8.5.3.2.1: no such resource. groupchat gets an error, headline is
+        // dropped, normal and chat are treated as if sent to the bare JID.
+        if (type == "groupchat") {
+            bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
+            co_return;
+        }
+        if (type == "headline" || type == "error") co_return;
     }
-    // Bare JID, or a resource that is not online: RFC 6121 §8.5.2 / §8.5.3.2.1, deliver to
-    // the account's online resources.
     auto sessions = server_.registry->find_bare(to.bare());
     if (!sessions.empty()) {
+        // RFC 6121 §8.5.2.1.1: a groupchat message is never delivered to a user's bare JID.
+        if (type == "groupchat") {
+            bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
+            co_return;
+        }
         std::string bytes = stanza.to_string(ns::client);
         for (auto& s : sessions) deliver(s, bytes);
         co_return;
     }
-    // Nobody online. Offline storage arrives with the IM core; until then the sender is told
-    // rather than the message silently dropped (RFC 6121 §8.5.2.2).
-    bounce(*sender, stanza, StanzaErrorCondition::service_unavailable,
-           "the recipient is not online");
+    // RFC 6121 §8.5.2.2: nobody online. headline and error are silently dropped. Offline
+    // storage arrives with the IM core; until then the sender of a normal or chat message
+    // is told rather than the message silently dropped.
+    if (type == "headline" || type == "error") co_return;
+    bounce(*sender, stanza, StanzaErrorCondition::service_unavailable, "the recipient is not online");
 }
 
 }  // namespace hongyan
