@@ -219,6 +219,8 @@ int Server::run() {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         spdlog::info("signal {}: shutting down", sig);
+        // A second SIGTERM must not cut the orderly shutdown short (Ctrl-C twice still does).
+        ::signal(SIGTERM, SIG_IGN);
         I.ctx->shutting_down = true;
         // Every session gets <system-shutdown/> from its own thread (RFC 6120 §4.9.3.17).
         for (auto& w : I.workers) {
@@ -240,9 +242,10 @@ int Server::run() {
     for (auto& w : I.workers) w->io.stop();
     for (auto& w : I.workers)
         if (w->thread.joinable()) w->thread.join();
-    // Drop sessions (and their sockets) before storage goes away.
-    I.workers.clear();
+    // Storage work still in flight completes by posting to a worker's io_context: finish
+    // it while those still exist, then drop the sessions (and their sockets).
     I.storage->stop();
+    I.workers.clear();
     spdlog::info("stopped");
     return 0;
 }

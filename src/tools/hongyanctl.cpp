@@ -83,6 +83,9 @@ int main(int argc, char** argv) {
     auto* config = app.add_subcommand("config", "Configuration")->require_subcommand(1);
     auto* check = config->add_subcommand("check", "Validate the configuration and print it");
 
+    // --config and --set may come anywhere, before or after the subcommand.
+    for (CLI::App* sub : {user, add, del, passwd, list, cert, gen, config, check})
+        sub->fallthrough();
     CLI11_PARSE(app, argc, argv);
 
     try {

@@ -2,7 +2,9 @@
 
 namespace hongyan::xml {
 
-void escape(std::string_view in, std::string& out) {
+namespace {
+template <bool Attribute>
+void escape_impl(std::string_view in, std::string& out) {
     out.reserve(out.size() + in.size());
     for (char c : in) {
         switch (c) {
@@ -21,14 +23,38 @@ void escape(std::string_view in, std::string& out) {
             case '\'':
                 out += "&apos;";
                 break;
+            // XML 1.0 §2.11: a literal CR is read back as LF, so it travels as a reference.
+            case '\r':
+                out += "&#13;";
+                break;
+            case '\t':
+                if (Attribute)
+                    out += "&#9;";
+                else
+                    out += c;
+                break;
+            case '\n':
+                if (Attribute)
+                    out += "&#10;";
+                else
+                    out += c;
+                break;
             default: {
                 auto u = static_cast<unsigned char>(c);
                 // XML 1.0 §2.2: of the C0 controls only tab, LF and CR are characters.
-                if (u < 0x20 && u != '\t' && u != '\n' && u != '\r') break;
+                if (u < 0x20) break;
                 out += c;
             }
         }
     }
+}
+}  // namespace
+
+void escape(std::string_view in, std::string& out) {
+    escape_impl<false>(in, out);
+}
+void escape_attr(std::string_view in, std::string& out) {
+    escape_impl<true>(in, out);
 }
 
 std::string escape(std::string_view in) {
@@ -147,7 +173,7 @@ void Element::serialize(std::string& out, std::string_view parent_ns) const {
     out += name_;
     if (xmlns_ != parent_ns) {
         out += " xmlns=\"";
-        escape(xmlns_, out);
+        escape_attr(xmlns_, out);
         out += '"';
     }
     int prefix_no = 0;
@@ -157,12 +183,12 @@ void Element::serialize(std::string& out, std::string_view parent_ns) const {
             // A namespaced attribute other than xml:*: declare a private prefix for it.
             std::string prefix = "a" + std::to_string(prefix_no++);
             out += "xmlns:" + prefix + "=\"";
-            escape(a.ns, out);
+            escape_attr(a.ns, out);
             out += "\" " + prefix + ':';
         }
         out += a.name;
         out += "=\"";
-        escape(a.value, out);
+        escape_attr(a.value, out);
         out += '"';
     }
     if (nodes_.empty()) {

@@ -13,6 +13,9 @@ namespace hongyan::xml {
 // anywhere can break out of the text node or attribute it is written into.
 void escape(std::string_view in, std::string& out);
 std::string escape(std::string_view in);
+// As escape(), and also writes tab, LF and CR as character references, which attribute
+// value normalisation (XML 1.0 §3.3.3) would otherwise turn into spaces.
+void escape_attr(std::string_view in, std::string& out);
 
 class Element;
 

@@ -86,6 +86,12 @@ struct XmlStreamParser::Callbacks {
         if (s.over_size(end_index)) return;
         --s.depth_;
         if (s.depth_ == 0) {
+            if (s.event_ == Event::stream_open) {
+                // <stream:stream/>: the header and its close are one token; report the
+                // header first and the close on the next resume().
+                s.close_pending_ = true;
+                return;
+            }
             s.event_end_ = end_index;
             s.boundary_ = end_index;
             s.event_ = Event::stream_close;
@@ -184,6 +190,7 @@ void XmlStreamParser::create() {
     error_ = StreamErrorCondition::none;
     error_text_.clear();
     boundary_ = fed_total_ = chunk_start_ = event_end_ = 0;
+    close_pending_ = false;
 }
 
 void XmlStreamParser::reset() {
@@ -241,6 +248,10 @@ XmlStreamParser::Event XmlStreamParser::feed(const char* data, std::size_t len) 
 
 XmlStreamParser::Event XmlStreamParser::resume() {
     if (error_ != StreamErrorCondition::none) return Event::error;
+    if (close_pending_) {
+        close_pending_ = false;
+        return Event::stream_close;
+    }
     int status = XML_ResumeParser(P(parser_));
     return finish_call(status);
 }

@@ -72,6 +72,7 @@ class XmlStreamParser {
     std::vector<Element*> open_;  // elements open inside the current stanza
     std::string pending_default_ns_;
     int depth_ = 0;
+    bool close_pending_ = false;  // a self-closed stream header's close, not yet reported
     Event event_ = Event::need_more;
     StreamErrorCondition error_ = StreamErrorCondition::none;
     std::string error_text_;

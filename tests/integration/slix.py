@@ -86,6 +86,11 @@ def run(coro_fn: Callable[[asyncio.AbstractEventLoop], Awaitable[Any]],
     try:
         return loop.run_until_complete(asyncio.wait_for(coro_fn(loop), timeout))
     finally:
+        # slixmpp leaves tasks behind (its filter loop, say): end them inside the loop.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         asyncio.set_event_loop(None)

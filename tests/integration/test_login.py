@@ -4,8 +4,8 @@ XEP-0368), with a raw client and with slixmpp."""
 import pytest
 
 import slix
-from xmpp_raw import (NS_BIND, NS_SASL, NS_SESSION, NS_STREAMS, NS_TLS, XmppError,
-                      assert_still_serves, new_id, q, stanza_error_condition, to_str)
+from xmpp_raw import (NS_BIND, NS_SASL, NS_SESSION, NS_STREAMS, NS_TLS, assert_still_serves, q,
+                      stanza_error_condition, to_str)
 
 MECHANISMS = ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
 USER, PASSWORD = "alice", "alice-password"
@@ -505,3 +505,202 @@ def test_legacy_session(server):
     assert r.get("type") == "result", to_str(r)
     r = s.iq("set", f"<session xmlns='{NS_SESSION}'/>", to="localhost")
     assert r.get("type") == "result", to_str(r)
+
+
+# ----- SCRAM details (RFC 5802, RFC 7677) -----
+
+def scram_exchange(s, mechanism, client_first: bytes):
+    """Sends a hand-made client-first-message; returns the server's answer element."""
+    import base64
+    s.send(f"<auth xmlns='{NS_SASL}' mechanism='{mechanism}'>"
+           f"{base64.b64encode(client_first).decode()}</auth>")
+    return s.next()
+
+
+def test_scram_iterations_and_salt(server):
+    """RFC 7677 §4: at least 4096 iterations; an unknown user gets a challenge of the
+    same shape, stable across attempts, so accounts cannot be probed (RFC 5802 §9)."""
+    import base64
+    server.add_user(USER, PASSWORD)
+    s = server.connect()
+    s.open()
+    s.starttls()
+    seen = {}
+    for user in (USER, "nobody", "nobody"):
+        ch = scram_exchange(s, "SCRAM-SHA-256", f"n,,n={user},r=abcdefghijkl".encode())
+        assert ch.tag == q(NS_SASL, "challenge"), to_str(ch)
+        attrs = dict(kv.split("=", 1) for kv in base64.b64decode(ch.text).decode().split(","))
+        assert attrs["r"].startswith("abcdefghijkl") and len(attrs["r"]) > len("abcdefghijkl")
+        assert int(attrs["i"]) >= 4096
+        assert len(base64.b64decode(attrs["s"])) >= 8
+        seen.setdefault(user, []).append((attrs["s"], attrs["i"], attrs["r"]))
+        s.send(f"<abort xmlns='{NS_SASL}'/>")
+        assert sasl_condition(s.next()) == "aborted"
+    (s1, i1, r1), (s2, i2, r2) = seen["nobody"]
+    assert s1 == s2 and i1 == i2, "the fake salt for an unknown user must not change"
+    assert r1 != r2, "server nonces must be fresh"
+    assert i1 == seen[USER][0][1]
+
+
+def test_scram_username_escaping(server):
+    """RFC 5802 §5.1: ',' and '=' in the username travel as '=2C' and '=3D'."""
+    server.add_user("a,b=c", "comma-password")
+    s = server.connect()
+    s.open()
+    s.starttls()
+    assert s.auth_scram("a,b=c", "comma-password").tag == q(NS_SASL, "success")
+    s.open()
+    assert s.bind("r") == "a,b=c@localhost/r"
+
+
+def test_scram_client_supports_channel_binding_flag_y(server):
+    """RFC 5802 §6: gs2 flag 'y' (client could bind, thinks the server cannot) is fine
+    when the server offers no -PLUS mechanism."""
+    import base64
+    from xmpp_raw import ScramClient
+    server.add_user(USER, PASSWORD)
+    s = server.connect()
+    s.open()
+    s.starttls()
+    c = ScramClient(USER, PASSWORD, "SCRAM-SHA-256")
+    c.gs2_header = "y,,"
+    ch = scram_exchange(s, "SCRAM-SHA-256", c.first())
+    s.sasl_response(c.final(base64.b64decode(ch.text)))
+    el = s.next()
+    assert el.tag == q(NS_SASL, "success"), to_str(el)
+
+
+@pytest.mark.parametrize("gs2", ["p=tls-exporter,,", "p=tls-unique,,"])
+def test_scram_channel_binding_not_offered(server, gs2):
+    """RFC 5802 §6/§7: the client asks for channel binding the server did not offer
+    (no -PLUS mechanism): authentication fails."""
+    server.add_user(USER, PASSWORD)
+    s = server.connect()
+    s.open()
+    s.starttls()
+    el = scram_exchange(s, "SCRAM-SHA-256", f"{gs2}n={USER},r=abcdefgh".encode())
+    assert el.tag == q(NS_SASL, "failure"), to_str(el)
+    assert_still_serves(server)
+
+
+def test_scram_channel_binding_mismatch(server):
+    """RFC 5802 §5.1 'c=': the channel-binding attribute must repeat the gs2 header; a
+    different one fails even with the right password."""
+    import base64
+    from xmpp_raw import ScramClient
+    server.add_user(USER, PASSWORD)
+    s = server.connect()
+    s.open()
+    s.starttls()
+    c = ScramClient(USER, PASSWORD, "SCRAM-SHA-256")
+    ch = scram_exchange(s, "SCRAM-SHA-256", c.first())
+    c.gs2_header = "y,,"  # the final message now carries c=eSws instead of c=biws
+    s.sasl_response(c.final(base64.b64decode(ch.text)))
+    el = s.next()
+    assert el.tag == q(NS_SASL, "failure"), to_str(el)
+
+
+def test_scram_authzid_other_user(server):
+    """RFC 6120 §6.3.8, §6.5.6: SCRAM with an authzid of another user must not log in as
+    anyone (<invalid-authzid/> expected); with the user's own JID it works."""
+    import base64
+    from xmpp_raw import ScramClient
+    server.add_user(USER, PASSWORD)
+    server.add_user("bob", "bob-password")
+    s = server.connect()
+    s.open()
+    s.starttls()
+    c = ScramClient(USER, PASSWORD, "SCRAM-SHA-256")
+    c.gs2_header = "n,a=bob@localhost,"
+    ch = scram_exchange(s, "SCRAM-SHA-256", c.first())
+    if ch.tag == q(NS_SASL, "challenge"):
+        s.sasl_response(c.final(base64.b64decode(ch.text)))
+        ch = s.next()
+    assert ch.tag == q(NS_SASL, "failure"), f"logged in with authzid of another user: {to_str(ch)}"
+    assert sasl_condition(ch) in ("invalid-authzid", "not-authorized")
+    c = ScramClient(USER, PASSWORD, "SCRAM-SHA-256")
+    c.gs2_header = "n,a=alice@localhost,"
+    ch = scram_exchange(s, "SCRAM-SHA-256", c.first())
+    s.sasl_response(c.final(base64.b64decode(ch.text)))
+    assert s.next().tag == q(NS_SASL, "success")
+
+
+def test_scram_mandatory_extension(server):
+    """RFC 5802 §5.1: a client-first-message with the reserved 'm' extension must make
+    authentication fail."""
+    server.add_user(USER, PASSWORD)
+    s = server.connect()
+    s.open()
+    s.starttls()
+    el = scram_exchange(s, "SCRAM-SHA-256", f"n,,m=ext,n={USER},r=abcdefgh".encode())
+    assert el.tag == q(NS_SASL, "failure"), to_str(el)
+
+
+def test_new_auth_during_exchange(server):
+    """RFC 6120 §6.4.4: starting a new <auth/> before the last exchange ended aborts it
+    (<aborted/>); then a fresh exchange succeeds."""
+    server.add_user(USER, PASSWORD)
+    s = server.connect()
+    s.open()
+    s.starttls()
+    s.sasl_auth("SCRAM-SHA-1", b"n,,n=alice,r=0123456789")
+    s.expect(NS_SASL, "challenge")
+    s.sasl_auth("PLAIN", f"\0{USER}\0{PASSWORD}".encode())
+    assert sasl_condition(s.next()) == "aborted"
+    assert s.auth_plain(USER, PASSWORD).tag == q(NS_SASL, "success")
+
+
+def test_auth_without_mechanism_attribute(server):
+    """RFC 6120 §6.4.2, §6.5.7: <auth/> without a mechanism → <invalid-mechanism/>."""
+    s = server.connect()
+    s.open()
+    s.starttls()
+    s.send(f"<auth xmlns='{NS_SASL}'>AAAA</auth>")
+    assert sasl_condition(s.next()) == "invalid-mechanism"
+    assert_still_serves(server)
+
+
+def test_unknown_sasl_element(server):
+    """RFC 6120 §6.4: an element in the SASL namespace that is not part of the protocol
+    does not log anyone in and leaves the server serving."""
+    s = server.connect()
+    s.open()
+    s.starttls()
+    s.send(f"<success xmlns='{NS_SASL}'/>")
+    el = s.next()
+    assert el.tag in (q(NS_SASL, "failure"), q(NS_STREAMS, "error")), to_str(el)
+    s.send(f"<iq type='set' id='b'><bind xmlns='{NS_BIND}'/></iq>")
+    assert s.stream_error() in ("not-authorized", "policy-violation")
+    assert_still_serves(server)
+
+
+def test_unicode_username_and_password(server):
+    """RFC 7622 §3.3 (nodeprep) and RFC 4013 SASLprep: a non-ASCII username (any case)
+    and password work with SCRAM and PLAIN."""
+    s = server.connect()
+    s.open()
+    s.starttls()
+    assert s.register("Zoë", "pässwörd-密码").get("type") == "result"
+    for mech in ("SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"):
+        t = server.connect()
+        t.open()
+        t.starttls()
+        assert t.auth("zoë", "pässwörd-密码", mech).tag == q(NS_SASL, "success"), mech
+        t.open()
+        assert t.bind("u") == "zoë@localhost/u"
+        t.close()
+
+
+def test_bind_resource_too_long(server):
+    """RFC 7622 §3.4: a resourcepart is at most 1023 bytes; a longer one → <bad-request/>
+    (RFC 6120 §7.7.2.1)."""
+    server.add_user(USER, PASSWORD)
+    s = server.connect()
+    s.open()
+    s.starttls()
+    s.auth_plain(USER, PASSWORD)
+    s.open()
+    s.send(f"<iq type='set' id='long'><bind xmlns='{NS_BIND}'><resource>{'r' * 1100}</resource></bind></iq>")
+    el = s.wait_for(lambda e: e.get("id") == "long")
+    assert el.get("type") == "error" and stanza_error_condition(el) == "bad-request", to_str(el)[:300]
+    assert s.bind("r" * 1023).endswith("/" + "r" * 1023)

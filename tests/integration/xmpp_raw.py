@@ -158,6 +158,7 @@ class XmppStream:
         self.features: Optional[ET.Element] = None
         self.eof = False
         self.jid: Optional[str] = None
+        self.to: Optional[str] = DOMAIN
         self.authenticated = False
 
     # ----- bytes -----
@@ -292,8 +293,12 @@ class XmppStream:
 
     # ----- stream negotiation -----
 
-    def open(self, to: Optional[str] = DOMAIN, **kw) -> ET.Element:
-        """Opens a (new) stream and returns the server's <stream:features/>."""
+    def open(self, to: Optional[str] = "", **kw) -> ET.Element:
+        """Opens a (new) stream and returns the server's <stream:features/>. Without `to`,
+        the domain of this connection's first stream (default: localhost)."""
+        if to == "":
+            to = self.to
+        self.to = to
         self.reader = _ElementReader()
         self.queue = []
         self.send(stream_header(to=to, **kw))

@@ -205,7 +205,7 @@ void C2SSession::send_stream_header() {
         "xmlns:stream='http://etherx.jabber.org/streams' id='";
     h += stream_id_;
     h += "' from='";
-    xml::escape(server_.settings.domain, h);
+    xml::escape_attr(server_.settings.domain, h);
     h += "' version='1.0' xml:lang='en'>";
     header_sent_ = true;
     send_raw(h);

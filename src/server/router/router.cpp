@@ -158,7 +158,8 @@ asio::awaitable<void> Router::route_message(std::shared_ptr<C2SSession> sender, 
     // storage arrives with the IM core; until then the sender of a normal or chat message
     // is told rather than the message silently dropped.
     if (type == "headline" || type == "error") co_return;
-    bounce(*sender, stanza, StanzaErrorCondition::service_unavailable, "the recipient is not online");
+    bounce(*sender, stanza, StanzaErrorCondition::service_unavailable,
+           "the recipient is not online");
 }
 
 }  // namespace hongyan

@@ -28,8 +28,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::string stream_header(const std::string& domain) {
     return "<?xml version='1.0'?><stream:stream to='" + xml::escape(domain) +
-           "' version='1.0' xmlns='jabber:client' xmlns:stream='" + std::string(ns::streams) +
-           "'>";
+           "' version='1.0' xmlns='jabber:client' xmlns:stream='" + std::string(ns::streams) + "'>";
 }
 
 // RFC 6120 §4.9.3 / §6.5 / §8.3.3: the defined condition is the first child element in the
@@ -128,9 +127,11 @@ Outcome ClientConnection::io_failure(const char* step, const error_code& ec) con
 asio::awaitable<error_code> ClientConnection::write(std::string data) {
     error_code ec;
     if (tls_)
-        std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(data), use_tuple);
+        std::tie(ec, std::ignore) =
+            co_await asio::async_write(*tls_, asio::buffer(data), use_tuple);
     else
-        std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(data), use_tuple);
+        std::tie(ec, std::ignore) =
+            co_await asio::async_write(socket_, asio::buffer(data), use_tuple);
     co_return ec;
 }
 
@@ -146,7 +147,8 @@ asio::awaitable<Event> ClientConnection::next_event(error_code& ec) {
             if (tls_)
                 std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(buffer_), use_tuple);
             else
-                std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer_), use_tuple);
+                std::tie(ec, n) =
+                    co_await socket_.async_read_some(asio::buffer(buffer_), use_tuple);
             if (ec) co_return Event::error;
             ev = parser_.feed(buffer_.data(), n);
         }
@@ -187,7 +189,8 @@ asio::awaitable<Outcome> ClientConnection::connect(asio::ip::address_v4 source) 
     ::setsockopt(socket_.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     socket_.bind(local, ec);
     if (ec)
-        co_return Outcome::failure("connect", "bind to " + source.to_string() + ": " + ec.message());
+        co_return Outcome::failure("connect",
+                                   "bind to " + source.to_string() + ": " + ec.message());
     asio::ip::tcp::endpoint remote(target_.host, target_.port_for_tls_mode());
     std::tie(ec) = co_await socket_.async_connect(remote, use_tuple);
     if (ec) co_return io_failure("connect", ec);
@@ -258,14 +261,18 @@ asio::awaitable<Outcome> ClientConnection::authenticate(const std::string& user,
             offered = offered || m->text() == mechanism;
         }
     }
+    if (!offered && offers.empty() && features_.child("starttls", ns::tls))
+        co_return Outcome::failure("sasl", "server requires TLS",
+                                   "it offers only STARTTLS; use --tls starttls, or let the "
+                                   "server authenticate without TLS");
     if (!offered)
         co_return Outcome::failure("sasl", mechanism + " not offered",
                                    offers.empty() ? "no SASL mechanisms" : "offered: " + offers);
 
     sasl::ScramClient scram(target_.hash, user, password);
-    if (auto ec = co_await write("<auth xmlns='" + std::string(ns::sasl) + "' mechanism='" +
-                                 mechanism + "'>" + crypto::base64_encode(scram.client_first()) +
-                                 "</auth>"))
+    if (auto ec =
+            co_await write("<auth xmlns='" + std::string(ns::sasl) + "' mechanism='" + mechanism +
+                           "'>" + crypto::base64_encode(scram.client_first()) + "</auth>"))
         co_return io_failure("sasl", ec);
 
     xml::Element reply;
@@ -276,7 +283,8 @@ asio::awaitable<Outcome> ClientConnection::authenticate(const std::string& user,
         Outcome got = co_await next_stanza("sasl", reply);
         if (!got.ok()) co_return got;
         if (reply.is("failure", ns::sasl))
-            co_return Outcome::failure("sasl", condition_of(reply, ns::sasl), text_of(reply, ns::sasl));
+            co_return Outcome::failure("sasl", condition_of(reply, ns::sasl),
+                                       text_of(reply, ns::sasl));
         auto data = decode_sasl(reply);
         if (!data) co_return Outcome::failure("sasl", "bad base64 from server");
         if (reply.is("challenge", ns::sasl) && !sent_final) {
@@ -288,11 +296,12 @@ asio::awaitable<Outcome> ClientConnection::authenticate(const std::string& user,
                             std::string(*iterations);
                 auto raw_salt = crypto::base64_decode(*salt);
                 if (auto hit = cache->find(cache_key); hit && raw_salt)
-                    scram.reuse_salted_password(*raw_salt, std::atoi(std::string(*iterations).c_str()),
-                                                *hit);
+                    scram.reuse_salted_password(*raw_salt,
+                                                std::atoi(std::string(*iterations).c_str()), *hit);
             }
             auto final_message = scram.client_final(*data);
-            if (!final_message) co_return Outcome::failure("sasl", "bad server-first-message", *data);
+            if (!final_message)
+                co_return Outcome::failure("sasl", "bad server-first-message", *data);
             if (cache && !cache_key.empty()) cache->store(cache_key, scram.salted_password());
             if (auto ec = co_await write(sasl_element("response", *final_message)))
                 co_return io_failure("sasl", ec);
@@ -324,9 +333,9 @@ asio::awaitable<Outcome> ClientConnection::bind(const std::string& resource) {
         co_return Outcome::failure("bind", "not offered by the server");
     std::string id = "bind" + std::to_string(++next_id_);
     // RFC 6120 §7.6
-    if (auto ec = co_await write("<iq type='set' id='" + id + "'><bind xmlns='" +
-                                 std::string(ns::bind) + "'><resource>" + xml::escape(resource) +
-                                 "</resource></bind></iq>"))
+    if (auto ec =
+            co_await write("<iq type='set' id='" + id + "'><bind xmlns='" + std::string(ns::bind) +
+                           "'><resource>" + xml::escape(resource) + "</resource></bind></iq>"))
         co_return io_failure("bind", ec);
     xml::Element reply;
     for (;;) {
@@ -340,7 +349,8 @@ asio::awaitable<Outcome> ClientConnection::bind(const std::string& resource) {
     }
 }
 
-asio::awaitable<Outcome> ClientConnection::log_in(asio::ip::address_v4 source, const std::string& user,
+asio::awaitable<Outcome> ClientConnection::log_in(asio::ip::address_v4 source,
+                                                  const std::string& user,
                                                   const std::string& password,
                                                   const std::string& resource,
                                                   SaltedPasswordCache* cache) {

@@ -17,8 +17,12 @@ using Clock = std::chrono::steady_clock;
 
 struct IdleRun {
     IdleRun(const Target& t, const Accounts& a, const IdleOptions& o)
-        : target(t), accounts(a), opt(o), conns(static_cast<std::size_t>(o.connections)),
-          setup_failures("login", o.verbose), drops("idle session", o.verbose),
+        : target(t),
+          accounts(a),
+          opt(o),
+          conns(static_cast<std::size_t>(o.connections)),
+          setup_failures("login", o.verbose),
+          drops("idle session", o.verbose),
           close_failures("close", o.verbose) {}
 
     const Target& target;
@@ -56,8 +60,9 @@ asio::awaitable<void> setup_worker(Runtime& rt, IdleRun& run) {
         if (i >= run.conns.size()) break;
         auto conn = std::make_unique<ClientConnection>(ex, rt.tls(), run.target);
         conn->arm_deadline(run.target.timeout);
-        Outcome r = co_await conn->log_in(run.target.source(i), run.accounts.user(i),
-                                          run.accounts.password, "r" + std::to_string(i), &run.cache);
+        Outcome r =
+            co_await conn->log_in(run.target.source(i), run.accounts.user(i), run.accounts.password,
+                                  "r" + std::to_string(i), &run.cache);
         conn->disarm_deadline();
         if (!r.ok()) {
             ++run.failed;
@@ -93,10 +98,14 @@ asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts&
     auto cpu_before = pid ? cpu_ms(pid) : std::nullopt;
     if (pid && !rss_before) fmt::print(stderr, "warning: cannot read /proc/{}/status\n", pid);
 
-    fmt::print(stderr, "idle: opening {} connections ({} at a time) to {}:{} from {} source address(es), tls={}, {}\n",
-               opt.connections, opt.concurrency, target.host.to_string(), target.port_for_tls_mode(),
-               target.sources,
-               target.tls == TlsMode::none ? "none" : target.tls == TlsMode::direct ? "direct" : "starttls",
+    fmt::print(stderr,
+               "idle: opening {} connections ({} at a time) to {}:{} from {} source address(es), "
+               "tls={}, {}\n",
+               opt.connections, opt.concurrency, target.host.to_string(),
+               target.port_for_tls_mode(), target.sources,
+               target.tls == TlsMode::none     ? "none"
+               : target.tls == TlsMode::direct ? "direct"
+                                               : "starttls",
                target.mechanism());
     auto start = Clock::now();
     const int workers = std::min(opt.concurrency, opt.connections);
@@ -126,7 +135,8 @@ asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts&
     const int alive_at_reading = ok - run.ended;
     co_await sleep_for(std::max(0.0, opt.hold - seconds_since(idle_start)));
     const int dropped = run.dropped;
-    if (dropped) fmt::print(stderr, "idle: {} sessions were closed by the server while idle\n", dropped);
+    if (dropped)
+        fmt::print(stderr, "idle: {} sessions were closed by the server while idle\n", dropped);
     run.drops.print();
 
     // Close every stream the polite way, then wait for the server's replies.
@@ -140,10 +150,12 @@ asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts&
                        [&run](std::exception_ptr) { ++run.closers_done; });
     }
     auto close_start = Clock::now();
-    bool closed = co_await wait_until([&] { return run.ended == ok && run.closers_done == closers; }, 20);
+    bool closed =
+        co_await wait_until([&] { return run.ended == ok && run.closers_done == closers; }, 20);
     const double close_s = seconds_since(close_start);
     if (!closed) {
-        fmt::print(stderr, "idle: {} connections still open after 20 s; dropping them\n", ok - run.ended);
+        fmt::print(stderr, "idle: {} connections still open after 20 s; dropping them\n",
+                   ok - run.ended);
         for (auto& c : run.conns)
             if (c) asio::post(c->executor(), [conn = c.get()] { conn->abort(); });
         co_await wait_until([&] { return run.ended == ok && run.closers_done == closers; }, 30);
@@ -177,7 +189,9 @@ asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts&
         "logins_per_s={:.0f} rss_before_kib={} rss_after_kib={} kib_per_conn={} rss_closed_kib={} "
         "server_cpu_ms_per_login={} close_s={:.2f} server_alive={}\n",
         opt.connections, ok, run.failed.load(), dropped,
-        target.tls == TlsMode::none ? "none" : target.tls == TlsMode::direct ? "direct" : "starttls",
+        target.tls == TlsMode::none     ? "none"
+        : target.tls == TlsMode::direct ? "direct"
+                                        : "starttls",
         target.mechanism(), setup_s, ok / setup_s, kib(rss_before), kib(rss_after),
         figure(per_conn, 2), kib(rss_closed), figure(cpu_per_conn, 3), close_s,
         server_alive ? "yes" : "no");

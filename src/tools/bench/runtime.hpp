@@ -41,7 +41,8 @@ class Runtime {
 // Counts failures by kind and keeps the first few in full, for the report.
 class FailureLog {
   public:
-    explicit FailureLog(std::string what, bool verbose = false) : what_(std::move(what)), verbose_(verbose) {}
+    explicit FailureLog(std::string what, bool verbose = false)
+        : what_(std::move(what)), verbose_(verbose) {}
     void record(const Outcome& o, const std::string& who);
     long total() const { return total_.load(); }
     // Prints the examples and the counts per kind to stderr (nothing when empty).
@@ -64,8 +65,8 @@ std::string figure(std::optional<double> v, int decimals = 1);
 struct IdleOptions {
     int connections = 10000;
     int concurrency = 200;
-    double hold = 10;    // seconds from the last login to closing all connections
-    double settle = 5;   // seconds from the last login to the second memory reading
+    double hold = 10;   // seconds from the last login to closing all connections
+    double settle = 5;  // seconds from the last login to the second memory reading
     int server_pid = 0;
     bool verbose = false;
 };

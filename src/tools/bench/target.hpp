@@ -19,7 +19,7 @@ struct Target {
     std::string domain = "localhost";
     TlsMode tls = TlsMode::starttls;
     crypto::Hash hash = crypto::Hash::sha1;
-    int sources = 1;        // client sockets bind to 127.0.0.1 .. 127.0.0.<sources>
+    int sources = 4;        // client sockets bind to 127.0.0.1 .. 127.0.0.<sources>
     double timeout = 30.0;  // seconds one connection may take to log in (or register)
 
     std::string mechanism() const {

@@ -38,7 +38,8 @@ TEST(Jid, ValidExamplesOfRfc7622) {
 }
 
 TEST(Jid, Normalisation) {
-    EXPECT_EQ(norm("Juliet@Example.COM/Balcony"), "juliet@example.com/Balcony");  // resource keeps case
+    EXPECT_EQ(norm("Juliet@Example.COM/Balcony"),
+              "juliet@example.com/Balcony");  // resource keeps case
     EXPECT_EQ(norm("ΣΑΣ@example.com"), "σασ@example.com");
     EXPECT_EQ(norm("juliet@example.com."), "juliet@example.com");  // §3.2 trailing dot
     EXPECT_EQ(norm("x@127.0.0.1"), "x@127.0.0.1");

@@ -14,19 +14,27 @@ struct Vector {
     std::string client_nonce, server_nonce_suffix, salt_b64, client_final, server_final;
 };
 
-const Vector kRfc5802{Hash::sha1, "fyko+d2lbbFgONRv9qkxdawL", "3rfcNHYJY1ZVvWVs7j", "QSXCR+Q6sek8bf92",
-                      "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-                      "v=rmF9pqV8S7suAoZWja4dJRkFsKQ="};
-const Vector kRfc7677{Hash::sha256, "rOprNGfwEbeRWgbNEkqO", "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+const Vector kRfc5802{
+    Hash::sha1,
+    "fyko+d2lbbFgONRv9qkxdawL",
+    "3rfcNHYJY1ZVvWVs7j",
+    "QSXCR+Q6sek8bf92",
+    "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+    "v=rmF9pqV8S7suAoZWja4dJRkFsKQ="};
+const Vector kRfc7677{Hash::sha256,
+                      "rOprNGfwEbeRWgbNEkqO",
+                      "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
                       "W22ZaJ0SNY7soEsUEjb6gQ==",
-                      "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+                      "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p="
+                      "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
                       "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="};
 
 void check_vector(const Vector& v) {
     // Client side.
     sasl::ScramClient client(v.hash, "user", "pencil", v.client_nonce);
     EXPECT_EQ(client.client_first(), "n,,n=user,r=" + v.client_nonce);
-    std::string server_first = "r=" + v.client_nonce + v.server_nonce_suffix + ",s=" + v.salt_b64 + ",i=4096";
+    std::string server_first =
+        "r=" + v.client_nonce + v.server_nonce_suffix + ",s=" + v.salt_b64 + ",i=4096";
     auto client_final = client.client_final(server_first);
     ASSERT_TRUE(client_final);
     EXPECT_EQ(*client_final, v.client_final);
@@ -48,8 +56,12 @@ void check_vector(const Vector& v) {
 }
 }  // namespace
 
-TEST(Scram, Rfc5802TestVector) { check_vector(kRfc5802); }
-TEST(Scram, Rfc7677TestVector) { check_vector(kRfc7677); }
+TEST(Scram, Rfc5802TestVector) {
+    check_vector(kRfc5802);
+}
+TEST(Scram, Rfc7677TestVector) {
+    check_vector(kRfc7677);
+}
 
 TEST(Scram, WrongPasswordIsNotAuthorized) {
     auto creds = sasl::make_credentials("right password", 4096);
@@ -68,8 +80,10 @@ TEST(Scram, RoundTripBothHashes) {
     for (Hash h : {Hash::sha1, Hash::sha256}) {
         sasl::ScramClient client(h, "bob", "s3cret");
         sasl::ScramServer server(h);
-        ASSERT_TRUE(std::holds_alternative<std::string>(server.client_first(client.client_first())));
-        auto cf = client.client_final(server.server_first(creds.salt, creds.iterations, creds.keys(h)));
+        ASSERT_TRUE(
+            std::holds_alternative<std::string>(server.client_first(client.client_first())));
+        auto cf =
+            client.client_final(server.server_first(creds.salt, creds.iterations, creds.keys(h)));
         ASSERT_TRUE(cf);
         auto r = server.client_final(*cf);
         ASSERT_TRUE(std::holds_alternative<std::string>(r));
@@ -81,7 +95,10 @@ TEST(Scram, RoundTripBothHashes) {
 
 TEST(Scram, MalformedMessages) {
     sasl::ScramServer s(Hash::sha256);
-    auto failure = [](auto v) { return std::holds_alternative<sasl::Failure>(v) ? std::get<sasl::Failure>(v) : sasl::Failure::aborted; };
+    auto failure = [](auto v) {
+        return std::holds_alternative<sasl::Failure>(v) ? std::get<sasl::Failure>(v)
+                                                        : sasl::Failure::aborted;
+    };
     EXPECT_EQ(failure(s.client_first("")), sasl::Failure::malformed_request);
     EXPECT_EQ(failure(s.client_first("x,,n=a,r=b")), sasl::Failure::malformed_request);
     EXPECT_EQ(failure(s.client_first("p=tls-unique,,n=a,r=b")), sasl::Failure::malformed_request);

@@ -63,7 +63,9 @@ TEST(XmlStreamParser, HeaderAttributesAndDefaultNamespace) {
 }
 
 TEST(XmlStreamParser, StanzasAndClose) {
-    std::string doc = kHeader + "<message to='a@b'><body>hi &amp; bye</body></message>  <iq id='1' type='get'><ping xmlns='urn:xmpp:ping'/></iq></stream:stream>";
+    std::string doc = kHeader +
+                      "<message to='a@b'><body>hi &amp; bye</body></message>  <iq id='1' "
+                      "type='get'><ping xmlns='urn:xmpp:ping'/></iq></stream:stream>";
     auto c = parse(doc);
     ASSERT_EQ(c.error, StreamErrorCondition::none);
     ASSERT_EQ(c.stanzas.size(), 2u);
@@ -73,9 +75,10 @@ TEST(XmlStreamParser, StanzasAndClose) {
 }
 
 TEST(XmlStreamParser, SameResultAtEveryChunkSize) {
-    std::string doc = kHeader +
-                      "<message to='鸿雁@localhost' type='chat'><body>ünïcödé &lt;x&gt; <![CDATA[<raw>]]></body>"
-                      "<x xmlns='jabber:x:data' type='form'/></message><presence/></stream:stream>";
+    std::string doc =
+        kHeader +
+        "<message to='鸿雁@localhost' type='chat'><body>ünïcödé &lt;x&gt; <![CDATA[<raw>]]></body>"
+        "<x xmlns='jabber:x:data' type='form'/></message><presence/></stream:stream>";
     auto whole = parse(doc);
     ASSERT_EQ(whole.error, StreamErrorCondition::none);
     ASSERT_EQ(whole.stanzas.size(), 2u);
@@ -92,7 +95,9 @@ TEST(XmlStreamParser, RestartAfterStanzaFeedsRemainingBytesToNewStream) {
     std::string chunk1 = kHeader;
     ASSERT_EQ(p.feed(chunk1), Event::stream_open);
     ASSERT_EQ(p.resume(), Event::need_more);
-    std::string chunk2 = "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>" + kHeader;
+    std::string chunk2 =
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>" +
+        kHeader;
     ASSERT_EQ(p.feed(chunk2), Event::stanza);
     std::size_t consumed = p.consumed_of_last_chunk();
     EXPECT_EQ(chunk2.substr(consumed), kHeader);
@@ -113,28 +118,37 @@ TEST(XmlStreamParser, ResumeIsSafeAfterCallerReusesItsBuffer) {
 }
 
 TEST(XmlStreamParser, NotWellFormed) {
-    EXPECT_EQ(parse(kHeader + "<message><body></message>").error, StreamErrorCondition::not_well_formed);
+    EXPECT_EQ(parse(kHeader + "<message><body></message>").error,
+              StreamErrorCondition::not_well_formed);
     EXPECT_EQ(parse(kHeader + "<a b='1' b='2'/>").error, StreamErrorCondition::not_well_formed);
-    EXPECT_EQ(parse(kHeader + "<foo:bar/>").error, StreamErrorCondition::not_well_formed);  // unbound prefix
+    EXPECT_EQ(parse(kHeader + "<foo:bar/>").error,
+              StreamErrorCondition::not_well_formed);  // unbound prefix
     EXPECT_EQ(parse(kHeader + "<a>&undefined;</a>").error, StreamErrorCondition::not_well_formed);
     EXPECT_EQ(parse(kHeader + "<a>\xff\xfe</a>").error, StreamErrorCondition::not_well_formed);
 }
 
 TEST(XmlStreamParser, RestrictedXml) {
     // RFC 6120 §11.1: no comments, PIs, DTDs or entity declarations.
-    EXPECT_EQ(parse("<!DOCTYPE x [<!ENTITY a 'b'>]>" + kHeader).error, StreamErrorCondition::restricted_xml);
-    EXPECT_EQ(parse(kHeader + "<!-- comment --><presence/>").error, StreamErrorCondition::restricted_xml);
-    EXPECT_EQ(parse(kHeader + "<presence><!-- c --></presence>").error, StreamErrorCondition::restricted_xml);
-    EXPECT_EQ(parse(kHeader + "<?php echo 1 ?><presence/>").error, StreamErrorCondition::restricted_xml);
-    EXPECT_EQ(parse(kHeader + "<presence><?pi x?></presence>").error, StreamErrorCondition::restricted_xml);
+    EXPECT_EQ(parse("<!DOCTYPE x [<!ENTITY a 'b'>]>" + kHeader).error,
+              StreamErrorCondition::restricted_xml);
+    EXPECT_EQ(parse(kHeader + "<!-- comment --><presence/>").error,
+              StreamErrorCondition::restricted_xml);
+    EXPECT_EQ(parse(kHeader + "<presence><!-- c --></presence>").error,
+              StreamErrorCondition::restricted_xml);
+    EXPECT_EQ(parse(kHeader + "<?php echo 1 ?><presence/>").error,
+              StreamErrorCondition::restricted_xml);
+    EXPECT_EQ(parse(kHeader + "<presence><?pi x?></presence>").error,
+              StreamErrorCondition::restricted_xml);
     // Billion laughs never gets as far as expanding anything.
-    std::string laughs = "<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'><!ENTITY lol2 '&lol;&lol;'>]>";
+    std::string laughs =
+        "<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'><!ENTITY lol2 '&lol;&lol;'>]>";
     EXPECT_EQ(parse(laughs + kHeader).error, StreamErrorCondition::restricted_xml);
 }
 
 TEST(XmlStreamParser, OnlyUtf8) {
-    std::string h = "<?xml version='1.0' encoding='ISO-8859-1'?><stream:stream xmlns='jabber:client' "
-                    "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+    std::string h =
+        "<?xml version='1.0' encoding='ISO-8859-1'?><stream:stream xmlns='jabber:client' "
+        "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
     EXPECT_EQ(parse(h).error, StreamErrorCondition::unsupported_encoding);
 }
 
@@ -148,7 +162,8 @@ TEST(XmlStreamParser, StanzaSizeLimit) {
     // Fed one byte at a time the limit holds too, and an unterminated start tag counts.
     EXPECT_EQ(parse_in_chunks(big, 1, limits).error, StreamErrorCondition::policy_violation);
     std::string endless_tag = kHeader + "<message " + std::string(3000, ' ');
-    EXPECT_EQ(parse_in_chunks(endless_tag, 100, limits).error, StreamErrorCondition::policy_violation);
+    EXPECT_EQ(parse_in_chunks(endless_tag, 100, limits).error,
+              StreamErrorCondition::policy_violation);
     // Many small stanzas and whitespace keepalives never add up to the limit.
     std::string many = kHeader;
     for (int i = 0; i < 100; ++i) many += "<presence/>   ";
@@ -160,7 +175,8 @@ TEST(XmlStreamParser, StanzaSizeLimit) {
 TEST(XmlStreamParser, DepthLimit) {
     ParserLimits limits;
     limits.max_depth = 4;
-    EXPECT_EQ(parse(kHeader + "<a><b><c><d/></c></b></a>", limits).error, StreamErrorCondition::none);
+    EXPECT_EQ(parse(kHeader + "<a><b><c><d/></c></b></a>", limits).error,
+              StreamErrorCondition::none);
     EXPECT_EQ(parse(kHeader + "<a><b><c><d><e/></d></c></b></a>", limits).error,
               StreamErrorCondition::policy_violation);
 }
@@ -168,7 +184,8 @@ TEST(XmlStreamParser, DepthLimit) {
 TEST(XmlStreamParser, AttributeLimit) {
     ParserLimits limits;
     limits.max_attributes = 4;
-    EXPECT_EQ(parse(kHeader + "<a a='1' b='2' c='3' d='4'/>", limits).error, StreamErrorCondition::none);
+    EXPECT_EQ(parse(kHeader + "<a a='1' b='2' c='3' d='4'/>", limits).error,
+              StreamErrorCondition::none);
     EXPECT_EQ(parse(kHeader + "<a a='1' b='2' c='3' d='4' e='5'/>", limits).error,
               StreamErrorCondition::policy_violation);
 }
@@ -177,4 +194,11 @@ TEST(XmlStreamParser, XmlLangIsKept) {
     auto c = parse(kHeader + "<message xml:lang='de'><body>Hallo</body></message>");
     ASSERT_EQ(c.stanzas.size(), 1u);
     EXPECT_EQ(c.stanzas[0], "<message xml:lang=\"de\"><body>Hallo</body></message>");
+}
+
+TEST(XmlStreamParser, SelfClosedStreamHeaderGivesOpenThenClose) {
+    XmlStreamParser p;
+    ASSERT_EQ(p.feed("<hello xmlns='jabber:client'/>"), Event::stream_open);
+    EXPECT_EQ(p.header().name(), "hello");
+    EXPECT_EQ(p.resume(), Event::stream_close);
 }

@@ -14,12 +14,25 @@ TEST(XmlEscape, EscapesAllFiveSpecialCharacters) {
 }
 
 TEST(XmlEscape, DropsControlCharactersXmlForbids) {
-    // XML 1.0 §2.2: only tab, LF and CR of the C0 range are characters.
-    EXPECT_EQ(escape(std::string("a\x01" "b\tc\nd\re\x1f", 10)), "ab\tc\nd\re");
+    // XML 1.0 §2.2: only tab, LF and CR of the C0 range are characters; §2.11: a literal CR
+    // would be read back as LF, so it is written as a reference.
+    EXPECT_EQ(escape(std::string("a\x01"
+                                 "b\tc\nd\re\x1f",
+                                 10)),
+              "ab\tc\nd&#13;e");
     EXPECT_EQ(escape(std::string("\0x", 2)), "x");
 }
 
-TEST(XmlEscape, KeepsUtf8) { EXPECT_EQ(escape("鸿雁 ü"), "鸿雁 ü"); }
+TEST(XmlEscape, AttributeWhitespaceSurvivesNormalisation) {
+    // XML 1.0 §3.3.3: a parser turns literal tab/LF/CR in attribute values into spaces.
+    std::string out;
+    hongyan::xml::escape_attr("a\tb\nc\rd", out);
+    EXPECT_EQ(out, "a&#9;b&#10;c&#13;d");
+}
+
+TEST(XmlEscape, KeepsUtf8) {
+    EXPECT_EQ(escape("鸿雁 ü"), "鸿雁 ü");
+}
 
 TEST(XmlSerialize, AttributeValuesCannotBreakOut) {
     Element e("message", "jabber:client");
@@ -27,11 +40,13 @@ TEST(XmlSerialize, AttributeValuesCannotBreakOut) {
     e.add_child("body", "jabber:client").add_text("</body></message><iq type='set'/>");
     std::string s = e.to_string("jabber:client");
     EXPECT_EQ(s,
-              "<message to=\"x&apos; onload=&apos;evil&quot;&gt;&lt;inject/&gt;\"><body>&lt;/body&gt;&lt;/"
+              "<message to=\"x&apos; "
+              "onload=&apos;evil&quot;&gt;&lt;inject/&gt;\"><body>&lt;/body&gt;&lt;/"
               "message&gt;&lt;iq type=&apos;set&apos;/&gt;</body></message>");
     // Parsing it back gives exactly the original data.
     hongyan::xml::XmlStreamParser p;
-    std::string doc = "<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns='jabber:client'>" + s;
+    std::string doc =
+        "<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns='jabber:client'>" + s;
     ASSERT_EQ(p.feed(doc), hongyan::xml::XmlStreamParser::Event::stream_open);
     ASSERT_EQ(p.resume(), hongyan::xml::XmlStreamParser::Event::stanza);
     EXPECT_EQ(p.stanza().attr("to"), "x' onload='evil\"><inject/>");
@@ -42,8 +57,11 @@ TEST(XmlSerialize, DeclaresNamespaceOnlyWhereItChanges) {
     Element iq("iq", "jabber:client");
     iq.set_attr("type", "get");
     iq.add_child("query", "urn:xmpp:ping").add_child("x", "urn:xmpp:ping");
-    EXPECT_EQ(iq.to_string("jabber:client"), "<iq type=\"get\"><query xmlns=\"urn:xmpp:ping\"><x/></query></iq>");
-    EXPECT_EQ(iq.to_string(), "<iq xmlns=\"jabber:client\" type=\"get\"><query xmlns=\"urn:xmpp:ping\"><x/></query></iq>");
+    EXPECT_EQ(iq.to_string("jabber:client"),
+              "<iq type=\"get\"><query xmlns=\"urn:xmpp:ping\"><x/></query></iq>");
+    EXPECT_EQ(iq.to_string(),
+              "<iq xmlns=\"jabber:client\" type=\"get\"><query "
+              "xmlns=\"urn:xmpp:ping\"><x/></query></iq>");
 }
 
 TEST(XmlElement, CopyIsDeep) {

@@ -1,0 +1,170 @@
+// hongyan-bench: the project's load generator. Talks XMPP to a server on this machine
+// (127.0.0.0/8 only) and reports figures that compare servers: memory per idle session,
+// logins per second and server CPU per login. See docs/benchmarks.md.
+#include <signal.h>
+
+#include <fmt/core.h>
+#include <CLI/CLI.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+
+#include <map>
+
+#include "tools/bench/process_stats.hpp"
+#include "tools/bench/runtime.hpp"
+
+using namespace hongyan::bench;
+
+namespace {
+
+struct Common {
+    std::string host = "127.0.0.1";
+    std::string tls = "starttls";
+    std::string mechanism = "SCRAM-SHA-1";
+    int threads = 1;
+    bool verbose = false;
+};
+
+void add_common(CLI::App& cmd, Common& c, Target& t, Accounts& a) {
+    cmd.add_option("--host", c.host, "Server address; must be in 127.0.0.0/8")
+        ->capture_default_str();
+    cmd.add_option("--port", t.port, "Plain/STARTTLS client port")->capture_default_str();
+    cmd.add_option("--tls-port", t.tls_port, "Direct TLS client port (--tls direct)")
+        ->capture_default_str();
+    cmd.add_option("--domain", t.domain, "XMPP domain of the accounts")->capture_default_str();
+    cmd.add_option("--tls", c.tls, "starttls, direct or none (none needs a server that allows it)")
+        ->check(CLI::IsMember({"starttls", "direct", "none"}))
+        ->capture_default_str();
+    cmd.add_option("--mechanism", c.mechanism, "SASL mechanism")
+        ->check(CLI::IsMember({"SCRAM-SHA-1", "SCRAM-SHA-256"}))
+        ->capture_default_str();
+    cmd.add_option("--users", a.users,
+                   "Accounts <prefix>0 .. <prefix><users-1>; connection i uses i % users")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
+    cmd.add_option("--user-prefix", a.prefix, "Account name prefix")->capture_default_str();
+    cmd.add_option("--password", a.password, "Password of every account")->capture_default_str();
+    cmd.add_option("--sources", t.sources, "Bind client sockets to 127.0.0.1 .. 127.0.0.<K>")
+        ->check(CLI::Range(1, 254))
+        ->capture_default_str();
+    cmd.add_option("--timeout", t.timeout, "Seconds one connection may take to log in or register")
+        ->check(CLI::Range(1.0, 600.0))
+        ->capture_default_str();
+    cmd.add_option("--threads", c.threads, "Client event-loop threads")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    cmd.add_flag("-v,--verbose", c.verbose, "Print every failure as it happens");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ::signal(SIGPIPE, SIG_IGN);
+    CLI::App app{
+        "hongyan-bench — XMPP load generator for servers on this machine (127.0.0.0/8). "
+        "Each run is bounded in connections and time and prints one 'RESULT ...' line."};
+    app.require_subcommand(1);
+
+    Common common;
+    Target target;
+    Accounts accounts;
+    IdleOptions idle;
+    LoginRateOptions login;
+    RegisterOptions reg;
+
+    auto* idle_cmd = app.add_subcommand(
+        "idle", "Open N sessions, keep them idle, report server memory per session");
+    add_common(*idle_cmd, common, target, accounts);
+    idle_cmd->add_option("-n,--connections", idle.connections, "Sessions to open")
+        ->check(CLI::Range(1, 200000))
+        ->capture_default_str();
+    idle_cmd->add_option("--concurrency", idle.concurrency, "Logins in progress at once")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    idle_cmd->add_option("--hold", idle.hold, "Seconds to keep the sessions after the last login")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
+    idle_cmd
+        ->add_option("--settle", idle.settle,
+                     "Seconds after the last login before reading server memory")
+        ->check(CLI::Range(0.0, 600.0))
+        ->capture_default_str();
+    idle_cmd->add_option("--server-pid", idle.server_pid,
+                         "Server process to read VmRSS and CPU time of");
+
+    auto* login_cmd = app.add_subcommand(
+        "login-rate",
+        "Log in, bind and close in a loop; report logins/s, latency, server CPU per login");
+    add_common(*login_cmd, common, target, accounts);
+    login_cmd->add_option("--concurrency", login.concurrency, "Parallel workers")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    login_cmd->add_option("--duration", login.duration, "Seconds measured")
+        ->check(CLI::Range(1.0, 3600.0))
+        ->capture_default_str();
+    login_cmd->add_option("--warmup", login.warmup, "Seconds of load before measuring")
+        ->check(CLI::Range(0.0, 600.0))
+        ->capture_default_str();
+    login_cmd->add_option("--server-pid", login.server_pid, "Server process to read CPU time of");
+
+    auto* reg_cmd =
+        app.add_subcommand("register", "Create the accounts by in-band registration (XEP-0077)");
+    add_common(*reg_cmd, common, target, accounts);
+    reg_cmd->add_option("--concurrency", reg.concurrency, "Registrations in progress at once")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+
+    CLI11_PARSE(app, argc, argv);
+
+    boost::system::error_code ec;
+    target.host = boost::asio::ip::make_address_v4(common.host, ec);
+    if (ec || (target.host.to_uint() >> 24) != 127) {
+        fmt::print(stderr,
+                   "hongyan-bench: --host must be an IPv4 address in 127.0.0.0/8, not '{}'\n",
+                   common.host);
+        return 2;
+    }
+    static const std::map<std::string, TlsMode> modes{
+        {"starttls", TlsMode::starttls}, {"direct", TlsMode::direct}, {"none", TlsMode::none}};
+    target.tls = modes.at(common.tls);
+    target.hash = common.mechanism == "SCRAM-SHA-256" ? hongyan::crypto::Hash::sha256
+                                                      : hongyan::crypto::Hash::sha1;
+    idle.verbose = login.verbose = reg.verbose = common.verbose;
+
+    long files = raise_open_files_limit();
+    if (idle_cmd->parsed() && files >= 0 && idle.connections + 64 > files) {
+        fmt::print(stderr,
+                   "hongyan-bench: {} connections need more open files than the limit of {} "
+                   "(raise the hard limit: ulimit -Hn)\n",
+                   idle.connections, files);
+        return 2;
+    }
+    for (int pid : {idle.server_pid, login.server_pid}) {
+        if (pid && !process_alive(pid)) {
+            fmt::print(stderr, "hongyan-bench: no process with id {}\n", pid);
+            return 2;
+        }
+    }
+
+    Runtime rt(common.threads);
+    int status = 1;
+    auto scenario = [&]() -> boost::asio::awaitable<int> {
+        if (idle_cmd->parsed()) co_return co_await run_idle(rt, target, accounts, idle);
+        if (login_cmd->parsed()) co_return co_await run_login_rate(rt, target, accounts, login);
+        co_return co_await run_register(rt, target, accounts, reg);
+    };
+    boost::asio::co_spawn(rt.main_context(), scenario(), [&](std::exception_ptr e, int rc) {
+        status = rc;
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                fmt::print(stderr, "hongyan-bench: {}\n", ex.what());
+            }
+            status = 1;
+        }
+        rt.stop();
+    });
+    rt.run();
+    return status;
+}
