@@ -33,6 +33,7 @@ Settings Settings::from(const config::Config& cfg) {
     s.preauth_timeout = std::chrono::seconds(cfg.integer("c2s.preauth_timeout"));
     s.idle_timeout = std::chrono::seconds(cfg.integer("c2s.idle_timeout"));
     s.keepalive_interval = std::chrono::seconds(cfg.integer("c2s.keepalive_interval"));
+    s.parser_release_after = std::chrono::seconds(cfg.integer("c2s.parser_release_after"));
     s.parser_limits.max_stanza_size =
         static_cast<std::size_t>(cfg.integer("limits.max_stanza_size"));
     s.parser_limits.max_depth = static_cast<int>(cfg.integer("limits.max_depth"));

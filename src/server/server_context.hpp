@@ -32,6 +32,7 @@ struct Settings {
     std::chrono::seconds preauth_timeout{60};
     std::chrono::seconds idle_timeout{900};
     std::chrono::seconds keepalive_interval{120};
+    std::chrono::seconds parser_release_after{2};
     xml::ParserLimits parser_limits;
     std::size_t max_outbound_queue = 4 << 20;
     std::int64_t read_rate = 0;

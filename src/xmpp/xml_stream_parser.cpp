@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "xmpp/namespaces.hpp"
+#include "xmpp/slab_heap.hpp"
 
 namespace hongyan::xml {
 
@@ -42,7 +43,12 @@ struct XmlStreamParser::Callbacks {
         }
         ++s.depth_;
         Element* el = nullptr;
-        if (s.depth_ == 1) {
+        if (s.depth_ == 1 && s.replaying_) {
+            // The stream header replayed into a re-created parser: only its namespace
+            // context matters; the stream was opened long ago.
+            s.boundary_ = XML_GetCurrentByteIndex(p) + XML_GetCurrentByteCount(p);
+            return;
+        } else if (s.depth_ == 1) {
             s.header_ = Element();
             el = &s.header_;
         } else if (s.depth_ == 2) {
@@ -71,6 +77,9 @@ struct XmlStreamParser::Callbacks {
         if (s.depth_ == 1) {
             s.header_.set_attr("xmlns", s.pending_default_ns_);
             s.event_end_ = XML_GetCurrentByteIndex(p) + XML_GetCurrentByteCount(p);
+            s.header_bytes_.resize(static_cast<std::size_t>(s.event_end_));
+            s.header_bytes_.shrink_to_fit();
+            s.recording_header_ = false;
             s.boundary_ = s.event_end_;
             s.event_ = Event::stream_open;
             XML_StopParser(p, XML_TRUE);
@@ -166,7 +175,10 @@ void XmlStreamParser::create() {
     if (parser_) {
         XML_ParserReset(P(parser_), "UTF-8");
     } else {
-        parser_ = XML_ParserCreateNS("UTF-8", kSep);
+        static const XML_Memory_Handling_Suite suite{&slab_heap::allocate, &slab_heap::reallocate,
+                                                     &slab_heap::deallocate};
+        const XML_Char sep[] = {kSep, '\0'};
+        parser_ = XML_ParserCreate_MM("UTF-8", &suite, sep);
     }
     XML_Parser p = P(parser_);
     XML_SetUserData(p, this);
@@ -191,10 +203,41 @@ void XmlStreamParser::create() {
     error_text_.clear();
     boundary_ = fed_total_ = chunk_start_ = event_end_ = 0;
     close_pending_ = false;
+    header_bytes_.clear();
+    recording_header_ = true;
 }
 
 void XmlStreamParser::reset() {
     create();
+}
+
+bool XmlStreamParser::can_release() const {
+    return parser_ && depth_ == 1 && !close_pending_ && fed_total_ == boundary_ &&
+           error_ == StreamErrorCondition::none && !header_bytes_.empty();
+}
+
+void XmlStreamParser::release() {
+    if (!can_release()) return;
+    XML_ParserFree(P(parser_));
+    parser_ = nullptr;
+    header_ = Element();
+    stanza_ = Element();
+    open_ = {};
+}
+
+void XmlStreamParser::recreate() {
+    // A new expat parser knows nothing of the stream's namespace declarations: replay the
+    // client's own stream header into it, then go on with the new bytes.
+    std::string header = std::move(header_bytes_);
+    create();
+    header_bytes_ = std::move(header);
+    recording_header_ = false;
+    replaying_ = true;
+    fed_total_ = static_cast<std::int64_t>(header_bytes_.size());
+    XML_Parse(P(parser_), header_bytes_.data(), static_cast<int>(header_bytes_.size()), XML_FALSE);
+    replaying_ = false;
+    depth_ = 1;
+    boundary_ = fed_total_;
 }
 
 void XmlStreamParser::fail(StreamErrorCondition cond, std::string text) {
@@ -240,6 +283,8 @@ XmlStreamParser::Event XmlStreamParser::finish_call(int status) {
 
 XmlStreamParser::Event XmlStreamParser::feed(const char* data, std::size_t len) {
     if (error_ != StreamErrorCondition::none) return Event::error;
+    if (!parser_) recreate();
+    if (recording_header_) header_bytes_.append(data, len);
     chunk_start_ = fed_total_;
     fed_total_ += static_cast<std::int64_t>(len);
     int status = XML_Parse(P(parser_), data, static_cast<int>(len), XML_FALSE);

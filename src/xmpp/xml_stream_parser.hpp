@@ -42,6 +42,13 @@ class XmlStreamParser {
     // Starts a fresh stream (after STARTTLS or SASL success, RFC 6120 §5.4.3.3, §6.4.6).
     void reset();
 
+    // Idle streams need not keep an expat parser (several KiB each): between stanzas,
+    // release() frees it, and the next feed() builds a new one by replaying the client's
+    // stream header. can_release() is true only at a clean stanza boundary.
+    bool can_release() const;
+    void release();
+    bool released() const { return parser_ == nullptr; }
+
     // How many bytes of the chunk passed to the last feed() had been consumed when the
     // last event fired: bytes after that belong to whatever comes next (a restarted stream).
     std::size_t consumed_of_last_chunk() const;
@@ -61,6 +68,7 @@ class XmlStreamParser {
     struct Callbacks;
     friend struct Callbacks;
     void create();
+    void recreate();
     Event finish_call(int status);
     void fail(StreamErrorCondition cond, std::string text);
     bool over_size(std::int64_t index) const;
@@ -73,6 +81,9 @@ class XmlStreamParser {
     std::string pending_default_ns_;
     int depth_ = 0;
     bool close_pending_ = false;  // a self-closed stream header's close, not yet reported
+    std::string header_bytes_;    // the client's stream header, for recreate()
+    bool recording_header_ = true;
+    bool replaying_ = false;
     Event event_ = Event::need_more;
     StreamErrorCondition error_ = StreamErrorCondition::none;
     std::string error_text_;

@@ -691,6 +691,9 @@ void C2SSession::tick(Clock::time_point now) {
         close(StreamErrorCondition::connection_timeout, "idle for too long");
         return;
     }
+    if (s.parser_release_after.count() > 0 && now - last_read_ >= s.parser_release_after &&
+        parser_.can_release())
+        parser_.release();
     if (s.keepalive_interval.count() > 0 && !writing_ && now - last_write_ > s.keepalive_interval) {
         last_write_ = now;
         send_raw(" ");  // RFC 6120 §4.6.1 whitespace keepalive

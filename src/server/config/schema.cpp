@@ -54,6 +54,10 @@ const std::vector<KeySpec>& schema() {
          "Seconds without output after which the server sends a whitespace keepalive, so "
          "dead TCP connections are noticed; 0 disables.",
          0, 86400},
+        {"c2s.parser_release_after", ValueType::integer, std::int64_t{2},
+         "Seconds a client may be silent before its XML parser (several KiB) is freed, to be "
+         "rebuilt when it sends again; 0 keeps parsers for the whole session.",
+         0, 86400},
         // [tls]
         {"tls.cert_file", ValueType::string, S(""),
          "PEM certificate chain; empty means <data_dir>/tls/cert.pem, generated (self-signed "

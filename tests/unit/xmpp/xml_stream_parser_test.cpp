@@ -202,3 +202,31 @@ TEST(XmlStreamParser, SelfClosedStreamHeaderGivesOpenThenClose) {
     EXPECT_EQ(p.header().name(), "hello");
     EXPECT_EQ(p.resume(), Event::stream_close);
 }
+
+TEST(XmlStreamParser, ReleasedParserIsRebuiltWithTheStreamsNamespaces) {
+    // A client with its own prefixes: the rebuilt parser must still know them.
+    XmlStreamParser p;
+    std::string header =
+        "<?xml version='1.0'?><s:stream xmlns:s='http://etherx.jabber.org/streams' "
+        "xmlns='jabber:client' xmlns:x='urn:example' version='1.0'>";
+    ASSERT_EQ(p.feed(header + "<presence/>"), Event::stream_open);
+    ASSERT_EQ(p.resume(), Event::stanza);
+    ASSERT_EQ(p.resume(), Event::need_more);
+    ASSERT_TRUE(p.can_release());
+    ASSERT_EQ(p.feed("<mess"), Event::need_more);
+    ASSERT_FALSE(p.can_release());  // in the middle of a stanza
+    ASSERT_EQ(p.feed("age><x:y/></message>"), Event::stanza);
+    ASSERT_EQ(p.resume(), Event::need_more);
+    ASSERT_TRUE(p.can_release());
+    p.release();
+    EXPECT_TRUE(p.released());
+    ASSERT_EQ(p.feed("<iq type='get' id='1'><x:q/></iq>"), Event::stanza);
+    EXPECT_EQ(p.stanza().name(), "iq");
+    EXPECT_EQ(p.stanza().xmlns(), "jabber:client");
+    EXPECT_TRUE(p.stanza().child("q", "urn:example"));
+    ASSERT_EQ(p.resume(), Event::need_more);
+    p.release();
+    // Limits still count from the new stanza, and the stream can still end.
+    ASSERT_EQ(p.feed("<presence/></s:stream>"), Event::stanza);
+    EXPECT_EQ(p.resume(), Event::stream_close);
+}
