@@ -57,6 +57,23 @@ void Transport::close() {
     socket_.close(ec);
 }
 
+asio::awaitable<bool> Transport::wait_for_tls(int rc) {
+    int err = SSL_get_error(ssl_, rc);
+    tcp::socket::wait_type wait;
+    if (err == SSL_ERROR_WANT_READ) {
+        wait = tcp::socket::wait_read;
+    } else if (err == SSL_ERROR_WANT_WRITE) {
+        wait = tcp::socket::wait_write;
+    } else {
+        // A clean close_notify is not a failure; anything else leaves the TLS state unusable.
+        if (err != SSL_ERROR_ZERO_RETURN) tls_broken_ = true;
+        ERR_clear_error();
+        co_return false;
+    }
+    auto [ec] = co_await socket_.async_wait(wait, asio::as_tuple(asio::use_awaitable));
+    co_return !ec;
+}
+
 asio::awaitable<std::string_view> Transport::read() {
     auto& buf = t_read_buffer;
     while (open_) {
@@ -74,18 +91,8 @@ asio::awaitable<std::string_view> Transport::read() {
         ERR_clear_error();
         int n = SSL_read(ssl_, buf.data(), static_cast<int>(buf.size()));
         if (n > 0) co_return std::string_view(buf.data(), static_cast<std::size_t>(n));
-        int err = SSL_get_error(ssl_, n);
-        auto wait = err == SSL_ERROR_WANT_READ    ? tcp::socket::wait_read
-                    : err == SSL_ERROR_WANT_WRITE ? tcp::socket::wait_write
-                                                  : tcp::socket::wait_error;
-        if (wait == tcp::socket::wait_error) {
-            // A clean close_notify is not a failure; anything else leaves the TLS state unusable.
-            if (err != SSL_ERROR_ZERO_RETURN) tls_broken_ = true;
-            ERR_clear_error();
-            co_return std::string_view{};
-        }
-        auto [wec] = co_await socket_.async_wait(wait, asio::as_tuple(asio::use_awaitable));
-        if (wec) co_return std::string_view{};
+        bool go_on = co_await wait_for_tls(n);
+        if (!go_on) co_return std::string_view{};
     }
     co_return std::string_view{};
 }
@@ -112,17 +119,8 @@ asio::awaitable<bool> Transport::write(std::string_view data) {
             data.remove_prefix(static_cast<std::size_t>(n));
             continue;
         }
-        int err = SSL_get_error(ssl_, n);
-        auto wait = err == SSL_ERROR_WANT_READ    ? tcp::socket::wait_read
-                    : err == SSL_ERROR_WANT_WRITE ? tcp::socket::wait_write
-                                                  : tcp::socket::wait_error;
-        if (wait == tcp::socket::wait_error) {
-            tls_broken_ = true;
-            ERR_clear_error();
-            co_return false;
-        }
-        auto [wec] = co_await socket_.async_wait(wait, asio::as_tuple(asio::use_awaitable));
-        if (wec) co_return false;
+        bool go_on = co_await wait_for_tls(n);
+        if (!go_on) co_return false;
     }
     co_return open_;
 }
@@ -136,17 +134,8 @@ asio::awaitable<bool> Transport::start_tls(SSL_CTX* ctx) {
         ERR_clear_error();
         int rc = SSL_accept(ssl_);
         if (rc == 1) co_return true;
-        int err = SSL_get_error(ssl_, rc);
-        auto wait = err == SSL_ERROR_WANT_READ    ? tcp::socket::wait_read
-                    : err == SSL_ERROR_WANT_WRITE ? tcp::socket::wait_write
-                                                  : tcp::socket::wait_error;
-        if (wait == tcp::socket::wait_error) {
-            tls_broken_ = true;
-            ERR_clear_error();
-            co_return false;
-        }
-        auto [wec] = co_await socket_.async_wait(wait, asio::as_tuple(asio::use_awaitable));
-        if (wec) co_return false;
+        bool go_on = co_await wait_for_tls(rc);
+        if (!go_on) co_return false;
     }
     co_return false;
 }

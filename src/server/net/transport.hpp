@@ -41,6 +41,10 @@ class Transport {
     std::string tls_description() const;
 
   private:
+    // After an OpenSSL call returned `rc` <= 0: waits for the socket readiness it asked for.
+    // False when the TLS connection failed or ended.
+    boost::asio::awaitable<bool> wait_for_tls(int rc);
+
     boost::asio::ip::tcp::socket socket_;
     boost::asio::ip::address remote_;
     unsigned short remote_port_ = 0;
