@@ -181,7 +181,13 @@ int Server::run() {
     std::size_t n_threads = static_cast<std::size_t>(cfg.integer("server.threads"));
     if (n_threads == 0) n_threads = std::max(1u, std::thread::hardware_concurrency());
 
-    auto address = asio::ip::make_address(cfg.string("c2s.address"));
+    boost::system::error_code address_ec;
+    auto address = asio::ip::make_address(cfg.string("c2s.address"), address_ec);
+    if (address_ec)
+        throw std::runtime_error(
+            "key 'c2s.address' expects an IP address such as 0.0.0.0, :: or "
+            "127.0.0.1, got '" +
+            cfg.string("c2s.address") + "'");
     struct ListenerSpec {
         std::int64_t port;
         bool direct_tls;
