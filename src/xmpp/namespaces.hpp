@@ -29,5 +29,9 @@ inline constexpr std::string_view data_forms = "jabber:x:data";
 inline constexpr std::string_view version = "jabber:iq:version";
 // XEP-0199
 inline constexpr std::string_view ping = "urn:xmpp:ping";
+// XEP-0202
+inline constexpr std::string_view time = "urn:xmpp:time";
+// XEP-0012
+inline constexpr std::string_view last = "jabber:iq:last";
 
 }  // namespace hongyan::ns

@@ -386,3 +386,49 @@ def test_groupchat_to_unknown_resource_is_refused(server):
     e = alice.wait_for(is_id("g2"), timeout=2)
     assert e.get("type") == "error" and stanza_error_condition(e) == "service-unavailable"
     bob.no_element(0.3)
+
+
+# ----- XEP-0202 entity time and XEP-0012 last activity of the server -----
+
+NS_TIME = "urn:xmpp:time"
+NS_LAST = "jabber:iq:last"
+
+
+def test_entity_time_of_server(server):
+    """XEP-0202 §4: <time/> with <tzo/> and <utc/> (XEP-0082 DateTime, UTC)."""
+    import datetime
+    import re
+
+    s = server.login("alice", "alice-password")
+    r = s.iq("get", f"<time xmlns='{NS_TIME}'/>", to="localhost")
+    assert r.get("type") == "result", to_str(r)
+    t = r.find(q(NS_TIME, "time"))
+    assert t.findtext(q(NS_TIME, "tzo")) == "+00:00"
+    utc = t.findtext(q(NS_TIME, "utc"))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", utc), utc
+    then = datetime.datetime.strptime(utc, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()) < 60
+
+
+def test_last_activity_of_server_is_uptime(server):
+    """XEP-0012 §5: asked of a server, 'seconds' is the time since it started."""
+    import time
+
+    s = server.login("alice", "alice-password")
+    first = int(s.iq("get", f"<query xmlns='{NS_LAST}'/>", to="localhost").find(q(NS_LAST, "query")).get("seconds"))
+    time.sleep(1.1)
+    second = int(s.iq("get", f"<query xmlns='{NS_LAST}'/>", to="localhost").find(q(NS_LAST, "query")).get("seconds"))
+    assert 0 <= first < second
+
+
+def test_disabled_module_is_neither_answered_nor_advertised(start_server):
+    """docs/configuration.md modules.disabled: a switched-off XEP answers like an unknown
+    one (RFC 6120 §8.4 service-unavailable) and is not in disco#info (XEP-0030 §3.1)."""
+    server = start_server({"modules.disabled": "time"})
+    s = server.login("alice", "alice-password")
+    r = s.iq("get", f"<time xmlns='{NS_TIME}'/>", to="localhost")
+    assert stanza_error_condition(r) == "service-unavailable", to_str(r)
+    info = s.iq("get", f"<query xmlns='{NS_DISCO_INFO}'/>", to="localhost")
+    features = [f.get("var") for f in info.find(q(NS_DISCO_INFO, "query")).findall(q(NS_DISCO_INFO, "feature"))]
+    assert NS_TIME not in features
+    assert NS_LAST in features

@@ -135,7 +135,7 @@ const std::vector<KeySpec>& schema() {
          "Modules to switch off by name (see docs/protocols.md for the list).",
          0,
          0,
-         {"ping", "version", "disco", "register", "legacy_session"}},
+         {"ping", "version", "time", "last", "disco", "register", "legacy_session"}},
     };
     return keys;
 }

@@ -7,6 +7,8 @@ std::vector<std::unique_ptr<Module>> all_modules() {
     m.push_back(make_disco_module());
     m.push_back(make_ping_module());
     m.push_back(make_version_module());
+    m.push_back(make_time_module());
+    m.push_back(make_last_module());
     m.push_back(make_register_module());
     m.push_back(make_legacy_session_module());
     return m;

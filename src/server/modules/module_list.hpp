@@ -13,5 +13,7 @@ std::unique_ptr<Module> make_version_module();
 std::unique_ptr<Module> make_disco_module();
 std::unique_ptr<Module> make_register_module();
 std::unique_ptr<Module> make_legacy_session_module();
+std::unique_ptr<Module> make_time_module();
+std::unique_ptr<Module> make_last_module();
 
 }  // namespace hongyan::modules
