@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "server/config/config.hpp"
+#include "xmpp/jid.hpp"
 
 namespace hongyan {
 
@@ -30,12 +31,11 @@ struct ConfigOptions {
         }
         auto cfg = config::Config::load(f, overrides);
         // The domain must be a valid JID domain part.
-        if (!jid_domain_ok(cfg.string("server.domain")))
+        if (!jid::nameprep(cfg.string("server.domain")))
             throw config::ConfigError("key 'server.domain' expects a valid domain name, got '" +
                                       cfg.string("server.domain") + "'");
         return cfg;
     }
-    static bool jid_domain_ok(const std::string& d);
 };
 
 }  // namespace hongyan

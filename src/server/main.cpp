@@ -11,10 +11,6 @@
 #include "server/server.hpp"
 #include "xmpp/jid.hpp"
 
-bool hongyan::ConfigOptions::jid_domain_ok(const std::string& d) {
-    return jid::nameprep(d).has_value();
-}
-
 namespace {
 // Every client is a file descriptor: lift the soft limit to the hard one.
 void raise_fd_limit() {

@@ -10,10 +10,6 @@
 #include "server/storage/storage.hpp"
 #include "xmpp/jid.hpp"
 
-bool hongyan::ConfigOptions::jid_domain_ok(const std::string& d) {
-    return jid::nameprep(d).has_value();
-}
-
 namespace {
 
 // Reads a password from stdin; without echo when stdin is a terminal.
