@@ -300,10 +300,7 @@ asio::awaitable<C2SSession::After> C2SSession::on_stanza(Element el) {
     }
     if (el.name() == "iq" && el.child("bind", ns::bind)) {
         // RFC 6120 §7.7.2.2: only one resource per stream.
-        auto reply = make_error_reply(
-            el, StanzaError{StanzaErrorCondition::not_allowed, "a resource is already bound", {}});
-        reply.remove_attr("from");
-        send(reply);
+        reply_error(el, StanzaErrorCondition::not_allowed, "a resource is already bound");
         co_return After::nothing;
     }
     // RFC 6120 §8.1.2.1: the server stamps the full JID; whatever the client put there
@@ -433,15 +430,7 @@ asio::awaitable<C2SSession::After> C2SSession::sasl_step(std::string_view mech,
         return After::nothing;
     };
     auto succeed = [&](std::string_view additional) -> After {
-        std::string out = "<success xmlns=\"";
-        out += ns::sasl;
-        out += "\"";
-        if (additional.empty()) {
-            out += "/>";
-        } else {
-            out += ">" + crypto::base64_encode(additional) + "</success>";
-        }
-        send_raw(out);
+        send_raw(sasl_element("success", additional, !additional.empty()));
         authenticated_ = true;
         server_.auth_failures_account.clear(username_);
         spdlog::info("c2s {} authenticated as {}@{} via {}", transport_.remote_string(), username_,
@@ -534,10 +523,7 @@ asio::awaitable<void> C2SSession::handle_bind(const Element& iq) {
         auto r = jid::resourceprep(requested);
         if (!r) {
             // RFC 6120 §7.7.2.1
-            auto reply = make_error_reply(
-                iq, StanzaError{StanzaErrorCondition::bad_request, "invalid resource", {}});
-            reply.remove_attr("from");
-            send(reply);
+            reply_error(iq, StanzaErrorCondition::bad_request, "invalid resource");
             co_return;
         }
         resource = *r;
@@ -546,10 +532,7 @@ asio::awaitable<void> C2SSession::handle_bind(const Element& iq) {
     }
     auto full = Jid::make(username_, server_.settings.domain, resource);
     if (!full) {
-        auto reply =
-            make_error_reply(iq, StanzaError{StanzaErrorCondition::bad_request, "invalid JID", {}});
-        reply.remove_attr("from");
-        send(reply);
+        reply_error(iq, StanzaErrorCondition::bad_request, "invalid JID");
         co_return;
     }
     jid_ = *full;
@@ -588,6 +571,14 @@ asio::awaitable<void> C2SSession::handle_pre_auth_iq(Element iq) {
     }
     modules::IqRequest req{server_, shared_from_this(), std::move(iq), std::nullopt, std::nullopt};
     co_await entry->handler(req);
+}
+
+void C2SSession::reply_error(const Element& request, StanzaErrorCondition c, std::string text) {
+    // Before binding the client has no address to answer from, and an unbound 'from' is
+    // the client's own claim: the reply carries neither.
+    Element reply = make_error_reply(request, StanzaError{c, std::move(text), {}});
+    reply.remove_attr("from");
+    send(reply);
 }
 
 void C2SSession::send(const Element& stanza) {

@@ -66,6 +66,8 @@ class C2SSession : public std::enable_shared_from_this<C2SSession> {
     boost::asio::awaitable<After> handle_sasl(const xml::Element& el);
     boost::asio::awaitable<After> sasl_step(std::string_view mechanism, std::string_view data);
     void sasl_failure(sasl::Failure f, std::string_view text = {});
+    // Answers a stanza the router never saw (negotiation, binding) with a stanza error.
+    void reply_error(const xml::Element& request, StanzaErrorCondition c, std::string text);
     boost::asio::awaitable<void> handle_bind(const xml::Element& iq);
     boost::asio::awaitable<void> handle_pre_auth_iq(xml::Element iq);
     void flush();
