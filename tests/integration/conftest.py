@@ -128,6 +128,13 @@ class Server:
         self.streams.append(s)
         return s
 
+    def connect_secure(self) -> xmpp_raw.XmppStream:
+        """A client stream on the STARTTLS port, opened and with TLS negotiated."""
+        s = self.connect()
+        s.open()
+        s.starttls()
+        return s
+
     def login(self, user: str, password: str, resource: Optional[str] = "test",
               mechanism: str = "SCRAM-SHA-256", direct_tls: bool = False
               ) -> xmpp_raw.XmppStream:
@@ -169,14 +176,7 @@ class Server:
             return self.returncode
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.returncode = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            self.returncode = -9
-        self.log_file.close()
-        return self.returncode
+        return self.wait_exit(timeout)
 
     def wait_exit(self, timeout: float = STOP_TIMEOUT) -> int:
         """Waits for the process to end on its own (after a signal the test sent)."""

@@ -9,9 +9,7 @@ USER, PASSWORD = "alice", "alice-password"
 
 
 def scram_ok(server, user, password, mechanism="SCRAM-SHA-256"):
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     el = s.auth(user, password, mechanism)
     s.close()
     return el.tag == q(NS_SASL, "success")
@@ -103,9 +101,7 @@ def test_cancel_registration(server):
     assert s.wait_closed(2) and other.wait_closed(2)
     assert not scram_ok(server, USER, PASSWORD)
     assert USER + "@localhost" not in server.ctl("user", "list").stdout
-    reg = server.connect()
-    reg.open()
-    reg.starttls()
+    reg = server.connect_secure()
     assert reg.register(USER, "fresh-password").get("type") == "result"
     assert scram_ok(server, USER, "fresh-password")
     assert_still_serves(server)

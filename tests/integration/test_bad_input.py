@@ -216,9 +216,7 @@ def test_error_after_sasl_restart_has_new_header(server):
     names another host)."""
     from xmpp_raw import _ElementReader
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.auth_plain(USER, PASSWORD)
     s.reader = _ElementReader()
     before = len(s.raw)

@@ -142,9 +142,7 @@ def test_mechanisms_setting(start_server):
     others get <invalid-mechanism/> (§6.5.7)."""
     server = start_server({"auth.mechanisms": "SCRAM-SHA-1"})
     server.add_user("alice", "alice-password")
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     assert s.mechanisms() == ["SCRAM-SHA-1"]
     f = s.auth_scram("alice", "alice-password", "SCRAM-SHA-256")
     assert f.tag == q(NS_SASL, "failure") and f.find(q(NS_SASL, "invalid-mechanism")) is not None

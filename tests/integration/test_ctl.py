@@ -10,9 +10,7 @@ from xmpp_raw import NS_SASL, assert_still_serves, q
 
 
 def can_login(server, user, password, mechanism="SCRAM-SHA-256"):
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     ok = s.auth(user, password, mechanism).tag == q(NS_SASL, "success")
     s.close()
     return ok
@@ -116,9 +114,7 @@ def test_del_while_server_runs(server):
 
 def test_ctl_sees_inband_registrations(server):
     """Accounts registered in-band (XEP-0077) show up in hongyanctl user list."""
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     assert s.register("dave", "dave-password").get("type") == "result"
     assert "dave@localhost" in server.ctl("user", "list").stdout.split()
 

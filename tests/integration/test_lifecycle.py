@@ -22,9 +22,7 @@ def test_first_start_generates_certificate(server):
     s = server.connect(direct_tls=True)
     assert s.sock.getpeercert(binary_form=True) == ssl.PEM_cert_to_DER_cert(cert.read_text())
     # STARTTLS presents the same certificate.
-    t = server.connect()
-    t.open()
-    t.starttls()
+    t = server.connect_secure()
     assert t.sock.getpeercert(binary_form=True) == s.sock.getpeercert(binary_form=True)
 
 
@@ -49,9 +47,7 @@ def test_sigterm_sends_system_shutdown(server):
     gets <system-shutdown/> and the closing tag; the server exits 0 promptly."""
     bound = server.login("alice", "alice-password", resource="a")
     tls_bound = server.login("alice", "alice-password", resource="b", direct_tls=True)
-    negotiating = server.connect()
-    negotiating.open()
-    negotiating.starttls()
+    negotiating = server.connect_secure()
     plain = server.connect()
     plain.open()
     t0 = time.monotonic()
@@ -103,9 +99,7 @@ def test_login_after_many_clients_come_and_go(server):
             s.starttls()
         s.sock.close()
         s.eof = True
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     assert s.auth_scram("alice", "alice-password").tag == q(NS_SASL, "success")
 
 
@@ -114,9 +108,7 @@ def test_sigterm_right_after_registration(start_server):
     every time (repeated, as the failure it guards against is a race)."""
     for i in range(60):
         server = start_server()
-        s = server.connect()
-        s.open()
-        s.starttls()
+        s = server.connect_secure()
         assert s.register("one", "password-one").get("type") == "result"
         assert s.register("two", "password-two").get("type") == "result"
         s.close()

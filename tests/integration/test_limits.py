@@ -72,9 +72,7 @@ def test_unfinished_stanza_over_size_limit(start_server, prefix):
 def test_stanza_size_limit_before_auth(start_server):
     """RFC 6120 §13.12: the bound holds before authentication too (here a SASL element)."""
     server = start_server({"limits.max_stanza_size": 1024})
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + "A" * 4000 + "</auth>")
     expect_policy_violation(server, s)
 
@@ -158,9 +156,7 @@ def test_attributes_over_limit(start_server, where):
 
 def test_attributes_over_default_limit(server):
     """RFC 6120 §4.9.3.14: the default attribute limit (64) holds before authentication."""
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.send(f"<iq type='get' id='x' {attrs(200)}/>")
     expect_policy_violation(server, s)
 
@@ -215,9 +211,7 @@ def test_preauth_timeout_after_auth_without_bind(start_server):
     """RFC 6120 §4.9.3.4: authenticated but never bound counts as not set up either."""
     server = start_server({"c2s.preauth_timeout": 1})
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.auth_plain(USER, PASSWORD)
     s.open()
     assert s.stream_error(timeout=5) == "connection-timeout"

@@ -103,9 +103,7 @@ def test_sasl_without_initial_response(server):
     """RFC 6120 §6.4.2: <auth/> without initial response gets an empty challenge, and
     the exchange continues with <response/>."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.sasl_auth("PLAIN", None)
     ch = s.expect(NS_SASL, "challenge")
     assert (ch.text or "") in ("", "=")
@@ -116,9 +114,7 @@ def test_sasl_without_initial_response(server):
 def test_login_username_is_case_folded(server):
     """RFC 7622 §3.3: the localpart is case-insensitive (nodeprep/UsernameCaseMapped)."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     assert s.auth_plain("ALICE", PASSWORD).tag == q(NS_SASL, "success")
     s.open()
     assert s.bind("x") == "alice@localhost/x"
@@ -127,9 +123,7 @@ def test_login_username_is_case_folded(server):
 def test_plain_with_matching_authzid(server):
     """RFC 6120 §6.3.8: an authzid equal to the user's bare JID is accepted."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     assert s.auth_plain(USER, PASSWORD, authzid="alice@localhost").tag == q(NS_SASL, "success")
 
 
@@ -137,9 +131,7 @@ def test_plain_with_other_authzid(server):
     """RFC 6120 §6.5.6: an authzid the user may not act as gets <invalid-authzid/>."""
     server.add_user(USER, PASSWORD)
     server.add_user("bob", "bob-password")
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     assert sasl_condition(s.auth_plain(USER, PASSWORD, authzid="bob@localhost")) == "invalid-authzid"
     assert_still_serves(server)
 
@@ -183,9 +175,7 @@ def test_wrong_password(server, mechanism):
     """RFC 6120 §6.5.10: wrong password → <not-authorized/>; the stream stays open and
     the client may retry (§6.4.5)."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     assert sasl_condition(s.auth(USER, "not-the-password", mechanism)) == "not-authorized"
     assert s.auth(USER, PASSWORD, mechanism).tag == q(NS_SASL, "success")
     assert_still_serves(server)
@@ -195,18 +185,14 @@ def test_wrong_password(server, mechanism):
 def test_unknown_user(server, mechanism):
     """RFC 6120 §6.5.10: an unknown user gets the same <not-authorized/> as a wrong
     password (for SCRAM, only after a normal-looking challenge)."""
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     assert sasl_condition(s.auth("nobody", "whatever-pw", mechanism)) == "not-authorized"
 
 
 def test_scram_bad_proof(server):
     """RFC 5802 §5.1: a client-final-message with a wrong proof → <not-authorized/>."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     assert sasl_condition(s.auth_scram(USER, PASSWORD, tamper_proof=True)) == "not-authorized"
     assert_still_serves(server)
 
@@ -216,9 +202,7 @@ def test_scram_nonce_mismatch(server):
     different one fails the exchange."""
     import base64
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.sasl_auth("SCRAM-SHA-256", b"n,,n=alice,r=abcdefgh")
     s.expect(NS_SASL, "challenge")
     s.sasl_response(b"c=biws,r=abcdefghXXXX,p=" + base64.b64encode(b"\0" * 32))
@@ -230,9 +214,7 @@ def test_scram_nonce_mismatch(server):
 
 def test_unknown_mechanism(server):
     """RFC 6120 §6.5.7: a mechanism not offered → <invalid-mechanism/>."""
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.send(f"<auth xmlns='{NS_SASL}' mechanism='X-UNKNOWN'>AAAA</auth>")
     assert sasl_condition(s.next()) == "invalid-mechanism"
     s.send(f"<auth xmlns='{NS_SASL}' mechanism='DIGEST-MD5'/>")
@@ -242,9 +224,7 @@ def test_unknown_mechanism(server):
 
 def test_incorrect_encoding(server):
     """RFC 6120 §6.5.5: data that is not base64 → <incorrect-encoding/>."""
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>!!!not base64***</auth>")
     assert sasl_condition(s.next()) == "incorrect-encoding"
     assert_still_serves(server)
@@ -253,9 +233,7 @@ def test_incorrect_encoding(server):
 def test_malformed_plain(server):
     """RFC 6120 §6.5.8: a PLAIN message without the NUL separators → <malformed-request/>."""
     import base64
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{base64.b64encode(b'alice').decode()}</auth>")
     assert sasl_condition(s.next()) == "malformed-request"
     assert_still_serves(server)
@@ -265,9 +243,7 @@ def test_malformed_scram_first(server):
     """RFC 6120 §6.5.8, RFC 5802 §7: a client-first-message that breaks the grammar fails
     with <malformed-request/>."""
     import base64
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.send(f"<auth xmlns='{NS_SASL}' mechanism='SCRAM-SHA-1'>"
            f"{base64.b64encode(b'garbage').decode()}</auth>")
     assert sasl_condition(s.next()) == "malformed-request"
@@ -278,9 +254,7 @@ def test_abort(server):
     """RFC 6120 §6.4.4, §6.5.1: <abort/> during an exchange → <aborted/>; a new
     exchange may follow."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.sasl_auth("SCRAM-SHA-256", b"n,,n=alice,r=0123456789")
     s.expect(NS_SASL, "challenge")
     s.send(f"<abort xmlns='{NS_SASL}'/>")
@@ -291,9 +265,7 @@ def test_abort(server):
 def test_response_without_exchange(server):
     """RFC 6120 §6.4: a <response/> with no exchange under way is a protocol violation
     of the stream."""
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.send(f"<response xmlns='{NS_SASL}'>AAAA</response>")
     assert s.stream_error() == "policy-violation"
     assert_still_serves(server)
@@ -303,9 +275,7 @@ def test_too_many_attempts_per_stream(server):
     """RFC 6120 §6.4.5: after auth.max_attempts_per_stream (3) failures the stream ends
     with <policy-violation/>."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     for _ in range(2):
         assert sasl_condition(s.auth_plain(USER, "bad-password")) == "not-authorized"
     assert sasl_condition(s.auth_plain(USER, "bad-password")) == "not-authorized"
@@ -319,15 +289,11 @@ def test_failures_per_ip_throttle(start_server):
     further attempts get <temporary-auth-failure/>, even with the right password."""
     server = start_server({"auth.failures_per_ip": 2, "auth.max_attempts_per_stream": 10})
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     for _ in range(2):
         assert sasl_condition(s.auth_plain(USER, "bad-password")) == "not-authorized"
     assert sasl_condition(s.auth_plain(USER, PASSWORD)) == "temporary-auth-failure"
-    t = server.connect()
-    t.open()
-    t.starttls()
+    t = server.connect_secure()
     assert sasl_condition(t.auth_scram(USER, PASSWORD)) == "temporary-auth-failure"
 
 
@@ -337,9 +303,7 @@ def test_failures_per_account_throttle(start_server):
     server = start_server({"auth.failures_per_account": 2, "auth.max_attempts_per_stream": 10})
     server.add_user(USER, PASSWORD)
     server.add_user("bob", "bob-password")
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     for _ in range(2):
         assert sasl_condition(s.auth_scram(USER, "bad-password")) == "not-authorized"
     assert sasl_condition(s.auth_scram(USER, PASSWORD)) == "temporary-auth-failure"
@@ -351,9 +315,7 @@ def test_sasl_after_authentication(server):
     """RFC 6120 §6.4.6: after <success/> and the restart, SASL is over; another <auth/>
     is a policy violation."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.auth_plain(USER, PASSWORD)
     feats = s.open()
     assert feats.find(q(NS_SASL, "mechanisms")) is None
@@ -364,9 +326,7 @@ def test_sasl_after_authentication(server):
 
 def test_starttls_twice(server):
     """RFC 6120 §5.4.3.3: TLS cannot be negotiated again once in place."""
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.send(f"<starttls xmlns='{NS_TLS}'/>")
     assert s.stream_error() == "policy-violation"
     assert_still_serves(server)
@@ -402,9 +362,7 @@ def test_auth_before_starttls(server):
 def test_stanza_before_auth(server, stanza):
     """RFC 6120 §6.4.1 / §4.9.3.12: stanzas before authentication → <not-authorized/>
     (only the in-band registration iq is allowed there)."""
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.send(stanza)
     assert s.stream_error() == "not-authorized"
     assert_still_serves(server)
@@ -414,9 +372,7 @@ def test_stanza_before_bind(server):
     """RFC 6120 §7.1: after authentication, stanzas other than the bind iq need a bound
     resource first."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.auth_plain(USER, PASSWORD)
     s.open()
     s.send("<message to='alice@localhost'><body>hi</body></message>")
@@ -462,9 +418,7 @@ def test_bind_invalid_resource(server):
     """RFC 6120 §7.7.2.1: a resource that fails resourceprep → <bad-request/>; binding
     can then be retried."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.auth_plain(USER, PASSWORD)
     s.open()
     # U+0009 is allowed in XML but prohibited by resourceprep (RFC 3920 App. B, C.2.1).
@@ -493,9 +447,7 @@ def test_legacy_session(server):
     """RFC 3921 §3: the old <session/> iq is still answered with a result, and the
     feature is advertised as <optional/>."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.auth_plain(USER, PASSWORD)
     feats = s.open()
     sess = feats.find(q(NS_SESSION, "session"))
@@ -522,9 +474,7 @@ def test_scram_iterations_and_salt(server):
     same shape, stable across attempts, so accounts cannot be probed (RFC 5802 §9)."""
     import base64
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     seen = {}
     for user in (USER, "nobody", "nobody"):
         ch = scram_exchange(s, "SCRAM-SHA-256", f"n,,n={user},r=abcdefghijkl".encode())
@@ -545,9 +495,7 @@ def test_scram_iterations_and_salt(server):
 def test_scram_username_escaping(server):
     """RFC 5802 §5.1: ',' and '=' in the username travel as '=2C' and '=3D'."""
     server.add_user("a,b=c", "comma-password")
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     assert s.auth_scram("a,b=c", "comma-password").tag == q(NS_SASL, "success")
     s.open()
     assert s.bind("r") == "a,b=c@localhost/r"
@@ -559,9 +507,7 @@ def test_scram_client_supports_channel_binding_flag_y(server):
     import base64
     from xmpp_raw import ScramClient
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     c = ScramClient(USER, PASSWORD, "SCRAM-SHA-256")
     c.gs2_header = "y,,"
     ch = scram_exchange(s, "SCRAM-SHA-256", c.first())
@@ -575,9 +521,7 @@ def test_scram_channel_binding_not_offered(server, gs2):
     """RFC 5802 §6/§7: the client asks for channel binding the server did not offer
     (no -PLUS mechanism): authentication fails."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     el = scram_exchange(s, "SCRAM-SHA-256", f"{gs2}n={USER},r=abcdefgh".encode())
     assert el.tag == q(NS_SASL, "failure"), to_str(el)
     assert_still_serves(server)
@@ -589,9 +533,7 @@ def test_scram_channel_binding_mismatch(server):
     import base64
     from xmpp_raw import ScramClient
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     c = ScramClient(USER, PASSWORD, "SCRAM-SHA-256")
     ch = scram_exchange(s, "SCRAM-SHA-256", c.first())
     c.gs2_header = "y,,"  # the final message now carries c=eSws instead of c=biws
@@ -607,9 +549,7 @@ def test_scram_authzid_other_user(server):
     from xmpp_raw import ScramClient
     server.add_user(USER, PASSWORD)
     server.add_user("bob", "bob-password")
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     c = ScramClient(USER, PASSWORD, "SCRAM-SHA-256")
     c.gs2_header = "n,a=bob@localhost,"
     ch = scram_exchange(s, "SCRAM-SHA-256", c.first())
@@ -629,9 +569,7 @@ def test_scram_mandatory_extension(server):
     """RFC 5802 §5.1: a client-first-message with the reserved 'm' extension must make
     authentication fail."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     el = scram_exchange(s, "SCRAM-SHA-256", f"n,,m=ext,n={USER},r=abcdefgh".encode())
     assert el.tag == q(NS_SASL, "failure"), to_str(el)
 
@@ -640,9 +578,7 @@ def test_new_auth_during_exchange(server):
     """RFC 6120 §6.4.4: starting a new <auth/> before the last exchange ended aborts it
     (<aborted/>); then a fresh exchange succeeds."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.sasl_auth("SCRAM-SHA-1", b"n,,n=alice,r=0123456789")
     s.expect(NS_SASL, "challenge")
     s.sasl_auth("PLAIN", f"\0{USER}\0{PASSWORD}".encode())
@@ -652,9 +588,7 @@ def test_new_auth_during_exchange(server):
 
 def test_auth_without_mechanism_attribute(server):
     """RFC 6120 §6.4.2, §6.5.7: <auth/> without a mechanism → <invalid-mechanism/>."""
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.send(f"<auth xmlns='{NS_SASL}'>AAAA</auth>")
     assert sasl_condition(s.next()) == "invalid-mechanism"
     assert_still_serves(server)
@@ -663,9 +597,7 @@ def test_auth_without_mechanism_attribute(server):
 def test_unknown_sasl_element(server):
     """RFC 6120 §6.4: an element in the SASL namespace that is not part of the protocol
     does not log anyone in and leaves the server serving."""
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.send(f"<success xmlns='{NS_SASL}'/>")
     el = s.next()
     assert el.tag in (q(NS_SASL, "failure"), q(NS_STREAMS, "error")), to_str(el)
@@ -677,14 +609,10 @@ def test_unknown_sasl_element(server):
 def test_unicode_username_and_password(server):
     """RFC 7622 §3.3 (nodeprep) and RFC 4013 SASLprep: a non-ASCII username (any case)
     and password work with SCRAM and PLAIN."""
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     assert s.register("Zoë", "pässwörd-密码").get("type") == "result"
     for mech in ("SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"):
-        t = server.connect()
-        t.open()
-        t.starttls()
+        t = server.connect_secure()
         assert t.auth("zoë", "pässwörd-密码", mech).tag == q(NS_SASL, "success"), mech
         t.open()
         assert t.bind("u") == "zoë@localhost/u"
@@ -695,9 +623,7 @@ def test_bind_resource_too_long(server):
     """RFC 7622 §3.4: a resourcepart is at most 1023 bytes; a longer one → <bad-request/>
     (RFC 6120 §7.7.2.1)."""
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     s.auth_plain(USER, PASSWORD)
     s.open()
     s.send(f"<iq type='set' id='long'><bind xmlns='{NS_BIND}'><resource>{'r' * 1100}</resource></bind></iq>")

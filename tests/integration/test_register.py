@@ -17,9 +17,7 @@ def registration_stream(server, direct_tls=False):
 
 
 def login_works(server, user, password):
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     ok = s.auth_scram(user, password).tag == q(NS_SASL, "success")
     s.close()
     return ok

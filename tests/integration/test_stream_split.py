@@ -127,9 +127,7 @@ def test_auth_and_restart_in_one_write(server):
     same write gets <success/> and then the features of the new stream."""
     from xmpp_raw import _ElementReader
     server.add_user(USER, PASSWORD)
-    s = server.connect()
-    s.open()
-    s.starttls()
+    s = server.connect_secure()
     mark = len(s.raw)
     data = base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode()
     s.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{data}</auth>" + stream_header())
