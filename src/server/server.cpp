@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "server/c2s/c2s_session.hpp"
+#include "server/im/im.hpp"
 #include "server/modules/module.hpp"
 #include "server/net/tls.hpp"
 #include "server/router/router.hpp"
@@ -160,6 +161,7 @@ Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
     I.ctx->registry = std::make_unique<SessionRegistry>();
     I.ctx->modules = std::make_unique<modules::ModuleHost>();
     I.ctx->router = std::make_unique<Router>(*I.ctx);
+    I.ctx->im = std::make_unique<im::Im>(*I.ctx);
 
     const auto& disabled = cfg.list("modules.disabled");
     modules::ModuleContext mctx(*I.ctx, *I.ctx->modules);
@@ -197,6 +199,7 @@ int Server::run() {
     if (cfg.integer("c2s.tls_port") > 0) listeners.push_back({cfg.integer("c2s.tls_port"), true});
 
     I.storage->start();
+    I.ctx->im->start();
     for (std::size_t i = 0; i < n_threads; ++i) {
         auto w = std::make_unique<Worker>();
         for (const auto& l : listeners) {
@@ -251,6 +254,7 @@ int Server::run() {
         if (w->thread.joinable()) w->thread.join();
     // Storage work still in flight completes by posting to a worker's io_context: finish
     // it while those still exist, then drop the sessions (and their sockets).
+    I.ctx->im->stop();
     I.storage->stop();
     I.workers.clear();
     spdlog::info("stopped");

@@ -24,6 +24,9 @@ class ModuleHost;
 }
 class Router;
 class SessionRegistry;
+namespace im {
+class Im;
+}
 
 // Hot-path copies of configuration values.
 struct Settings {
@@ -56,6 +59,7 @@ struct ServerContext {
     std::unique_ptr<SessionRegistry> registry;
     std::unique_ptr<modules::ModuleHost> modules;
     std::unique_ptr<Router> router;
+    std::unique_ptr<im::Im> im;
     net::ConnectionLimiter connections;
     net::WindowCounter auth_failures_ip;
     net::WindowCounter auth_failures_account;

@@ -3,6 +3,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "server/cli_common.hpp"
@@ -50,6 +51,61 @@ std::string username_or_fail(const std::string& raw, const std::string& domain) 
     return *prepped;
 }
 
+int roster_command(hongyan::storage::Storage& storage, const std::string& user, bool list, bool add,
+                   const std::string& contact_raw, const std::string& contact_name,
+                   const std::vector<std::string>& groups, const std::string& subscription) {
+    auto& rosters = storage.rosters();
+    auto items = rosters.load(user);
+    if (list) {
+        for (const auto& it : items) {
+            if (!it.listed || it.removed) continue;
+            std::cout << it.jid << "\t" << it.name << "\t";
+            std::cout << (it.sub.to && it.sub.from ? "both"
+                          : it.sub.to              ? "to"
+                          : it.sub.from            ? "from"
+                                                   : "none");
+            if (it.sub.pending_out && !it.sub.to) std::cout << " (asked)";
+            std::cout << "\t";
+            for (std::size_t i = 0; i < it.groups.size(); ++i)
+                std::cout << (i ? ", " : "") << it.groups[i];
+            std::cout << "\n";
+        }
+        return 0;
+    }
+    auto jid = hongyan::Jid::parse(contact_raw);
+    if (!jid) throw Failure("'" + contact_raw + "' is not a valid JID");
+    std::int64_t ver = 0;
+    hongyan::storage::RosterItem item;
+    bool found = false;
+    for (const auto& it : items) {
+        ver = std::max(ver, it.ver);
+        if (it.jid == jid->str()) {
+            item = it;
+            found = it.listed && !it.removed;
+        }
+    }
+    if (!add && !found) throw Failure(jid->str() + " is not in " + user + "'s roster");
+    item.jid = jid->str();
+    item.ver = ver + 1;
+    if (add) {
+        item.name = contact_name;
+        item.groups = groups;
+        item.listed = true;
+        item.removed = false;
+        item.sub.to = subscription == "to" || subscription == "both";
+        item.sub.from = subscription == "from" || subscription == "both";
+        if (item.sub.to) item.sub.pending_out = false;
+        if (item.sub.from) item.sub.pending_in = false;
+    } else {
+        item = hongyan::storage::RosterItem{item.jid, {}, {}, {}, false, true, item.ver, {}};
+    }
+    rosters.put(user, item);
+    storage.directory().note_roster_changed(user);
+    std::cout << (add ? "saved " : "removed ") << item.jid << (add ? " in " : " from ") << user
+              << "'s roster\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,6 +126,46 @@ int main(int argc, char** argv) {
     passwd->add_option("-p,--password", password, "New password (read from stdin when omitted)");
     auto* list = user->add_subcommand("list", "List accounts");
 
+    auto* roster = app.add_subcommand("roster", "Manage a user's roster (contact list)")
+                       ->require_subcommand(1);
+    std::string contact, contact_name, subscription = "both";
+    std::vector<std::string> groups;
+    auto* r_list = roster->add_subcommand("list", "Show a user's contacts");
+    r_list->add_option("username", name, "Username")->required();
+    auto* r_add = roster->add_subcommand(
+        "add", "Add or update a contact in a user's roster (that user's side only)");
+    r_add->add_option("username", name, "Username")->required();
+    r_add->add_option("contact", contact, "Contact JID (bob@example.org)")->required();
+    r_add->add_option("-n,--name", contact_name, "Name shown for the contact");
+    r_add->add_option("-g,--group", groups, "Roster group (repeat for several)");
+    r_add
+        ->add_option("-s,--subscription", subscription,
+                     "Presence subscription: none, to (user sees contact), from (contact "
+                     "sees user) or both")
+        ->check(CLI::IsMember({"none", "to", "from", "both"}));
+    auto* r_remove = roster->add_subcommand("remove", "Remove a contact from a user's roster");
+    r_remove->add_option("username", name, "Username")->required();
+    r_remove->add_option("contact", contact, "Contact JID")->required();
+
+    auto* group =
+        app.add_subcommand("group", "Shared roster groups: members see each other as contacts")
+            ->require_subcommand(1);
+    std::string group_name, display;
+    std::vector<std::string> members;
+    auto* g_create = group->add_subcommand("create", "Create a shared group");
+    g_create->add_option("name", group_name, "Group identifier")->required();
+    g_create->add_option("-d,--display", display,
+                         "Roster group name members see (default: the identifier)");
+    auto* g_delete = group->add_subcommand("delete", "Delete a shared group");
+    g_delete->add_option("name", group_name, "Group identifier")->required();
+    auto* g_add = group->add_subcommand("add", "Add users to a shared group");
+    g_add->add_option("name", group_name, "Group identifier")->required();
+    g_add->add_option("users", members, "Usernames")->required();
+    auto* g_remove = group->add_subcommand("remove", "Remove users from a shared group");
+    g_remove->add_option("name", group_name, "Group identifier")->required();
+    g_remove->add_option("users", members, "Usernames")->required();
+    auto* g_list = group->add_subcommand("list", "List shared groups and their members");
+
     auto* cert = app.add_subcommand("cert", "TLS certificates")->require_subcommand(1);
     auto* gen =
         cert->add_subcommand("generate", "Write a new self-signed certificate for server.domain");
@@ -80,7 +176,8 @@ int main(int argc, char** argv) {
     auto* check = config->add_subcommand("check", "Validate the configuration and print it");
 
     // --config and --set may come anywhere, before or after the subcommand.
-    for (CLI::App* sub : {user, add, del, passwd, list, cert, gen, config, check})
+    for (CLI::App* sub : {user, add, del, passwd, list, roster, r_list, r_add, r_remove, group,
+                          g_create, g_delete, g_add, g_remove, g_list, cert, gen, config, check})
         sub->fallthrough();
     CLI11_PARSE(app, argc, argv);
 
@@ -130,6 +227,45 @@ int main(int argc, char** argv) {
             std::cout << "password changed for " << u << "@" << domain << "\n";
         } else if (list->parsed()) {
             for (const auto& u : accounts.list()) std::cout << u << "@" << domain << "\n";
+        } else if (roster->parsed()) {
+            auto u = username_or_fail(name, domain);
+            if (!accounts.exists(u)) throw Failure("no account " + u + "@" + domain);
+            return roster_command(storage, u, r_list->parsed(), r_add->parsed(), contact,
+                                  contact_name, groups, subscription);
+        } else if (group->parsed()) {
+            auto& dir = storage.directory();
+            if (g_create->parsed()) {
+                if (!dir.create_group(group_name, display.empty() ? group_name : display))
+                    throw Failure("group '" + group_name + "' already exists");
+                std::cout << "created group " << group_name << "\n";
+            } else if (g_delete->parsed()) {
+                if (!dir.delete_group(group_name)) throw Failure("no group '" + group_name + "'");
+                std::cout << "deleted group " << group_name << "\n";
+            } else if (g_add->parsed() || g_remove->parsed()) {
+                auto groups_now = dir.groups();
+                if (std::none_of(groups_now.begin(), groups_now.end(),
+                                 [&](const auto& g) { return g.name == group_name; }))
+                    throw Failure("no group '" + group_name +
+                                  "' (create it with: hongyanctl group create " + group_name + ")");
+                for (const auto& m : members) {
+                    auto u = username_or_fail(m, domain);
+                    if (!accounts.exists(u)) throw Failure("no account " + u + "@" + domain);
+                    bool changed = g_add->parsed() ? dir.add_member(group_name, u)
+                                                   : dir.remove_member(group_name, u);
+                    std::cout << (g_add->parsed() ? "added " : "removed ") << u << "@" << domain
+                              << (changed ? "" : " (no change)") << "\n";
+                }
+            } else if (g_list->parsed()) {
+                if (!cfg.string("shared_groups.everyone").empty())
+                    std::cout << "(everyone)\t" << cfg.string("shared_groups.everyone") << "\tall "
+                              << accounts.count() << " accounts\n";
+                for (const auto& g : dir.groups()) {
+                    std::cout << g.name << "\t" << g.display << "\t";
+                    for (std::size_t i = 0; i < g.members.size(); ++i)
+                        std::cout << (i ? " " : "") << g.members[i];
+                    std::cout << "\n";
+                }
+            }
         }
         return 0;
     } catch (const hongyan::config::ConfigError& e) {

@@ -33,5 +33,28 @@ inline constexpr std::string_view ping = "urn:xmpp:ping";
 inline constexpr std::string_view time = "urn:xmpp:time";
 // XEP-0012
 inline constexpr std::string_view last = "jabber:iq:last";
+// RFC 6121
+inline constexpr std::string_view roster = "jabber:iq:roster";
+inline constexpr std::string_view roster_ver = "urn:xmpp:features:rosterver";       // §2.6
+inline constexpr std::string_view pre_approval = "urn:xmpp:features:pre-approval";  // §3.4
+// XEP-0191
+inline constexpr std::string_view blocking = "urn:xmpp:blocking";
+inline constexpr std::string_view blocking_errors = "urn:xmpp:blocking:errors";
+// XEP-0203
+inline constexpr std::string_view delay = "urn:xmpp:delay";
+// XEP-0085
+inline constexpr std::string_view chatstates = "http://jabber.org/protocol/chatstates";
+// XEP-0160 (a disco feature, not a namespace)
+inline constexpr std::string_view msgoffline = "msgoffline";
+// XEP-0054
+inline constexpr std::string_view vcard = "vcard-temp";
+// XEP-0049
+inline constexpr std::string_view private_ = "jabber:iq:private";
+// XEP-0115
+inline constexpr std::string_view caps = "http://jabber.org/protocol/caps";
+// XEP-0055
+inline constexpr std::string_view search = "jabber:iq:search";
+// XEP-0050
+inline constexpr std::string_view commands = "http://jabber.org/protocol/commands";
 
 }  // namespace hongyan::ns

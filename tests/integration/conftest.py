@@ -144,6 +144,18 @@ class Server:
         s.login(user, password, mechanism=mechanism, resource=resource)
         return s
 
+    def online(self, user: str, password: str, resource: Optional[str] = "test",
+               priority: Optional[int] = None) -> xmpp_raw.XmppStream:
+        """A logged-in stream that sent initial presence (RFC 6121 §4.2) and got its own
+        presence back, so it is an available resource."""
+        s = self.login(user, password, resource=resource)
+        prio = f"<priority>{priority}</priority>" if priority is not None else ""
+        s.send(f"<presence>{prio}</presence>")
+        me = f"{user}@localhost/{resource}"
+        s.wait_for(lambda e: xmpp_raw.local_name(e.tag) == "presence" and e.get("from") == me
+                   and e.get("type") is None)
+        return s
+
     # ----- administration -----
 
     def ctl(self, *args: str, input: Optional[str] = None) -> subprocess.CompletedProcess:

@@ -244,6 +244,6 @@ def test_self_closing_bad_root(server, root):
 def test_stanza_in_ns_of_client_is_default(server):
     """Sanity check of the harness: the same stanzas that are refused above are fine in
     the right namespace (RFC 6120 §4.8.2 default namespace)."""
-    s = server.login(USER, PASSWORD)
+    s = server.online(USER, PASSWORD)
     s.send(f"<message xmlns='{NS_CLIENT}' to='alice@localhost' id='ok1'><body>fine</body></message>")
     assert s.wait_for(lambda e: e.get("id") == "ok1").get("type") is None

@@ -129,9 +129,9 @@ def test_spoofed_from_is_replaced(server):
 
 
 def test_message_to_bare_jid(server):
-    """RFC 6121 §8.5.2.1.1: a message to the bare JID reaches the online resource."""
+    """RFC 6121 §8.5.2.1.1: a message to the bare JID reaches the available resource."""
     alice = server.login("alice", "alice-password", resource="a")
-    bob = server.login("bob", "bob-password", resource="b")
+    bob = server.online("bob", "bob-password", resource="b")
     alice.send("<message to='bob@localhost' type='chat' id='m1'><body>bare</body></message>")
     m = bob.wait_for(is_id("m1"))
     assert m.get("from") == "alice@localhost/a" and body(m) == "bare"
@@ -141,7 +141,7 @@ def test_message_to_offline_resource_goes_to_bare(server):
     """RFC 6121 §8.5.3.2.1: a message to a full JID with no such resource is treated as
     addressed to the bare JID."""
     alice = server.login("alice", "alice-password", resource="a")
-    bob = server.login("bob", "bob-password", resource="b")
+    bob = server.online("bob", "bob-password", resource="b")
     alice.send("<message to='bob@localhost/gone' type='chat' id='m1'><body>x</body></message>")
     m = bob.wait_for(is_id("m1"))
     assert body(m) == "x"
@@ -149,7 +149,7 @@ def test_message_to_offline_resource_goes_to_bare(server):
 
 def test_message_without_to_goes_to_own_account(server):
     """RFC 6120 §10.3.1: a message without 'to' is for the sender's bare JID."""
-    a1 = server.login("alice", "alice-password", resource="one")
+    a1 = server.online("alice", "alice-password", resource="one")
     a1.send("<message id='self1' type='chat'><body>note to self</body></message>")
     m = a1.wait_for(is_id("self1"))
     assert m.get("from") == "alice@localhost/one"
@@ -229,16 +229,25 @@ def test_iq_to_other_users_bare_jid(server):
     assert stanza_error_condition(r) == "service-unavailable", to_str(r)
 
 
-def test_message_to_offline_user(server):
-    """RFC 6121 §8.5.2.2: nobody online and no offline storage → the sender gets
+def test_message_to_missing_user(server):
+    """RFC 6121 §8.5.1: a message to an account that does not exist gets
     <service-unavailable/> (with the original id) rather than a silent loss."""
+    s = server.login("alice", "alice-password")
+    s.send("<message to='nobody@localhost' type='chat' id='off1'><body>anyone?</body></message>")
+    e = s.wait_for(is_id("off1"))
+    assert e.tag == q(NS_CLIENT, "message") and e.get("type") == "error", to_str(e)
+    assert stanza_error_condition(e) == "service-unavailable"
+
+
+def test_message_to_offline_user_without_offline_storage(start_server):
+    """RFC 6121 §8.5.2.2 with the offline module off: the sender of a message to a user
+    with no available resource is told, not left guessing."""
+    server = start_server({"modules.disabled": "offline"})
     server.add_user("bob", "bob-password")
     s = server.login("alice", "alice-password")
     s.send("<message to='bob@localhost' type='chat' id='off1'><body>anyone?</body></message>")
     e = s.wait_for(is_id("off1"))
-    assert e.tag == q(NS_CLIENT, "message") and e.get("type") == "error", to_str(e)
-    assert stanza_error_condition(e) == "service-unavailable"
-    assert e.get("from") == "bob@localhost"
+    assert e.get("type") == "error" and stanza_error_condition(e) == "service-unavailable"
 
 
 def test_message_to_nonexistent_user(server):
@@ -350,10 +359,17 @@ def test_presence_to_offline_is_silent(server):
     server.add_user("bob", "bob-password")
     s = server.login("alice", "alice-password")
     s.send("<presence/>")
+    # §4.2.2: initial presence comes back to the sender's own resource.
+    echo = s.next()
+    assert echo.get("from") == "alice@localhost/test" and echo.get("type") is None
     s.send("<presence to='bob@localhost'/>")
-    s.send("<presence to='bob@localhost/x' type='probe'/>")
     s.send("<presence to='ghost@localhost'/>")
     s.no_element(0.5)
+    # §4.3.2: a probe from someone not subscribed is answered 'unsubscribed', not an error.
+    s.send("<presence to='bob@localhost/x' type='probe' id='pr1'/>")
+    r = s.next()
+    assert r.get("type") == "unsubscribed" and r.get("from") == "bob@localhost"
+    s.no_element(0.3)
     assert s.ping().get("type") == "result"
 
 

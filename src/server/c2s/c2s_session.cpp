@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "server/im/im.hpp"
 #include "server/modules/module.hpp"
 #include "server/router/router.hpp"
 #include "server/router/session_registry.hpp"
@@ -54,6 +55,30 @@ C2SSession::C2SSession(ServerContext& server, asio::ip::tcp::socket socket, bool
 
 C2SSession::~C2SSession() {
     if (counted_) server_.connections.release(ip_);
+    finish_written(wbuf_done_, false);
+    finish_written(out_done_, false);
+}
+
+void C2SSession::finish_written(std::vector<std::function<void(bool)>>& done, bool ok) {
+    auto fs = std::move(done);
+    done.clear();
+    for (auto& f : fs) f(ok);
+}
+
+void C2SSession::unbind() {
+    if (!bound_ || unbound_) return;
+    unbound_ = true;
+    if (auto r = server_.registry->remove(jid_, this))
+        server_.im->ended(jid_, *r, std::move(directed_), std::move(last_status_));
+}
+
+void C2SSession::note_directed(const std::string& to, bool unavailable) {
+    auto it = std::find(directed_.begin(), directed_.end(), to);
+    if (unavailable) {
+        if (it != directed_.end()) directed_.erase(it);
+    } else if (it == directed_.end()) {
+        directed_.push_back(to);
+    }
 }
 
 void C2SSession::start() {
@@ -93,7 +118,7 @@ asio::awaitable<void> C2SSession::run() {
         if (server_.settings.read_rate > 0 && !closing_) co_await throttle_reads(data.size());
     }
     closing_ = true;
-    if (bound_) server_.registry->remove(jid_, this);
+    unbind();
     // Let queued output (a stream error, say) reach the peer before the socket goes.
     if (transport_.is_open() && (writing_ || !out_.empty())) co_await drain();
     transport_.close();
@@ -228,11 +253,13 @@ void C2SSession::send_features() {
             }
             for (const auto& f : server_.modules->stream_features(modules::StreamPhase::pre_auth))
                 features.add_child(f);
+            features.add_child(server_.modules->caps_feature());
         }
     } else {
         features.add_child("bind", std::string(ns::bind));
         for (const auto& f : server_.modules->stream_features(modules::StreamPhase::post_auth))
             features.add_child(f);
+        features.add_child(server_.modules->caps_feature());
     }
     // The stream prefix is declared on the header, so write <stream:features> by hand.
     std::string out = "<stream:features>";
@@ -535,10 +562,18 @@ asio::awaitable<void> C2SSession::handle_bind(const Element& iq) {
         reply_error(iq, StanzaErrorCondition::bad_request, "invalid JID");
         co_return;
     }
+    // The user's roster and blocklist are in memory before the first stanza is routed.
+    co_await server_.im->bound(*full);
+    if (closing_) {
+        server_.im->ended(*full, {}, {}, {});  // releases what bound() took
+        co_return;
+    }
     jid_ = *full;
     bound_ = true;
     // RFC 6120 §7.7.2.2: the newer session wins; the old one gets <conflict/>.
-    if (auto old = server_.registry->add(jid_, shared_from_this())) {
+    if (auto replaced = server_.registry->add(jid_, shared_from_this())) {
+        server_.im->ended(jid_, *replaced, {}, {});
+        auto old = replaced->session;
         asio::post(old->executor(), [old] {
             old->close_reason_ = "replaced by a new session with the same resource";
             old->bound_ = false;  // its registry entry now belongs to the new session
@@ -595,9 +630,7 @@ void C2SSession::send_raw(std::string_view bytes) {
                      transport_.remote_string(), server_.settings.max_outbound_queue);
         close_reason_ = "outbound queue full";
         closing_ = true;
-        if (bound_) {
-            server_.registry->remove(jid_, this);
-        }
+        unbind();
         transport_.close();
         return;
     }
@@ -605,6 +638,15 @@ void C2SSession::send_raw(std::string_view bytes) {
         spdlog::trace("c2s {} >>> {}", transport_.remote_string(), bytes);
     out_.append(bytes);
     flush();
+}
+
+void C2SSession::send_raw_tracked(std::string_view bytes, std::function<void(bool)> done) {
+    send_raw(bytes);
+    if (!transport_.is_open() || closing_) {
+        done(false);
+        return;
+    }
+    out_done_.push_back(std::move(done));
 }
 
 void C2SSession::flush() {
@@ -620,7 +662,9 @@ asio::awaitable<void> C2SSession::write_loop(std::shared_ptr<C2SSession> self) {
     co_await asio::post(transport_.executor(), asio::use_awaitable);
     while (!out_.empty() && transport_.is_open()) {
         std::swap(out_, wbuf_);
+        std::swap(out_done_, wbuf_done_);
         bool ok = co_await transport_.write(wbuf_);
+        finish_written(wbuf_done_, ok);
         last_write_ = Clock::now();
         wbuf_.clear();
         // Keep no large buffers on idle connections.
@@ -663,7 +707,7 @@ void C2SSession::close(StreamErrorCondition cond, std::string_view text) {
     out += "</stream:stream>";
     send_raw(out);
     closing_ = true;
-    if (bound_) server_.registry->remove(jid_, this);
+    unbind();
     if (!writing_) transport_.close();
 }
 

@@ -10,9 +10,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/net/transport.hpp"
 #include "xmpp/jid.hpp"
@@ -39,6 +41,9 @@ class C2SSession : public std::enable_shared_from_this<C2SSession> {
     // All of the following run on the session's own executor.
     void send(const xml::Element& stanza);
     void send_raw(std::string_view bytes);
+    // As send_raw; `done(true)` runs once the bytes are written to the socket, `done(false)`
+    // if the session ends first (offline messages are deleted only when written).
+    void send_raw_tracked(std::string_view bytes, std::function<void(bool)> done);
     // Ends the stream, with a stream error when `cond` is not none (RFC 6120 §4.9).
     void close(StreamErrorCondition cond = StreamErrorCondition::none, std::string_view text = {});
     // Called about once a second by the owning thread: timeouts and keepalives.
@@ -52,6 +57,14 @@ class C2SSession : public std::enable_shared_from_this<C2SSession> {
     const Jid& jid() const { return jid_; }
     const std::string& ip() const { return ip_; }
     const std::string& username() const { return username_; }
+
+    // Presence state of this resource (RFC 6121 §4), kept by the IM core.
+    bool available() const { return available_; }
+    void set_available(bool a) { available_ = a; }
+    // Remembers (or, for unavailable, forgets) a directed-presence recipient (§4.6).
+    void note_directed(const std::string& to, bool unavailable);
+    std::vector<std::string> take_directed() { return std::move(directed_); }
+    void set_last_status(std::string s) { last_status_ = std::move(s); }
 
   private:
     enum class After { nothing, restart };
@@ -71,6 +84,9 @@ class C2SSession : public std::enable_shared_from_this<C2SSession> {
     boost::asio::awaitable<void> handle_bind(const xml::Element& iq);
     boost::asio::awaitable<void> handle_pre_auth_iq(xml::Element iq);
     void flush();
+    // Leaves the session registry and tells the IM core (once).
+    void unbind();
+    void finish_written(std::vector<std::function<void(bool)>>& done, bool ok);
     boost::asio::awaitable<void> write_loop(std::shared_ptr<C2SSession> self);
     boost::asio::awaitable<void> drain();
     boost::asio::awaitable<void> throttle_reads(std::size_t n);
@@ -100,6 +116,12 @@ class C2SSession : public std::enable_shared_from_this<C2SSession> {
 
     std::string out_;   // bytes waiting to be written (coalesced)
     std::string wbuf_;  // bytes being written
+    std::vector<std::function<void(bool)>> out_done_, wbuf_done_;
+
+    bool available_ = false;
+    bool unbound_ = false;
+    std::vector<std::string> directed_;
+    std::string last_status_;
     boost::asio::steady_timer* drain_waiter_ = nullptr;
 
     Clock::time_point created_, last_read_, last_write_;

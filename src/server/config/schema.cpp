@@ -128,6 +128,40 @@ const std::vector<KeySpec>& schema() {
          "Bytes per second one connection may send (bursts up to one second's worth); "
          "reading pauses beyond it. 0 means unlimited.",
          0, 1073741824},
+        // [roster]
+        {"roster.max_items", ValueType::integer, std::int64_t{10000},
+         "Contacts a user may add to their own roster (shared-group contacts do not count); "
+         "past it a roster set gets <not-allowed/>.",
+         1, 10000000},
+        {"roster.max_name_length", ValueType::integer, std::int64_t{1024},
+         "Longest contact name in bytes; longer gets <not-acceptable/> (RFC 6121 §2.3.3).", 1,
+         65536},
+        {"roster.max_group_length", ValueType::integer, std::int64_t{1024},
+         "Longest roster group name in bytes; longer gets <not-acceptable/>.", 1, 65536},
+        // [offline]
+        {"offline.max_messages", ValueType::integer, std::int64_t{1000},
+         "Messages kept for a user who is offline (XEP-0160); past it senders get "
+         "<service-unavailable/>. 0 keeps none.",
+         0, 10000000},
+        // [blocking]
+        {"blocking.max_items", ValueType::integer, std::int64_t{1000},
+         "JIDs one user may block (XEP-0191); more gets <not-acceptable/>.", 1, 1000000},
+        // [vcard]
+        {"vcard.max_size", ValueType::integer, std::int64_t{65536},
+         "Largest vCard in bytes (XEP-0054); larger gets <not-acceptable/>.", 256, 16777216},
+        // [private]
+        {"private.max_size", ValueType::integer, std::int64_t{65536},
+         "Largest private XML fragment in bytes (XEP-0049); larger gets <not-acceptable/>.", 256,
+         16777216},
+        // [shared_groups]
+        {"shared_groups.everyone", ValueType::string, S(""),
+         "When set, every account appears in every other account's roster, with subscription "
+         "'both', in a group of this name (for example \"Everyone\"); new accounts join "
+         "automatically. Empty: off. Named groups are managed with `hongyanctl group`."},
+        {"shared_groups.change_log", ValueType::integer, std::int64_t{100000},
+         "Shared-group changes kept in memory so that a versioned roster fetch gets only what "
+         "changed; a client further behind gets its whole roster.",
+         100, 100000000},
         // [modules]
         {"modules.disabled",
          ValueType::string_list,
@@ -135,7 +169,8 @@ const std::vector<KeySpec>& schema() {
          "Modules to switch off by name (see docs/protocols.md for the list).",
          0,
          0,
-         {"ping", "version", "time", "last", "disco", "register", "legacy_session"}},
+         {"ping", "version", "time", "last", "disco", "register", "legacy_session", "roster",
+          "offline", "blocking", "vcard", "private"}},
     };
     return keys;
 }

@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "server/c2s/c2s_session.hpp"
 #include "server/server_context.hpp"
+#include "xmpp/crypto.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan::modules {
@@ -22,10 +25,59 @@ void IqRequest::reply(std::optional<xml::Element> payload) {
     session->send(r);
 }
 
+void IqRequest::reply_raw(std::string_view payload_xml) {
+    std::string out = "<iq type=\"result\" id=\"";
+    xml::escape_attr(iq.attr("id"), out);
+    out += '"';
+    if (from) {
+        out += " to=\"";
+        xml::escape_attr(from->str(), out);
+        out += '"';
+    }
+    if (to) {
+        out += " from=\"";
+        xml::escape_attr(to->str(), out);
+        out += '"';
+    }
+    out += '>';
+    out += payload_xml;
+    out += "</iq>";
+    session->send_raw(out);
+}
+
 void IqRequest::error(const StanzaError& err) {
     xml::Element r = make_error_reply(iq, err);
     if (!from) r.remove_attr("to");
     session->send(r);
+}
+
+const std::string& ModuleHost::caps_ver() const {
+    std::call_once(caps_once_, [this] {
+        // XEP-0115 §5.1: identities sorted, "category/type/lang/name<", then features
+        // sorted, each followed by '<'; base64 of the SHA-1.
+        std::vector<std::string> ids, feats(features_.begin(), features_.end());
+        for (const auto& i : identities_) ids.push_back(i.category + "/" + i.type + "//" + i.name);
+        std::sort(ids.begin(), ids.end());
+        std::sort(feats.begin(), feats.end());
+        std::string s;
+        for (const auto& i : ids) s += i + "<";
+        for (const auto& f : feats) s += f + "<";
+        caps_ver_ = crypto::base64_encode(crypto::digest(crypto::Hash::sha1, s));
+        caps_feature_ = xml::Element("c", std::string(ns::caps));
+        caps_feature_.set_attr("hash", "sha-1");
+        caps_feature_.set_attr("node", caps_node);
+        caps_feature_.set_attr("ver", caps_ver_);
+    });
+    return caps_ver_;
+}
+
+std::string ModuleHost::caps_node_ver() const {
+    return std::string(caps_node) + "#" + caps_ver();
+}
+
+const xml::Element& ModuleHost::caps_feature() const {
+    caps_ver();
+    return caps_feature_;
 }
 
 const ModuleHost::Entry* ModuleHost::find_iq(IqType type, IqTarget target,

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,9 +27,10 @@ class C2SSession;
 namespace hongyan::modules {
 
 enum class IqType { get, set };
-// Who an iq is addressed to: the server itself ('to' is the domain), or a local account's
-// bare JID ('to' is user@domain, or absent: RFC 6120 §10.3.3).
-enum class IqTarget { host, account };
+// Who an iq is addressed to: the server itself ('to' is the domain), the sender's own
+// account ('to' is the sender's bare JID, or absent: RFC 6120 §10.3.3), or another local
+// account's bare JID (answered by the server on that user's behalf, RFC 6121 §8.5.2.1.3).
+enum class IqTarget { host, account, other_account };
 // Stream features are offered before authentication or after it.
 enum class StreamPhase { pre_auth, post_auth };
 
@@ -43,6 +45,8 @@ struct IqRequest {
     const xml::Element& payload() const;
     // Sends type='result' with an optional payload.
     void reply(std::optional<xml::Element> payload = std::nullopt);
+    // Sends type='result' around an already serialised payload (stored XML).
+    void reply_raw(std::string_view payload_xml);
     void error(const StanzaError& err);
     void error(StanzaErrorCondition c, std::string text = {}) {
         error(StanzaError{c, std::move(text), {}});
@@ -87,6 +91,12 @@ class ModuleHost {
     const std::vector<xml::Element>& stream_features(StreamPhase phase) const {
         return phase == StreamPhase::pre_auth ? pre_auth_features_ : post_auth_features_;
     }
+    // XEP-0115 §5.1 verification string of the server's identities and features, and the
+    // <c/> stream feature (§6.3) that carries it; computed once, after every module started.
+    const std::string& caps_ver() const;
+    std::string caps_node_ver() const;
+    const xml::Element& caps_feature() const;
+    static constexpr std::string_view caps_node = "https://hongyan.im/server";
 
   private:
     friend class ModuleContext;
@@ -94,6 +104,9 @@ class ModuleHost {
     std::vector<std::string> features_;
     std::vector<Identity> identities_;
     std::vector<xml::Element> pre_auth_features_, post_auth_features_;
+    mutable std::once_flag caps_once_;
+    mutable std::string caps_ver_;
+    mutable xml::Element caps_feature_;
 };
 
 class ModuleContext {

@@ -9,6 +9,11 @@ std::vector<std::unique_ptr<Module>> all_modules() {
     m.push_back(make_version_module());
     m.push_back(make_time_module());
     m.push_back(make_last_module());
+    m.push_back(make_roster_module());
+    m.push_back(make_offline_module());
+    m.push_back(make_blocking_module());
+    m.push_back(make_vcard_module());
+    m.push_back(make_private_module());
     m.push_back(make_register_module());
     m.push_back(make_legacy_session_module());
     return m;
@@ -18,9 +23,11 @@ std::vector<ProtocolSupport> core_protocols() {
     return {
         {"RFC 6120", "XMPP Core", "", "partial",
          "c2s streams, STARTTLS, SASL, resource binding, stanza errors; s2s: planned"},
-        {"RFC 6121", "XMPP IM", "", "planned",
-         "stanzas to full JIDs and online bare JIDs are routed; roster, presence, offline: "
-         "planned"},
+        {"RFC 6121", "XMPP IM", "", "complete",
+         "roster (§2) with versioning, every subscription state and transition of §3 and "
+         "Appendix A with pre-approval, presence (§4: initial, probes answered locally, "
+         "directed, unavailable on close), delivery rules of §8 for local users; contacts on "
+         "other servers wait for s2s"},
         {"RFC 7622", "XMPP Address Format", "", "complete",
          "stringprep profiles (nodeprep, nameprep, resourceprep) as peers use them"},
         {"RFC 5802", "SCRAM", "", "complete", "SCRAM-SHA-1; only salted keys are stored"},

@@ -15,5 +15,10 @@ std::unique_ptr<Module> make_register_module();
 std::unique_ptr<Module> make_legacy_session_module();
 std::unique_ptr<Module> make_time_module();
 std::unique_ptr<Module> make_last_module();
+std::unique_ptr<Module> make_roster_module();
+std::unique_ptr<Module> make_blocking_module();
+std::unique_ptr<Module> make_offline_module();
+std::unique_ptr<Module> make_vcard_module();
+std::unique_ptr<Module> make_private_module();
 
 }  // namespace hongyan::modules

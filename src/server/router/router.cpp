@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "server/c2s/c2s_session.hpp"
+#include "server/im/im.hpp"
 #include "server/modules/module.hpp"
 #include "server/router/session_registry.hpp"
 #include "server/server_context.hpp"
@@ -55,6 +56,9 @@ asio::awaitable<void> Router::route_from_client(std::shared_ptr<C2SSession> send
                "this server does not federate with " + to->domain());
         co_return;
     }
+    if (to && !to->local().empty() && to->bare() != sender->jid().bare() &&
+        !blocking_allows(*sender, stanza, *to))
+        co_return;
     if (stanza.name() == "iq") {
         co_await route_iq(sender, std::move(stanza), to);
         co_return;
@@ -66,12 +70,33 @@ asio::awaitable<void> Router::route_from_client(std::shared_ptr<C2SSession> send
         co_await route_message(sender, std::move(stanza), target);
         co_return;
     }
-    // Presence: directed presence to a full JID is delivered; broadcast arrives with the
-    // roster and presence module.
-    if (to && !to->is_bare()) {
-        if (auto s = server_.registry->find(*to)) deliver(s, stanza.to_string(ns::client));
+    co_await server_.im->presence(sender, std::move(stanza), to);
+}
+
+bool Router::blocking_allows(C2SSession& sender, const Element& stanza, const Jid& to) {
+    // XEP-0191 §3.7: nothing goes to a JID the sender blocks; the sender is told.
+    const std::string_view type = stanza.attr("type");
+    const bool answerable =
+        stanza.name() == "message" || (stanza.name() == "iq" && (type == "get" || type == "set"));
+    if (server_.im->blocks(sender.jid().local(), to)) {
+        if (answerable && type != "error") {
+            Element reply =
+                make_error_reply(stanza, StanzaError{StanzaErrorCondition::not_acceptable,
+                                                     "you have blocked this contact",
+                                                     {}});
+            if (auto* err = reply.child("error", ns::client))
+                err->add_child("blocked", std::string(ns::blocking_errors));
+            sender.send(reply);
+        }
+        return false;
     }
-    co_return;
+    // Nothing arrives from a JID the recipient blocks; messages and requests get the
+    // same answer as for a user who is not there, presence is dropped silently.
+    if (to.domain() == server_.settings.domain && server_.im->blocks(to.local(), sender.jid())) {
+        if (answerable) bounce(sender, stanza, StanzaErrorCondition::service_unavailable);
+        return false;
+    }
+    return true;
 }
 
 asio::awaitable<void> Router::route_iq(std::shared_ptr<C2SSession> sender, Element stanza,
@@ -104,12 +129,10 @@ asio::awaitable<void> Router::route_iq(std::shared_ptr<C2SSession> sender, Eleme
     if (!request) co_return;  // results and errors to the server or a bare JID end here
     modules::IqTarget target =
         (!to || !to->local().empty()) ? modules::IqTarget::account : modules::IqTarget::host;
-    // An iq to another user's bare JID is handled on that user's behalf only by modules
-    // that say so; account handlers below are for the user's own account.
-    if (target == modules::IqTarget::account && to && to->bare() != sender->jid().bare()) {
-        bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
-        co_return;
-    }
+    // An iq to another user's bare JID is answered on that user's behalf only by handlers
+    // registered for other accounts (vCard, last activity, disco); RFC 6121 §8.5.2.1.3.
+    if (target == modules::IqTarget::account && to && to->bare() != sender->jid().bare())
+        target = modules::IqTarget::other_account;
     auto* entry = server_.modules->find_iq(
         type == "get" ? modules::IqType::get : modules::IqType::set, target, payload->xmlns());
     if (!entry) {
@@ -143,23 +166,23 @@ asio::awaitable<void> Router::route_message(std::shared_ptr<C2SSession> sender, 
         }
         if (type == "headline" || type == "error") co_return;
     }
-    auto sessions = server_.registry->find_bare(to.bare());
+    // RFC 6121 §8.5.2.1.1: a groupchat message is never delivered to a user's bare JID.
+    if (type == "groupchat") {
+        bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
+        co_return;
+    }
+    // §8.5.2.1.1: every available resource with a non-negative priority.
+    auto sessions = server_.registry->message_targets(to.bare_str());
     if (!sessions.empty()) {
-        // RFC 6121 §8.5.2.1.1: a groupchat message is never delivered to a user's bare JID.
-        if (type == "groupchat") {
-            bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
-            co_return;
-        }
         std::string bytes = stanza.to_string(ns::client);
         for (auto& s : sessions) deliver(s, bytes);
         co_return;
     }
-    // RFC 6121 §8.5.2.2: nobody online. headline and error are silently dropped. Offline
-    // storage arrives with the IM core; until then the sender of a normal or chat message
-    // is told rather than the message silently dropped.
+    // §8.5.2.2: nobody takes it now. headline and error are dropped; normal and chat are
+    // kept for later (XEP-0160), or the sender learns why not.
     if (type == "headline" || type == "error") co_return;
-    bounce(*sender, stanza, StanzaErrorCondition::service_unavailable,
-           "the recipient is not online");
+    auto err = co_await server_.im->deliver_or_store(sender->jid(), stanza, to.bare());
+    if (err) bounce(*sender, stanza, err->condition, err->text);
 }
 
 }  // namespace hongyan

@@ -33,6 +33,8 @@ class Router {
                                           xml::Element stanza, const std::optional<Jid>& to);
     boost::asio::awaitable<void> route_message(std::shared_ptr<c2s::C2SSession> sender,
                                                xml::Element stanza, const Jid& to);
+    // XEP-0191: false (and the sender answered) when a blocklist stops the stanza.
+    bool blocking_allows(c2s::C2SSession& sender, const xml::Element& stanza, const Jid& to);
     void bounce(c2s::C2SSession& sender, const xml::Element& stanza, StanzaErrorCondition c,
                 std::string text = {});
     ServerContext& server_;

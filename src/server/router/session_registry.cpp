@@ -8,38 +8,90 @@ SessionRegistry::Shard& SessionRegistry::shard_for(const std::string& bare) cons
     return shards_[std::hash<std::string>{}(bare) % kShards];
 }
 
-SessionRegistry::SessionPtr SessionRegistry::add(const Jid& full, SessionPtr session) {
+std::optional<SessionRegistry::Resource> SessionRegistry::add(const Jid& full, SessionPtr session) {
     std::string bare = full.bare_str();
     auto& shard = shard_for(bare);
     std::lock_guard lock(shard.mu);
     auto& list = shard.by_bare[bare];
     for (auto& r : list) {
         if (r.resource == full.resource()) {
-            SessionPtr old = std::move(r.session);
-            r.session = std::move(session);
+            Resource old = std::move(r);
+            r = Resource{full.resource(), std::move(session), {}};
             return old;
         }
     }
-    list.push_back(Resource{full.resource(), std::move(session)});
-    return nullptr;
+    list.push_back(Resource{full.resource(), std::move(session), {}});
+    return std::nullopt;
 }
 
-void SessionRegistry::remove(const Jid& full, const c2s::C2SSession* session) {
+std::optional<SessionRegistry::Resource> SessionRegistry::remove(const Jid& full,
+                                                                 const c2s::C2SSession* session) {
     std::string bare = full.bare_str();
     auto& shard = shard_for(bare);
-    SessionPtr released;  // dropped after the lock
+    std::optional<Resource> removed;  // its session is released after the lock
     std::lock_guard lock(shard.mu);
     auto it = shard.by_bare.find(bare);
-    if (it == shard.by_bare.end()) return;
+    if (it == shard.by_bare.end()) return removed;
     auto& list = it->second;
     for (auto r = list.begin(); r != list.end(); ++r) {
         if (r->resource == full.resource() && r->session.get() == session) {
-            released = std::move(r->session);
+            removed = std::move(*r);
             list.erase(r);
             break;
         }
     }
     if (list.empty()) shard.by_bare.erase(it);
+    return removed;
+}
+
+std::vector<SessionRegistry::Resource> SessionRegistry::resources(const std::string& bare) const {
+    auto& shard = shard_for(bare);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.by_bare.find(bare);
+    if (it == shard.by_bare.end()) return {};
+    return it->second;
+}
+
+std::vector<SessionRegistry::SessionPtr> SessionRegistry::message_targets(
+    const std::string& bare) const {
+    auto& shard = shard_for(bare);
+    std::vector<SessionPtr> out;
+    std::lock_guard lock(shard.mu);
+    auto it = shard.by_bare.find(bare);
+    if (it == shard.by_bare.end()) return out;
+    for (const auto& r : it->second)
+        if (r.state.available && r.state.priority >= 0) out.push_back(r.session);
+    return out;
+}
+
+bool SessionRegistry::update(const Jid& full, const c2s::C2SSession* session,
+                             const std::function<void(ResourceState&)>& f) {
+    std::string bare = full.bare_str();
+    auto& shard = shard_for(bare);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.by_bare.find(bare);
+    if (it == shard.by_bare.end()) return false;
+    for (auto& r : it->second) {
+        if (r.resource == full.resource() && r.session.get() == session) {
+            f(r.state);
+            return true;
+        }
+    }
+    return false;
+}
+
+std::vector<std::string> SessionRegistry::available_users() const {
+    std::vector<std::string> out;
+    for (auto& shard : shards_) {
+        std::lock_guard lock(shard.mu);
+        for (const auto& [bare, list] : shard.by_bare)
+            for (const auto& r : list)
+                if (r.state.available) {
+                    out.push_back(bare);
+                    break;
+                }
+    }
+    return out;
 }
 
 SessionRegistry::SessionPtr SessionRegistry::find(const Jid& full) const {

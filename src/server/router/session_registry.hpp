@@ -4,8 +4,10 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,23 +20,45 @@ namespace c2s {
 class C2SSession;
 }
 
+// What the rest of the server needs to know about one bound resource (RFC 6121 §4).
+struct ResourceState {
+    bool available = false;  // sent initial presence and not yet unavailable
+    int priority = 0;
+    // The resource's last available presence, serialised with 'from' and without 'to',
+    // ready to answer probes.
+    std::shared_ptr<const std::string> presence;
+    bool roster_interested = false;     // asked for the roster (RFC 6121 §2.1.6)
+    bool blocklist_interested = false;  // asked for the blocklist (XEP-0191 §3.5)
+};
+
 class SessionRegistry {
   public:
     using SessionPtr = std::shared_ptr<c2s::C2SSession>;
-
-    // Adds a bound session; returns the session it replaces (same full JID), if any.
-    SessionPtr add(const Jid& full, SessionPtr session);
-    // Removes the entry for `full` if it still belongs to `session`.
-    void remove(const Jid& full, const c2s::C2SSession* session);
-    SessionPtr find(const Jid& full) const;
-    std::vector<SessionPtr> find_bare(const Jid& bare) const;
-    std::size_t count() const;
-
-  private:
     struct Resource {
         std::string resource;
         SessionPtr session;
+        ResourceState state;
     };
+
+    // Adds a bound session; returns the entry it replaces (same full JID), if any.
+    std::optional<Resource> add(const Jid& full, SessionPtr session);
+    // Removes the entry for `full` if it still belongs to `session`; returns it.
+    std::optional<Resource> remove(const Jid& full, const c2s::C2SSession* session);
+    SessionPtr find(const Jid& full) const;
+    std::vector<SessionPtr> find_bare(const Jid& bare) const;
+    // Every resource of a bare JID with its state (a copy).
+    std::vector<Resource> resources(const std::string& bare) const;
+    // Available resources with a non-negative priority: where a message to the bare JID
+    // goes (RFC 6121 §8.5.2.1.1).
+    std::vector<SessionPtr> message_targets(const std::string& bare) const;
+    // Changes the state of `full` if it still belongs to `session`; false otherwise.
+    bool update(const Jid& full, const c2s::C2SSession* session,
+                const std::function<void(ResourceState&)>& f);
+    // Bare JIDs with at least one available resource.
+    std::vector<std::string> available_users() const;
+    std::size_t count() const;
+
+  private:
     struct Shard {
         mutable std::mutex mu;
         std::unordered_map<std::string, std::vector<Resource>> by_bare;

@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
 #include <memory>
@@ -14,6 +15,11 @@
 #include <thread>
 
 #include "server/storage/account_store.hpp"
+#include "server/storage/blocklist_store.hpp"
+#include "server/storage/directory_store.hpp"
+#include "server/storage/offline_store.hpp"
+#include "server/storage/roster_store.hpp"
+#include "server/storage/xml_store.hpp"
 
 namespace hongyan::storage {
 
@@ -32,6 +38,19 @@ class Storage {
     void stop();
 
     AccountStore& accounts() { return *accounts_; }
+    RosterStore& rosters() { return *rosters_; }
+    OfflineStore& offline() { return *offline_; }
+    BlocklistStore& blocklists() { return *blocklists_; }
+    XmlStore& vcards() { return *vcards_; }
+    XmlStore& private_xml() { return *private_xml_; }
+    DirectoryStore& directory() { return *directory_; }
+
+    // Runs `f` on the storage thread without waiting for it (work is done in order).
+    template <class F>
+    void post(F f) {
+        boost::asio::post(ctx_, std::move(f));
+    }
+    boost::asio::io_context::executor_type executor() { return ctx_.get_executor(); }
 
     template <class F>
     auto run(F f) -> boost::asio::awaitable<decltype(f())> {
@@ -45,6 +64,11 @@ class Storage {
   private:
     std::unique_ptr<sqlite::Database> db_;
     std::unique_ptr<AccountStore> accounts_;
+    std::unique_ptr<RosterStore> rosters_;
+    std::unique_ptr<OfflineStore> offline_;
+    std::unique_ptr<BlocklistStore> blocklists_;
+    std::unique_ptr<XmlStore> vcards_, private_xml_;
+    std::unique_ptr<DirectoryStore> directory_;
     boost::asio::io_context ctx_{1};
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
     std::thread thread_;

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "server/c2s/c2s_session.hpp"
+#include "server/im/im.hpp"
 #include "server/modules/module_list.hpp"
 #include "server/router/session_registry.hpp"
 #include "server/server_context.hpp"
@@ -133,6 +134,7 @@ class RegisterModule final : public Module {
             co_return;
         }
         server.registrations_ip.add(ip);
+        server.im->poke();  // the new account reaches shared rosters now
         spdlog::info("registered {}@{} from {}", *user, s.domain, ip);
         iq.reply();
     }
@@ -180,6 +182,7 @@ class RegisterModule final : public Module {
         std::string user = iq.from->local();
         co_await server.storage->run(
             [&store = server.storage->accounts(), user] { return store.remove(user); });
+        server.im->poke();
         spdlog::info("account {} cancelled by its owner", iq.from->bare_str());
         iq.reply();
         // XEP-0077 §3.2: end every session of the account with <not-authorized/>.

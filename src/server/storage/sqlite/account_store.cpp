@@ -106,6 +106,86 @@ const char* const kMigrations[] = {
         created_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     )sql",
+    // IM core: rosters, offline messages, blocklists, vCards, private XML, shared groups and
+    // the directory change feed (filled by triggers, so every writer feeds it).
+    R"sql(
+    CREATE TABLE roster_items (
+        username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+        jid TEXT NOT NULL,
+        name TEXT NOT NULL,
+        groups TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        listed INTEGER NOT NULL,
+        removed INTEGER NOT NULL,
+        ver INTEGER NOT NULL,
+        request TEXT NOT NULL,
+        PRIMARY KEY (username, jid)
+    ) WITHOUT ROWID;
+    CREATE TABLE offline_messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+        stanza TEXT NOT NULL
+    );
+    CREATE INDEX offline_by_user ON offline_messages (username, id);
+    CREATE TABLE blocklist (
+        username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+        jid TEXT NOT NULL,
+        PRIMARY KEY (username, jid)
+    ) WITHOUT ROWID;
+    CREATE TABLE vcards (
+        username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        xml TEXT NOT NULL,
+        PRIMARY KEY (username, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE private_xml (
+        username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        xml TEXT NOT NULL,
+        PRIMARY KEY (username, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE last_activity (
+        username TEXT PRIMARY KEY REFERENCES accounts(username) ON DELETE CASCADE,
+        logout INTEGER NOT NULL,
+        status TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE shared_groups (
+        name TEXT PRIMARY KEY,
+        display TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE shared_group_members (
+        grp TEXT NOT NULL REFERENCES shared_groups(name) ON DELETE CASCADE,
+        username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+        PRIMARY KEY (grp, username)
+    ) WITHOUT ROWID;
+    CREATE TABLE directory_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind INTEGER NOT NULL,
+        username TEXT NOT NULL,
+        grp TEXT NOT NULL
+    );
+    CREATE TRIGGER account_added AFTER INSERT ON accounts BEGIN
+        INSERT INTO directory_events (kind, username, grp) VALUES (0, NEW.username, '');
+    END;
+    CREATE TRIGGER account_removed AFTER DELETE ON accounts BEGIN
+        INSERT INTO directory_events (kind, username, grp) VALUES (1, OLD.username, '');
+    END;
+    CREATE TRIGGER member_added AFTER INSERT ON shared_group_members BEGIN
+        INSERT INTO directory_events (kind, username, grp) VALUES (2, NEW.username, NEW.grp);
+    END;
+    CREATE TRIGGER member_removed AFTER DELETE ON shared_group_members BEGIN
+        INSERT INTO directory_events (kind, username, grp) VALUES (3, OLD.username, OLD.grp);
+    END;
+    CREATE TRIGGER group_added AFTER INSERT ON shared_groups BEGIN
+        INSERT INTO directory_events (kind, username, grp) VALUES (4, '', NEW.name);
+    END;
+    CREATE TRIGGER group_changed AFTER UPDATE ON shared_groups BEGIN
+        INSERT INTO directory_events (kind, username, grp) VALUES (4, '', NEW.name);
+    END;
+    CREATE TRIGGER group_removed AFTER DELETE ON shared_groups BEGIN
+        INSERT INTO directory_events (kind, username, grp) VALUES (4, '', OLD.name);
+    END;
+    )sql",
 };
 }  // namespace
 

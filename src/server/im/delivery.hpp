@@ -1,0 +1,33 @@
+// Hands many stanzas to many sessions with one post per I/O thread rather than one per
+// session: presence fan-out to thousands of contacts stays a handful of wake-ups.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hongyan::c2s {
+class C2SSession;
+}
+
+namespace hongyan::im {
+
+class DeliveryBatch {
+  public:
+    using SessionPtr = std::shared_ptr<c2s::C2SSession>;
+    void add(const SessionPtr& s, std::shared_ptr<const std::string> bytes);
+    void flush();
+    ~DeliveryBatch() { flush(); }
+
+  private:
+    struct Group {
+        const void* ctx;
+        boost::asio::any_io_executor ex;
+        std::vector<std::pair<SessionPtr, std::shared_ptr<const std::string>>> items;
+    };
+    std::vector<Group> groups_;
+};
+
+}  // namespace hongyan::im

@@ -1,0 +1,161 @@
+// Following the directory change feed: accounts and shared-group members added or removed
+// by anyone (in-band registration, hongyanctl, ad-hoc commands) reach the in-memory shared
+// groups in order, and online users get one roster push per change, not a reload.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <future>
+
+#include "server/c2s/c2s_session.hpp"
+#include "server/im/im.hpp"
+#include "server/router/router.hpp"
+#include "server/server_context.hpp"
+#include "server/storage/storage.hpp"
+
+namespace hongyan::im {
+
+namespace asio = boost::asio;
+
+void Im::start() {
+    std::promise<void> done;
+    server_.storage->post([this, &done] {
+        try {
+            auto& dir = server_.storage->directory();
+            feed_seq_ = dir.last_event();
+            std::vector<std::string> accounts;
+            if (!everyone_.empty()) accounts = server_.storage->accounts().list();
+            shared_.reset(everyone_, std::move(accounts), dir.groups(), feed_seq_);
+            poll_timer_ = std::make_unique<asio::steady_timer>(server_.storage->executor());
+            schedule_poll();
+            done.set_value();
+        } catch (...) {
+            done.set_exception(std::current_exception());
+        }
+    });
+    done.get_future().get();
+}
+
+void Im::stop() {
+    std::promise<void> done;
+    server_.storage->post([this, &done] {
+        stopping_ = true;
+        if (poll_timer_) poll_timer_->cancel();
+        done.set_value();
+    });
+    done.get_future().get();
+}
+
+void Im::poke() {
+    server_.storage->post([this] { poll_feed(); });
+}
+
+void Im::schedule_poll() {
+    if (stopping_) return;
+    poll_timer_->expires_after(std::chrono::seconds(1));
+    poll_timer_->async_wait([this](boost::system::error_code ec) {
+        if (ec || stopping_) return;
+        poll_feed();
+        schedule_poll();
+    });
+}
+
+void Im::poll_feed() {
+    try {
+        auto& dir = server_.storage->directory();
+        while (true) {
+            auto events = dir.events_since(feed_seq_, 1000);
+            for (const auto& e : events) {
+                feed_seq_ = e.seq;
+                if (e.kind == DirectoryEvent::Kind::group_changed)
+                    shared_.replace_groups(dir.groups());
+                shared_.apply(e);
+                apply_event(e);
+            }
+            if (events.size() < 1000) break;
+        }
+        if (++polls_ % 3600 == 0) dir.prune_events(2 * shared_log_limit_);
+    } catch (const std::exception& e) {
+        spdlog::error("directory feed: {}", e.what());
+    }
+}
+
+std::vector<std::string> Im::bound_users() const {
+    std::vector<std::string> out;
+    cache_.for_each([&](const UserPtr& st) {
+        if (st->pins > 0) out.push_back(st->user);
+    });
+    return out;
+}
+
+void Im::apply_event(const DirectoryEvent& e) {
+    using K = DirectoryEvent::Kind;
+    const std::string contact = full_bare(e.user);
+    switch (e.kind) {
+        case K::account_added:
+            // One push to each online user, of the one new item.
+            if (!everyone_.empty())
+                for (const auto& u : bound_users())
+                    if (u != e.user) push_item(u, contact);
+            break;
+        case K::account_removed: {
+            for (const auto& r : server_.registry->resources(contact)) {
+                auto s = r.session;
+                asio::post(s->executor(), [s] {
+                    s->close(StreamErrorCondition::not_authorized, "the account was deleted");
+                });
+            }
+            if (!everyone_.empty())
+                for (const auto& u : bound_users())
+                    if (u != e.user) push_item(u, contact);
+            break;
+        }
+        case K::member_added:
+        case K::member_removed: {
+            const bool added = e.kind == K::member_added;
+            for (const auto& m : shared_.members(e.group)) {
+                if (m == e.user) continue;
+                push_item(m, contact);
+                push_item(e.user, full_bare(m));
+                if (added) {
+                    send_current_presence(e.user, m);
+                    send_current_presence(m, e.user);
+                } else if (shared_.groups_between(e.user, m).empty()) {
+                    send_unavailable(e.user, m);
+                    send_unavailable(m, e.user);
+                }
+            }
+            break;
+        }
+        case K::roster_changed: {
+            // hongyanctl wrote the roster: take it from the database and push what changed.
+            auto st = cache_.find(e.user);
+            if (!st) break;
+            auto items = server_.storage->rosters().load(e.user);
+            std::vector<std::string> changed;
+            {
+                std::lock_guard lock(st->mu);
+                const auto old_ver = st->ver;
+                st->items.clear();
+                st->listed = 0;
+                for (auto& item : items) {
+                    st->ver = std::max(st->ver, item.ver);
+                    if (item.listed && !item.removed) ++st->listed;
+                    if (item.ver > old_ver) changed.push_back(item.jid);
+                    std::string key = item.jid;
+                    st->items.emplace(std::move(key), std::move(item));
+                }
+            }
+            for (const auto& c : changed) push_item(e.user, c);
+            break;
+        }
+        case K::group_changed: {
+            auto members = shared_.members(e.group);
+            for (const auto& a : members)
+                for (const auto& b : members)
+                    if (a != b) push_item(a, full_bare(b));
+            break;
+        }
+    }
+}
+
+}  // namespace hongyan::im

@@ -1,0 +1,321 @@
+// Session life, roster versions and output, delivery helpers and offline messages. The
+// roster (roster.cpp), presence and subscriptions (presence.cpp), blocking (blocking.cpp)
+// and the directory feed (directory.cpp) are the other parts of Im.
+#include "server/im/im.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <future>
+
+#include "server/c2s/c2s_session.hpp"
+#include "server/im/delivery.hpp"
+#include "server/router/router.hpp"
+#include "server/server_context.hpp"
+#include "server/storage/storage.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace hongyan::im {
+
+namespace asio = boost::asio;
+
+Im::Im(ServerContext& server) : server_(server), domain_(server.settings.domain) {
+    const auto& c = server.config;
+    limits_.roster_max_items = static_cast<std::size_t>(c.integer("roster.max_items"));
+    limits_.roster_max_name = static_cast<std::size_t>(c.integer("roster.max_name_length"));
+    limits_.roster_max_group = static_cast<std::size_t>(c.integer("roster.max_group_length"));
+    limits_.offline_max = static_cast<std::size_t>(c.integer("offline.max_messages"));
+    limits_.blocklist_max = static_cast<std::size_t>(c.integer("blocking.max_items"));
+    everyone_ = c.string("shared_groups.everyone");
+    shared_log_limit_ = static_cast<std::size_t>(c.integer("shared_groups.change_log"));
+    shared_.set_log_limit(shared_log_limit_);
+}
+
+Im::~Im() = default;
+
+UserPtr Im::load_locked_(const std::string& user) {
+    if (auto st = cache_.find(user)) return st;
+    auto& store = *server_.storage;
+    auto st = std::make_shared<UserState>(user);
+    for (auto& item : store.rosters().load(user)) {
+        st->ver = std::max(st->ver, item.ver);
+        if (item.listed && !item.removed) ++st->listed;
+        std::string key = item.jid;
+        st->items.emplace(std::move(key), std::move(item));
+    }
+    for (auto& j : store.blocklists().load(user)) st->blocked.insert(std::move(j));
+    cache_.put(st);
+    return st;
+}
+
+asio::awaitable<void> Im::bound(const Jid& full) {
+    std::string user = full.local();
+    co_await server_.storage->run([this, user] {
+        auto st = load_locked_(user);
+        ++st->pins;
+        return 0;
+    });
+}
+
+void Im::ended(const Jid& full, const SessionRegistry::Resource& r,
+               std::vector<std::string> directed, std::string status) {
+    if (r.state.available) {
+        // RFC 6121 §4.5.2, §4.6.3: the server says unavailable for a resource that left
+        // without saying so, to everyone who had its presence.
+        xml::Element p("presence", std::string(ns::client));
+        p.set_attr("from", full.str());
+        p.set_attr("type", "unavailable");
+        if (!status.empty()) p.add_child("status", std::string(ns::client)).add_text(status);
+        broadcast(full, p.to_string(ns::client), directed);
+    }
+    std::string user = full.local();
+    server_.storage->post([this, user, status = std::move(status)] {
+        auto st = cache_.find(user);
+        if (st && --st->pins <= 0 && server_.registry->resources(full_bare(user)).empty())
+            cache_.erase(user);
+        if (server_.registry->resources(full_bare(user)).empty()) {
+            auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+            try {
+                server_.storage->directory().set_last_activity(user, {now, status});
+            } catch (const std::exception& e) {
+                spdlog::warn("last activity of {}: {}", user, e.what());
+            }
+        }
+    });
+}
+
+std::string Im::full_bare(const std::string& user) const {
+    return user + "@" + domain_;
+}
+
+bool Im::online(const std::string& user) const {
+    for (const auto& r : server_.registry->resources(full_bare(user)))
+        if (r.state.available) return true;
+    return false;
+}
+
+bool Im::blocks(const std::string& user, const Jid& other) const {
+    auto st = cache_.find(user);
+    return st && st->blocks(other);
+}
+
+// ---- roster output ------------------------------------------------------------------
+
+std::string Im::version_of(std::int64_t personal, std::int64_t shared) const {
+    // Opaque to clients (RFC 6121 §2.6.1): personal roster version, shared-groups feed
+    // position, and whether the everyone group is on (turning it on or off changes every
+    // roster at once).
+    std::string v = std::to_string(personal) + "-" + std::to_string(shared);
+    if (!everyone_.empty()) v += "e";
+    return v;
+}
+
+std::string Im::version(const UserState& st) const {
+    return version_of(st.ver, shared_.seq());
+}
+
+namespace {
+void append_attr(std::string& out, std::string_view name, std::string_view value) {
+    out += ' ';
+    out += name;
+    out += "=\"";
+    xml::escape_attr(value, out);
+    out += '"';
+}
+}  // namespace
+
+void Im::append_item_xml(std::string& out, const std::string& contact, const RosterItem* personal,
+                         const std::vector<std::string>& shared_groups) const {
+    out += "<item";
+    append_attr(out, "jid", contact);
+    if (personal && !personal->name.empty()) append_attr(out, "name", personal->name);
+    if (!shared_groups.empty()) {
+        append_attr(out, "subscription", "both");
+    } else {
+        append_attr(out, "subscription", subscription_attr(personal->sub));
+        if (ask_attr(personal->sub)) append_attr(out, "ask", "subscribe");
+        if (personal->sub.preapproved) append_attr(out, "approved", "true");
+    }
+    std::vector<const std::string*> groups;
+    if (personal)
+        for (const auto& g : personal->groups) groups.push_back(&g);
+    for (const auto& g : shared_groups) {
+        bool dup = false;
+        for (auto* h : groups) dup = dup || *h == g;
+        if (!dup) groups.push_back(&g);
+    }
+    if (groups.empty()) {
+        out += "/>";
+        return;
+    }
+    out += '>';
+    for (auto* g : groups) {
+        out += "<group>";
+        xml::escape(*g, out);
+        out += "</group>";
+    }
+    out += "</item>";
+}
+
+void Im::append_item(std::string& out, const std::string& user, const std::string& contact,
+                     const UserState& st) const {
+    const RosterItem* personal = st.item_locked(contact);
+    std::vector<std::string> groups;
+    if (auto c = Jid::parse(contact); c && c->domain() == domain_ && c->resource().empty())
+        groups = shared_.groups_between(user, c->local());
+    if (!personal && groups.empty()) {
+        out += "<item";
+        append_attr(out, "jid", contact);
+        out += " subscription=\"remove\"/>";
+        return;
+    }
+    append_item_xml(out, contact, personal, groups);
+}
+
+std::string Im::push_xml(const std::string& item_xml, const std::string& ver) const {
+    // RFC 6121 §2.1.6: from the user's server (no 'from'), one item.
+    std::string out = "<iq type=\"set\" id=\"push-";
+    out += std::to_string(push_id_.fetch_add(1, std::memory_order_relaxed));
+    out += "\"><query xmlns=\"jabber:iq:roster\"";
+    append_attr(out, "ver", ver);
+    out += '>';
+    out += item_xml;
+    out += "</query></iq>";
+    return out;
+}
+
+void Im::send_to_interested(const std::string& user, const std::string& bytes,
+                            bool blocklist) const {
+    for (const auto& r : server_.registry->resources(full_bare(user)))
+        if (blocklist ? r.state.blocklist_interested : r.state.roster_interested)
+            Router::deliver(r.session, bytes);
+}
+
+void Im::push_item(const std::string& user, const std::string& contact) {
+    auto st = cache_.find(user);
+    if (!st) return;  // not online: the next roster fetch brings the change
+    std::string item, ver;
+    {
+        std::lock_guard lock(st->mu);
+        append_item(item, user, contact, *st);
+        ver = version(*st);
+    }
+    send_to_interested(user, push_xml(item, ver));
+}
+
+void Im::commit(UserState& st, RosterItem item, bool push) {
+    std::string item_xml, ver;
+    {
+        std::lock_guard lock(st.mu);
+        item.ver = ++st.ver;
+        auto it = st.items.find(item.jid);
+        bool was_listed = it != st.items.end() && it->second.listed && !it->second.removed;
+        bool is_listed = item.listed && !item.removed;
+        if (was_listed && !is_listed) --st.listed;
+        if (!was_listed && is_listed) ++st.listed;
+        st.items[item.jid] = item;
+        if (push && (is_listed || was_listed)) {
+            append_item(item_xml, st.user, item.jid, st);
+            ver = version(st);
+        }
+    }
+    server_.storage->rosters().put(st.user, item);
+    if (!item_xml.empty()) send_to_interested(st.user, push_xml(item_xml, ver));
+}
+
+// ---- delivery -----------------------------------------------------------------------
+
+void DeliveryBatch::add(const SessionPtr& s, std::shared_ptr<const std::string> bytes) {
+    auto* ctx = &s->executor().context();
+    for (auto& g : groups_)
+        if (g.ctx == ctx) {
+            g.items.emplace_back(s, std::move(bytes));
+            return;
+        }
+    groups_.push_back(Group{ctx, s->executor(), {}});
+    groups_.back().items.emplace_back(s, std::move(bytes));
+}
+
+void DeliveryBatch::flush() {
+    for (auto& g : groups_) {
+        asio::post(g.ex, [items = std::move(g.items)] {
+            for (const auto& [s, bytes] : items) s->send_raw(*bytes);
+        });
+    }
+    groups_.clear();
+}
+
+// ---- offline messages (XEP-0160) --------------------------------------------------------
+
+namespace {
+// XEP-0160 §3: chat messages carrying only a chat state are not worth keeping.
+bool only_chat_state(const xml::Element& m) {
+    bool any = false;
+    for (const auto* c : m.children()) {
+        if (c->xmlns() != ns::chatstates) return false;
+        any = true;
+    }
+    return any;
+}
+
+std::string utc_stamp() {
+    auto now = std::chrono::system_clock::now();
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms.count()));
+    return buf;
+}
+}  // namespace
+
+void Im::release_if_unpinned(const UserPtr& st) {
+    if (st->pins <= 0) cache_.erase(st->user);
+}
+
+asio::awaitable<std::optional<StanzaError>> Im::deliver_or_store(Jid from, xml::Element m, Jid to) {
+    enum class Outcome { delivered, stored, no_user, full, dropped };
+    std::string user = to.local();
+    auto outcome = co_await server_.storage->run([this, user, from, m = std::move(m)]() mutable {
+        auto& store = *server_.storage;
+        // Checked again here, in order with initial presence (presence.cpp): either the
+        // user became available before this point and takes the message now, or the
+        // message is stored before their offline messages are read.
+        auto targets = server_.registry->message_targets(full_bare(user));
+        if (!targets.empty()) {
+            std::string bytes = m.to_string(ns::client);
+            for (auto& s : targets) Router::deliver(s, bytes);
+            return Outcome::delivered;
+        }
+        if (!store.accounts().exists(user)) return Outcome::no_user;
+        auto st = load_locked_(user);
+        bool blocked = st->blocks(from);
+        release_if_unpinned(st);
+        // XEP-0191 §3.7: a blocked sender learns nothing more than about a stranger.
+        if (blocked) return Outcome::no_user;
+        if (only_chat_state(m)) return Outcome::dropped;
+        if (!limits_.offline || limits_.offline_max == 0) return Outcome::full;
+        auto& delay = m.add_child("delay", std::string(ns::delay));
+        delay.set_attr("from", domain_);
+        delay.set_attr("stamp", utc_stamp());
+        delay.add_text("Offline Storage");
+        if (!store.offline().add(user, m.to_string(ns::client), limits_.offline_max))
+            return Outcome::full;
+        return Outcome::stored;
+    });
+    if (outcome == Outcome::no_user)
+        co_return StanzaError{StanzaErrorCondition::service_unavailable, {}, {}};
+    if (outcome == Outcome::full)
+        co_return StanzaError{StanzaErrorCondition::service_unavailable,
+                              "the recipient's offline storage is full",
+                              {}};
+    co_return std::nullopt;
+}
+
+}  // namespace hongyan::im

@@ -1,0 +1,157 @@
+// The IM core (RFC 6121): rosters, presence and subscriptions, delivery to local users with
+// offline storage (XEP-0160), blocking (XEP-0191) and shared roster groups. The router and
+// the modules call into it; it owns the in-memory user states and the shared groups.
+//
+// Threads: methods marked (io) run on the calling session's I/O thread; every change to a
+// user's roster or blocklist runs on the storage thread, in order with its database write.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/im/shared_groups.hpp"
+#include "server/im/subscription.hpp"
+#include "server/im/user_state.hpp"
+#include "server/router/session_registry.hpp"
+#include "xmpp/jid.hpp"
+#include "xmpp/stanza_error.hpp"
+#include "xmpp/xml.hpp"
+
+namespace hongyan {
+struct ServerContext;
+namespace c2s {
+class C2SSession;
+}
+namespace modules {
+struct IqRequest;
+}
+}  // namespace hongyan
+
+namespace hongyan::im {
+
+using SessionPtr = std::shared_ptr<c2s::C2SSession>;
+
+struct Limits {
+    std::size_t roster_max_items = 10000;
+    std::size_t roster_max_name = 1024;
+    std::size_t roster_max_group = 1024;
+    std::size_t offline_max = 1000;
+    std::size_t blocklist_max = 1000;
+    bool offline = false;  // the offline module is on
+};
+
+class Im {
+  public:
+    explicit Im(ServerContext& server);
+    ~Im();
+
+    // Loads the shared groups and starts following the directory change feed.
+    void start();
+    void stop();
+    // Reads the change feed now rather than at the next poll (after a local change).
+    void poke();
+
+    // Session life (io). bound() loads and pins the user's state before the bind result.
+    boost::asio::awaitable<void> bound(const Jid& full);
+    // A registry entry went away (closed, or replaced by a newer session with the same
+    // resource): broadcasts unavailable if it was available and releases the state.
+    void ended(const Jid& full, const SessionRegistry::Resource& r,
+               std::vector<std::string> directed, std::string status);
+
+    // Roster (RFC 6121 §2, io).
+    boost::asio::awaitable<void> roster_get(modules::IqRequest& iq);
+    boost::asio::awaitable<void> roster_set(modules::IqRequest& iq);
+
+    // Presence from a local client with `from` stamped (io).
+    boost::asio::awaitable<void> presence(SessionPtr sender, xml::Element p, std::optional<Jid> to);
+    // A normal or chat message for a local user none of whose resources takes it right
+    // now: delivered after all, stored offline, or the error for the sender (io).
+    boost::asio::awaitable<std::optional<StanzaError>> deliver_or_store(Jid from, xml::Element m,
+                                                                        Jid to);
+
+    // Blocking (XEP-0191, io).
+    boost::asio::awaitable<void> blocklist_get(modules::IqRequest& iq);
+    boost::asio::awaitable<void> blocklist_set(modules::IqRequest& iq, bool block);
+    // True when local user `user` blocks `other` (false when the user is not loaded:
+    // users are loaded while online, and the offline path loads them).
+    bool blocks(const std::string& user, const Jid& other) const;
+
+    // True when `viewer` may see `user`'s presence (RFC 6121: 'from' or 'both'; a shared
+    // group; the user themself) and is not blocked (io; loads the user if needed).
+    boost::asio::awaitable<bool> may_see_presence(const std::string& user, const Jid& viewer);
+    // True when the user has an available resource.
+    bool online(const std::string& user) const;
+
+    void enable_offline() { limits_.offline = true; }
+    SharedGroups& shared() { return shared_; }
+    const Limits& limits() const { return limits_; }
+    std::string full_bare(const std::string& user) const;
+
+  private:
+    ServerContext& server_;
+    Limits limits_;
+    mutable UserCache cache_;
+    SharedGroups shared_;
+    std::string domain_;
+    std::string everyone_;
+    std::size_t shared_log_limit_ = 100000;
+    mutable std::atomic<std::uint64_t> push_id_{1};
+
+    // Storage thread only.
+    std::int64_t feed_seq_ = 0;
+    std::uint64_t polls_ = 0;
+    std::unique_ptr<boost::asio::steady_timer> poll_timer_;
+    bool stopping_ = false;
+
+    // -- storage thread --
+    UserPtr load_locked_(const std::string& user);
+    void release_if_unpinned(const UserPtr& st);
+    void poll_feed();
+    void schedule_poll();
+    void apply_event(const DirectoryEvent& e);
+    std::vector<std::string> bound_users() const;
+    // Stores `item` for `st` at the next version; pushes it to interested resources.
+    void commit(UserState& st, RosterItem item, bool push = true);
+    void remove_item(UserState& st, RosterItem item);
+    // RFC 6121 §3 / Appendix A. False when `contact` is a local user that does not exist.
+    bool outbound_subscription(const std::string& user, const std::string& contact, SubType t,
+                               const std::string& stanza);
+    void inbound_subscription(const std::string& owner, const std::string& other, SubType t,
+                              const std::string& stanza);
+
+    // -- roster output (caller holds the state's mutex where it takes a state) --
+    std::string version(const UserState& st) const;
+    std::string version_of(std::int64_t personal, std::int64_t shared) const;
+    std::string roster_items(const std::string& user, const UserState& st) const;
+    void append_item_xml(std::string& out, const std::string& contact, const RosterItem* personal,
+                         const std::vector<std::string>& shared_groups) const;
+    // The effective item for `contact`, or subscription='remove' when there is none.
+    void append_item(std::string& out, const std::string& user, const std::string& contact,
+                     const UserState& st) const;
+    void push_item(const std::string& user, const std::string& contact);
+    std::string push_xml(const std::string& item_xml, const std::string& ver) const;
+    void send_to_interested(const std::string& user, const std::string& bytes,
+                            bool blocklist = false) const;
+
+    // -- presence --
+    std::optional<std::string> local_user(const std::string& bare) const;
+    // Local users who see `user`'s presence (watchers) or whose presence `user` sees.
+    std::vector<std::string> contacts(const std::string& user, bool watchers) const;
+    bool may_see_locked(const UserState& st, const std::string& viewer) const;
+    bool may_see(const UserState& st, const std::string& viewer) const;
+    // Either side blocks the other.
+    bool presence_blocked(const std::string& from_user, const std::string& to_user) const;
+    void broadcast(const Jid& from, const std::string& bytes,
+                   const std::vector<std::string>& extra_full = {});
+    std::string presences_of(const std::string& user) const;
+    void deliver_to_available(const std::string& user, const std::string& bytes) const;
+    void send_current_presence(const std::string& from_user, const std::string& to_user);
+    void send_unavailable(const std::string& from_user, const std::string& to_user);
+};
+
+}  // namespace hongyan::im

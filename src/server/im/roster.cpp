@@ -1,0 +1,270 @@
+// Roster get and set (RFC 6121 §2) with versioning (§2.6): a full roster, or an empty
+// result followed by one push per item changed since the client's version.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <unordered_map>
+
+#include "server/c2s/c2s_session.hpp"
+#include "server/im/im.hpp"
+#include "server/modules/module.hpp"
+#include "server/router/router.hpp"
+#include "server/server_context.hpp"
+#include "server/storage/storage.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace hongyan::im {
+
+namespace asio = boost::asio;
+
+namespace {
+
+struct ParsedVersion {
+    std::int64_t personal = 0, shared = 0;
+    bool everyone = false;
+};
+
+std::optional<ParsedVersion> parse_version(std::string_view v) {
+    ParsedVersion out;
+    auto dash = v.find('-');
+    if (dash == std::string_view::npos) return std::nullopt;
+    auto a = v.substr(0, dash), b = v.substr(dash + 1);
+    if (!b.empty() && b.back() == 'e') {
+        out.everyone = true;
+        b.remove_suffix(1);
+    }
+    auto r1 = std::from_chars(a.data(), a.data() + a.size(), out.personal);
+    auto r2 = std::from_chars(b.data(), b.data() + b.size(), out.shared);
+    if (r1.ec != std::errc() || r1.ptr != a.data() + a.size() || r2.ec != std::errc() ||
+        r2.ptr != b.data() + b.size() || out.personal < 0 || out.shared < 0)
+        return std::nullopt;
+    return out;
+}
+
+}  // namespace
+
+std::string Im::roster_items(const std::string& user, const UserState& st) const {
+    // Shared contacts first gathered with their group names, so that each contact is one
+    // item whatever the number of groups it shares with the user.
+    std::unordered_map<std::string, std::vector<std::string>> shared;
+    shared_.for_each_contact(user, [&](const std::string& c, const std::string& display) {
+        auto& g = shared[c];
+        if (std::find(g.begin(), g.end(), display) == g.end()) g.push_back(display);
+    });
+    std::string out;
+    out.reserve((st.listed + shared.size()) * 96);
+    static const std::vector<std::string> none;
+    for (const auto& [jid, item] : st.items) {
+        if (!item.listed || item.removed) continue;
+        const std::vector<std::string>* groups = &none;
+        if (!shared.empty()) {
+            auto j = Jid::parse(jid);
+            if (j && j->domain() == domain_ && j->is_bare()) {
+                auto it = shared.find(j->local());
+                if (it != shared.end()) {
+                    groups = &it->second;
+                    append_item_xml(out, jid, &item, *groups);
+                    shared.erase(it);
+                    continue;
+                }
+            }
+        }
+        append_item_xml(out, jid, &item, *groups);
+    }
+    for (const auto& [local, groups] : shared)
+        append_item_xml(out, local + "@" + domain_, nullptr, groups);
+    return out;
+}
+
+asio::awaitable<void> Im::roster_get(modules::IqRequest& iq) {
+    const Jid& full = *iq.from;
+    const std::string& user = full.local();
+    const xml::Element& q = iq.payload();
+    if (q.first_child()) {
+        iq.error(StanzaErrorCondition::bad_request, "a roster get carries no items");
+        co_return;
+    }
+    auto st = cache_.find(user);
+    if (!st) {
+        st = co_await server_.storage->run([this, user] {
+            auto s = load_locked_(user);
+            return s;
+        });
+    }
+    // RFC 6121 §2.1.6: this resource now receives roster pushes.
+    server_.registry->update(full, iq.session.get(),
+                             [](ResourceState& r) { r.roster_interested = true; });
+
+    std::string to_attr = full.str();
+    std::string out;
+    std::vector<std::string> pushes;
+    {
+        std::lock_guard lock(st->mu);
+        const std::string current = version(*st);
+        const bool has_ver = q.has_attr("ver");
+        std::optional<ParsedVersion> client;
+        if (has_ver) client = parse_version(q.attr("ver"));
+        bool incremental = false;
+        if (client && q.attr("ver") == current) {
+            incremental = true;  // up to date: empty result, nothing to push
+        } else if (client && client->personal <= st->ver &&
+                   client->everyone == !everyone_.empty()) {
+            // §2.6.3: an empty result, then the changed items as pushes in order.
+            incremental = true;
+            std::vector<const RosterItem*> changed;
+            for (const auto& [jid, item] : st->items)
+                if (item.ver > client->personal && (item.listed || item.removed))
+                    changed.push_back(&item);
+            std::sort(changed.begin(), changed.end(),
+                      [](auto* a, auto* b) { return a->ver < b->ver; });
+            for (const auto* item : changed) {
+                std::string x;
+                append_item(x, user, item->jid, *st);
+                pushes.push_back(push_xml(x, version_of(item->ver, client->shared)));
+            }
+            std::vector<DirectoryEvent> events;
+            if (client->shared != shared_.seq() && !shared_.events_since(client->shared, events))
+                incremental = false;
+            // Later events about the same contact replace earlier ones.
+            std::vector<std::pair<std::string, std::int64_t>> contacts;
+            for (const auto& e : events) {
+                if (!incremental) break;
+                using K = DirectoryEvent::Kind;
+                std::string contact;
+                if (e.kind == K::roster_changed) continue;  // in the items' own versions
+                if (e.kind == K::group_changed || (e.user == user && e.kind != K::account_added)) {
+                    incremental = false;  // the user's own groups changed: send everything
+                } else if (e.kind == K::account_added || e.kind == K::account_removed) {
+                    if (!everyone_.empty()) contact = e.user;
+                } else {
+                    auto m = shared_.members(e.group);
+                    if (std::binary_search(m.begin(), m.end(), user)) contact = e.user;
+                }
+                if (contact.empty() || contact == user) continue;
+                std::erase_if(contacts, [&](const auto& p) { return p.first == contact; });
+                contacts.emplace_back(contact, e.seq);
+            }
+            if (incremental) {
+                for (const auto& [contact, seq] : contacts) {
+                    std::string x;
+                    append_item(x, user, contact + "@" + domain_, *st);
+                    pushes.push_back(push_xml(x, version_of(st->ver, seq)));
+                }
+            } else {
+                pushes.clear();
+            }
+        }
+        out = "<iq type=\"result\" id=\"";
+        xml::escape_attr(iq.iq.attr("id"), out);
+        out += "\" to=\"";
+        xml::escape_attr(to_attr, out);
+        out += '"';
+        if (incremental) {
+            out += "/>";
+        } else {
+            out += "><query xmlns=\"jabber:iq:roster\" ver=\"";
+            xml::escape_attr(current, out);
+            out += "\">";
+            out += roster_items(user, *st);
+            out += "</query></iq>";
+        }
+    }
+    for (auto& p : pushes) out += p;
+    iq.session->send_raw(out);
+}
+
+asio::awaitable<void> Im::roster_set(modules::IqRequest& iq) {
+    const Jid& full = *iq.from;
+    const std::string user = full.local();
+    const xml::Element& q = iq.payload();
+    auto children = q.children();
+    // RFC 6121 §2.3.3: exactly one item.
+    if (children.size() != 1 || !children[0]->is("item", ns::roster)) {
+        iq.error(StanzaErrorCondition::bad_request, "a roster set carries exactly one <item/>");
+        co_return;
+    }
+    const xml::Element& el = *children[0];
+    auto jid = Jid::parse(el.attr("jid"));
+    if (!jid) {
+        iq.error(StanzaErrorCondition::jid_malformed, "the item's 'jid' is not a valid JID");
+        co_return;
+    }
+    std::string contact = jid->str();
+    std::string name(el.attr("name"));
+    if (name.size() > limits_.roster_max_name) {
+        iq.error(StanzaErrorCondition::not_acceptable,
+                 "the name is longer than " + std::to_string(limits_.roster_max_name) + " bytes");
+        co_return;
+    }
+    std::vector<std::string> groups;
+    for (const auto* g : el.children()) {
+        if (!g->is("group", ns::roster)) continue;
+        std::string text = g->text();
+        if (text.empty()) {
+            iq.error(StanzaErrorCondition::not_acceptable, "a group name cannot be empty");
+            co_return;
+        }
+        if (text.size() > limits_.roster_max_group) {
+            iq.error(StanzaErrorCondition::not_acceptable,
+                     "a group name is longer than " + std::to_string(limits_.roster_max_group) +
+                         " bytes");
+            co_return;
+        }
+        if (std::find(groups.begin(), groups.end(), text) != groups.end()) {
+            iq.error(StanzaErrorCondition::bad_request, "the same group is listed twice");
+            co_return;
+        }
+        groups.push_back(std::move(text));
+    }
+    const bool remove = el.attr("subscription") == "remove";
+    // Any other 'subscription' (and 'ask', 'approved') from a client is ignored (§2.1.5).
+
+    enum class R { ok, not_found, full, shared_only };
+    auto r = co_await server_.storage->run([this, user, contact, name, groups, remove] {
+        auto st = load_locked_(user);
+        RosterItem item;
+        bool existed = false;
+        {
+            std::lock_guard lock(st->mu);
+            if (auto* it = st->item_locked(contact)) {
+                item = *it;
+                existed = true;
+            } else if (auto any = st->items.find(contact); any != st->items.end()) {
+                item = any->second;  // an unlisted request or a tombstone
+                if (item.removed) item = RosterItem{};
+            }
+            if (!existed && !remove && st->listed >= limits_.roster_max_items) return R::full;
+        }
+        item.jid = contact;
+        if (remove) {
+            if (!existed) {
+                auto c = Jid::parse(contact);
+                bool shared = c && c->domain() == domain_ &&
+                              !shared_.groups_between(user, c->local()).empty();
+                return shared ? R::shared_only : R::not_found;
+            }
+            remove_item(*st, item);
+            return R::ok;
+        }
+        item.name = name;
+        item.groups = groups;
+        item.listed = true;
+        commit(*st, item);
+        return R::ok;
+    });
+    if (r == R::full) {
+        iq.error(StanzaErrorCondition::not_allowed,
+                 "the roster is full (" + std::to_string(limits_.roster_max_items) + " items)");
+    } else if (r == R::not_found) {
+        iq.error(StanzaErrorCondition::item_not_found, "no such contact in the roster");
+    } else if (r == R::shared_only) {
+        iq.error(StanzaErrorCondition::not_allowed,
+                 "this contact comes from a shared group the operator manages");
+    } else {
+        iq.reply();
+    }
+}
+
+}  // namespace hongyan::im

@@ -1,0 +1,65 @@
+// What the server keeps in memory for a user: the roster with its version, and the
+// blocklist. Loaded once (one query each) when the user's first session binds or when a
+// stanza needs it, and kept while any of the user's sessions is bound.
+//
+// Ownership: every change happens on the storage thread (one writer, in order with the
+// database writes); I/O threads read under the state's mutex.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "server/storage/roster_store.hpp"
+#include "xmpp/jid.hpp"
+
+namespace hongyan::im {
+
+using storage::RosterItem;
+
+struct UserState {
+    explicit UserState(std::string u) : user(std::move(u)) {}
+
+    mutable std::mutex mu;
+    const std::string user;
+    // By the contact's bare JID; tombstones and unlisted pending requests included.
+    std::unordered_map<std::string, RosterItem> items;
+    std::int64_t ver = 0;  // newest item version
+    std::size_t listed = 0;
+    std::unordered_set<std::string> blocked;
+
+    // Storage thread only.
+    int pins = 0;  // bound sessions holding the state in the cache
+    std::unordered_set<std::int64_t> offline_in_flight;
+
+    // XEP-0191 §3.6 matching: full JID, bare JID, domain/resource, domain. Caller holds mu.
+    bool blocks_locked(const Jid& other) const;
+    bool blocks(const Jid& other) const {
+        std::lock_guard lock(mu);
+        return blocks_locked(other);
+    }
+    // The listed, non-removed item for `contact`, if any. Caller holds mu.
+    const RosterItem* item_locked(const std::string& contact) const;
+};
+
+using UserPtr = std::shared_ptr<UserState>;
+
+// The loaded states, by username.
+class UserCache {
+  public:
+    UserPtr find(const std::string& user) const;
+    void put(const UserPtr& state);
+    void erase(const std::string& user);
+    void for_each(const std::function<void(const UserPtr&)>& f) const;
+
+  private:
+    mutable std::mutex mu_;
+    std::unordered_map<std::string, UserPtr> users_;
+};
+
+}  // namespace hongyan::im

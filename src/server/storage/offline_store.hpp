@@ -1,0 +1,25 @@
+// Offline messages (XEP-0160): stanzas kept for a user who was not online, in arrival order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hongyan::storage {
+
+struct OfflineMessage {
+    std::int64_t id = 0;
+    std::string stanza;  // serialised, with its <delay/> (XEP-0203) already added
+};
+
+class OfflineStore {
+  public:
+    virtual ~OfflineStore() = default;
+    virtual std::size_t count(const std::string& user) = 0;
+    // Appends unless `user` already has `limit` messages; false when full.
+    virtual bool add(const std::string& user, const std::string& stanza, std::size_t limit) = 0;
+    virtual std::vector<OfflineMessage> load(const std::string& user) = 0;
+    virtual void remove(const std::string& user, const std::vector<std::int64_t>& ids) = 0;
+};
+
+}  // namespace hongyan::storage
