@@ -159,13 +159,18 @@ void Im::inbound_subscription(const std::string& owner, const std::string& other
             item = RosterItem{other_jid, {}, {}, {}, false, false, 0, {}};
     }
     Outcome o = inbound(item.sub, t);
+    const RosterItem item_before = item;
     if (o.changed() || (t == SubType::subscribe && o.forward)) {
         item.sub = o.state;
         // §3.1.3: the request itself is kept, to be shown again at every login until
         // answered; no roster item is created for it.
         if (t == SubType::subscribe && o.state.pending_in) item.request = stanza;
         if (!o.state.pending_in) item.request.clear();
-        commit(*st, item, item.listed);
+        // Pending In alone shows in no roster attribute: no push for it (§2.6.2 does not
+        // count it as a roster modification).
+        SubState seen_before = item_before.sub, seen_after = o.state;
+        seen_before.pending_in = seen_after.pending_in = false;
+        commit(*st, item, item.listed && !(seen_before == seen_after));
     }
     if (o.forward) {
         if (t == SubType::subscribe) {
@@ -211,10 +216,9 @@ bool Im::outbound_subscription(const std::string& user, const std::string& conta
         if (!o.state.pending_in) item.request.clear();
         commit(*st, item, item.listed);
     }
-    if (o.forward && local) {
-        inbound_subscription(*local, user, t, stanza);
-        if (t == SubType::subscribed) send_current_presence(user, *local);  // §3.1.5
-    }
+    // §3.1.5: after an approval the user's presence goes to the contact; the contact's
+    // side (inbound 'subscribed' there) sends it.
+    if (o.forward && local) inbound_subscription(*local, user, t, stanza);
     release_if_unpinned(st);
     return true;
 }
