@@ -59,6 +59,8 @@ class FailureLog {
 
 asio::awaitable<void> sleep_for(double seconds);
 double seconds_since(std::chrono::steady_clock::time_point t);
+// The p-th percentile (0..100) of ascending `sorted`, nearest rank; 0 when empty.
+double percentile(const std::vector<double>& sorted, double p);
 // "-" when a figure could not be measured, else the number with `decimals` decimals.
 std::string figure(std::optional<double> v, int decimals = 1);
 
