@@ -1,6 +1,7 @@
 // hongyan-bench: the project's load generator. Talks XMPP to a server on this machine
 // (127.0.0.0/8 only) and reports figures that compare servers: memory per idle session,
-// logins per second and server CPU per login. See docs/benchmarks.md.
+// logins per second and server CPU per login, messages delivered per second and their
+// latency. See docs/benchmarks.md.
 #include <signal.h>
 
 #include <fmt/core.h>
@@ -71,6 +72,10 @@ int main(int argc, char** argv) {
     IdleOptions idle;
     LoginRateOptions login;
     RegisterOptions reg;
+    ChatOptions chat;
+    ChatOptions paced;
+    paced.rate = 2000;
+    paced.window = 100;
 
     auto* idle_cmd = app.add_subcommand(
         "idle", "Open N sessions, keep them idle, report server memory per session");
@@ -114,6 +119,43 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 1000))
         ->capture_default_str();
 
+    auto add_chat = [&](CLI::App& cmd, ChatOptions& o) {
+        add_common(cmd, common, target, accounts);
+        cmd.add_option("--pairs", o.pairs,
+                       "Pairs of users; pair p is <prefix><2p> and <prefix><2p+1>")
+            ->check(CLI::Range(1, 50000))
+            ->capture_default_str();
+        cmd.add_option("--duration", o.duration, "Seconds measured")
+            ->check(CLI::Range(1.0, 600.0))
+            ->capture_default_str();
+        cmd.add_option("--warmup", o.warmup, "Seconds of load before measuring")
+            ->check(CLI::Range(0.0, 600.0))
+            ->capture_default_str();
+        cmd.add_option("--server-pid", o.server_pid, "Server process to read CPU time of");
+    };
+    auto* chat_cmd = app.add_subcommand(
+        "chat",
+        "Pairs of users send each other chat messages as fast as a window of unacknowledged "
+        "messages allows; report delivered messages/s and latency");
+    add_chat(*chat_cmd, chat);
+    chat_cmd->add_option("--window", chat.window, "Messages in flight per sender")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+
+    auto* paced_cmd = app.add_subcommand(
+        "paced",
+        "Pairs of users send each other chat messages at a fixed total rate, evenly spread; "
+        "report latency");
+    add_chat(*paced_cmd, paced);
+    paced_cmd->add_option("--rate", paced.rate, "Messages per second, all senders together")
+        ->check(CLI::Range(1.0, 1000000.0))
+        ->capture_default_str();
+    paced_cmd
+        ->add_option("--window", paced.window,
+                     "Messages in flight per sender before a sender waits (counted as late)")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+
     CLI11_PARSE(app, argc, argv);
 
     boost::system::error_code ec;
@@ -130,6 +172,7 @@ int main(int argc, char** argv) {
     target.hash = common.mechanism == "SCRAM-SHA-256" ? hongyan::crypto::Hash::sha256
                                                       : hongyan::crypto::Hash::sha1;
     idle.verbose = login.verbose = reg.verbose = common.verbose;
+    chat.verbose = paced.verbose = common.verbose;
 
     long files = raise_open_files_limit();
     if (idle_cmd->parsed() && files >= 0 && idle.connections + 64 > files) {
@@ -139,7 +182,7 @@ int main(int argc, char** argv) {
                    idle.connections, files);
         return 2;
     }
-    for (int pid : {idle.server_pid, login.server_pid}) {
+    for (int pid : {idle.server_pid, login.server_pid, chat.server_pid, paced.server_pid}) {
         if (pid && !process_alive(pid)) {
             fmt::print(stderr, "hongyan-bench: no process with id {}\n", pid);
             return 2;
@@ -151,6 +194,8 @@ int main(int argc, char** argv) {
     auto scenario = [&]() -> boost::asio::awaitable<int> {
         if (idle_cmd->parsed()) co_return co_await run_idle(rt, target, accounts, idle);
         if (login_cmd->parsed()) co_return co_await run_login_rate(rt, target, accounts, login);
+        if (chat_cmd->parsed()) co_return co_await run_chat(rt, target, accounts, chat);
+        if (paced_cmd->parsed()) co_return co_await run_chat(rt, target, accounts, paced);
         co_return co_await run_register(rt, target, accounts, reg);
     };
     boost::asio::co_spawn(rt.main_context(), scenario(), [&](std::exception_ptr e, int rc) {

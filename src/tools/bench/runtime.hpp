@@ -86,6 +86,18 @@ struct RegisterOptions {
     bool verbose = false;
 };
 
+// "chat" (rate == 0): every sender keeps `window` messages in flight. "paced" (rate > 0):
+// `rate` messages per second in all, evenly spread, with `window` only as a safety bound.
+struct ChatOptions {
+    int pairs = 100;
+    int window = 10;
+    double rate = 0;
+    double duration = 20;
+    double warmup = 2;
+    int server_pid = 0;
+    bool verbose = false;
+};
+
 // Each returns the process exit status.
 asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts& accounts,
                               const IdleOptions& opt);
@@ -93,5 +105,7 @@ asio::awaitable<int> run_login_rate(Runtime& rt, const Target& target, const Acc
                                     const LoginRateOptions& opt);
 asio::awaitable<int> run_register(Runtime& rt, const Target& target, const Accounts& accounts,
                                   const RegisterOptions& opt);
+asio::awaitable<int> run_chat(Runtime& rt, const Target& target, const Accounts& accounts,
+                              const ChatOptions& opt);
 
 }  // namespace hongyan::bench
