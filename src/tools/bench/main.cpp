@@ -1,7 +1,7 @@
 // hongyan-bench: the project's load generator. Talks XMPP to a server on this machine
 // (127.0.0.0/8 only) and reports figures that compare servers: memory per idle session,
 // logins per second and server CPU per login, messages delivered per second and their
-// latency. See docs/benchmarks.md.
+// latency, the cost of a roster fetch. See docs/benchmarks.md.
 #include <signal.h>
 
 #include <fmt/core.h>
@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
     ChatOptions paced;
     paced.rate = 2000;
     paced.window = 100;
+    RosterOptions roster;
 
     auto* idle_cmd = app.add_subcommand(
         "idle", "Open N sessions, keep them idle, report server memory per session");
@@ -156,6 +157,19 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 10000))
         ->capture_default_str();
 
+    auto* roster_cmd = app.add_subcommand(
+        "roster",
+        "Fill <prefix>0's roster to N items if it is short, then fetch it K times; report "
+        "round-trip time, result size and server CPU per fetch");
+    add_common(*roster_cmd, common, target, accounts);
+    roster_cmd->add_option("-n,--items", roster.items, "Roster items")
+        ->check(CLI::Range(0, 100000))
+        ->capture_default_str();
+    roster_cmd->add_option("-k,--fetches", roster.fetches, "Roster gets, one after another")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    roster_cmd->add_option("--server-pid", roster.server_pid, "Server process to read CPU time of");
+
     CLI11_PARSE(app, argc, argv);
 
     boost::system::error_code ec;
@@ -172,7 +186,7 @@ int main(int argc, char** argv) {
     target.hash = common.mechanism == "SCRAM-SHA-256" ? hongyan::crypto::Hash::sha256
                                                       : hongyan::crypto::Hash::sha1;
     idle.verbose = login.verbose = reg.verbose = common.verbose;
-    chat.verbose = paced.verbose = common.verbose;
+    chat.verbose = paced.verbose = roster.verbose = common.verbose;
 
     long files = raise_open_files_limit();
     if (idle_cmd->parsed() && files >= 0 && idle.connections + 64 > files) {
@@ -182,7 +196,8 @@ int main(int argc, char** argv) {
                    idle.connections, files);
         return 2;
     }
-    for (int pid : {idle.server_pid, login.server_pid, chat.server_pid, paced.server_pid}) {
+    for (int pid : {idle.server_pid, login.server_pid, chat.server_pid, paced.server_pid,
+                    roster.server_pid}) {
         if (pid && !process_alive(pid)) {
             fmt::print(stderr, "hongyan-bench: no process with id {}\n", pid);
             return 2;
@@ -196,6 +211,7 @@ int main(int argc, char** argv) {
         if (login_cmd->parsed()) co_return co_await run_login_rate(rt, target, accounts, login);
         if (chat_cmd->parsed()) co_return co_await run_chat(rt, target, accounts, chat);
         if (paced_cmd->parsed()) co_return co_await run_chat(rt, target, accounts, paced);
+        if (roster_cmd->parsed()) co_return co_await run_roster(rt, target, accounts, roster);
         co_return co_await run_register(rt, target, accounts, reg);
     };
     boost::asio::co_spawn(rt.main_context(), scenario(), [&](std::exception_ptr e, int rc) {

@@ -98,6 +98,13 @@ struct ChatOptions {
     bool verbose = false;
 };
 
+struct RosterOptions {
+    int items = 1000;
+    int fetches = 200;
+    int server_pid = 0;
+    bool verbose = false;
+};
+
 // Each returns the process exit status.
 asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts& accounts,
                               const IdleOptions& opt);
@@ -107,5 +114,7 @@ asio::awaitable<int> run_register(Runtime& rt, const Target& target, const Accou
                                   const RegisterOptions& opt);
 asio::awaitable<int> run_chat(Runtime& rt, const Target& target, const Accounts& accounts,
                               const ChatOptions& opt);
+asio::awaitable<int> run_roster(Runtime& rt, const Target& target, const Accounts& accounts,
+                                const RosterOptions& opt);
 
 }  // namespace hongyan::bench
