@@ -7,9 +7,13 @@
 #   2. with TLS optional: N idle sessions without TLS (server memory per session), then,
 #      on a restarted server, the login-rate run without TLS;
 #   3. the same with TLS required: N idle sessions over STARTTLS, then the login-rate run
-#      over STARTTLS.
+#      over STARTTLS;
+#   4. with TLS optional and no TLS: chat (PAIRS pairs of users sending each other messages,
+#      WINDOW in flight per sender: delivered messages/s at saturation), paced (RATE
+#      messages/s in all: latency under a steady load), roster (bench0's roster filled to
+#      ROSTER_ITEMS, then ROSTER_FETCHES roster gets, one after another).
 #
-# Each of these four measurements runs against a freshly started server.
+# Each of these measurements runs against a freshly started server.
 #
 # Every server runs in the foreground as a child of this script, on its own ports, with a
 # configuration written to a temporary directory, and is stopped at the end (also on error
@@ -21,12 +25,18 @@
 #   DURATION [20]        seconds of login-rate         WARMUP [3]       seconds before measuring
 #   LOGIN_CONCURRENCY [50]  login-rate workers         IDLE_CONCURRENCY [200]  logins at once
 #   SOURCES [4]          client source addresses 127.0.0.1..127.0.0.K
+#   SCENARIOS ["idle login-rate chat paced roster"]    the measurements to run
+#   PAIRS [100]          chat and paced pairs (2 x PAIRS <= USERS)
+#   WINDOW [10]          chat messages in flight per sender
+#   RATE [2000]          paced messages/s in all     MSG_DURATION [DURATION]  chat and paced
+#   ROSTER_ITEMS [1000]  roster size                 ROSTER_FETCHES [200]     roster gets
 #   SERVERS ["hongyand prosody ejabberd"]              BASE_PORT [35222]
 #   HONGYAND [build/hongyand, or build-clang/hongyand when build/ is a GCC 12 build]
 #   BENCH [hongyan-bench beside HONGYAND, else build-bench/hongyan-bench]
 #   KEEP [0]             1 keeps the temporary directory (configs, logs, results.log)
 #
-# Quick check: N=500 USERS=50 DURATION=5 HOLD=3 SETTLE=2 bench/compare.sh
+# Quick check: N=500 USERS=50 PAIRS=20 DURATION=5 HOLD=3 SETTLE=2 ROSTER_FETCHES=20 bench/compare.sh
+# Messaging only: SCENARIOS="chat paced roster" bench/compare.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +49,13 @@ WARMUP=${WARMUP:-3}
 LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-50}
 IDLE_CONCURRENCY=${IDLE_CONCURRENCY:-200}
 SOURCES=${SOURCES:-4}
+SCENARIOS=${SCENARIOS:-"idle login-rate chat paced roster"}
+PAIRS=${PAIRS:-100}
+WINDOW=${WINDOW:-10}
+RATE=${RATE:-2000}
+MSG_DURATION=${MSG_DURATION:-$DURATION}
+ROSTER_ITEMS=${ROSTER_ITEMS:-1000}
+ROSTER_FETCHES=${ROSTER_FETCHES:-200}
 SERVERS=${SERVERS:-"hongyand prosody ejabberd"}
 BASE_PORT=${BASE_PORT:-35222}
 KEEP=${KEEP:-0}
@@ -67,6 +84,16 @@ if [[ -z ${BENCH:-} ]]; then
     [[ -x $BENCH ]] || BENCH=$ROOT/build-bench/hongyan-bench
 fi
 [[ -x $BENCH ]] || die "no load generator at $BENCH (cmake --build build-bench --target hongyan-bench)"
+for sc in $SCENARIOS; do
+    case $sc in
+        idle | login-rate | chat | paced | roster) ;;
+        *) die "unknown scenario '$sc'" ;;
+    esac
+done
+wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+if (wants chat || wants paced) && ((2 * PAIRS > USERS)); then
+    die "PAIRS=$PAIRS pairs need $((2 * PAIRS)) accounts; USERS is $USERS"
+fi
 for s in $SERVERS; do
     case $s in
         hongyand) [[ -x $HONGYAND ]] || die "no hongyand at $HONGYAND" ;;
@@ -181,11 +208,11 @@ data_path = "$dir/data"
 certificates = "$dir/certs"
 log = { { levels = { min = "warn" }, to = "file", filename = "$dir/prosody.log" } }
 network_backend = "epoll"
-network_settings = { tcp_backlog = 1024 }
+network_settings = { tcp_backlog = 1024, nagle = false }
 interfaces = { "127.0.0.1" }
 c2s_ports = { $PORT }
 c2s_direct_tls_ports = { $TLS_PORT }
-modules_enabled = { "saslauth", "tls", "disco", "register", "ping", "version" }
+modules_enabled = { "roster", "saslauth", "tls", "disco", "register", "ping", "version" }
 modules_disabled = { "s2s", "offline" }
 authentication = "internal_hashed"
 storage = "internal"
@@ -255,6 +282,7 @@ access_rules:
   register:
     allow: all
 modules:
+  mod_roster: {}
   mod_disco: {}
   mod_ping: {}
   mod_version: {}
@@ -301,22 +329,46 @@ run_server() {
     for mode in plain tls; do
         tls=none
         [[ $mode == tls ]] && tls=starttls
-        "start_$name" $mode
-        log "$name ($mode) started: pid $MEASURE_PID, rss $(awk '/VmRSS/ {print $2}' /proc/$MEASURE_PID/status) KiB"
-        bench "$name" idle --port $PORT --tls $tls -n "$N" --concurrency "$IDLE_CONCURRENCY" \
-            --hold "$HOLD" --settle "$SETTLE" --server-pid "$MEASURE_PID"
-        stop_server
-
-        "start_$name" $mode
-        bench "$name" login-rate --port $PORT --tls $tls --concurrency "$LOGIN_CONCURRENCY" \
-            --duration "$DURATION" --warmup "$WARMUP" --threads 2 --server-pid "$MEASURE_PID"
-        stop_server
+        if wants idle; then
+            "start_$name" $mode
+            log "$name ($mode) started: pid $MEASURE_PID, rss $(awk '/VmRSS/ {print $2}' /proc/$MEASURE_PID/status) KiB"
+            bench "$name" idle --port $PORT --tls $tls -n "$N" --concurrency "$IDLE_CONCURRENCY" \
+                --hold "$HOLD" --settle "$SETTLE" --server-pid "$MEASURE_PID"
+            stop_server
+        fi
+        if wants login-rate; then
+            "start_$name" $mode
+            bench "$name" login-rate --port $PORT --tls $tls --concurrency "$LOGIN_CONCURRENCY" \
+                --duration "$DURATION" --warmup "$WARMUP" --threads 2 --server-pid "$MEASURE_PID"
+            stop_server
+        fi
     done
+
+    # Messaging and roster without TLS: what routing and storage cost, not encryption.
+    # Roster last: it leaves bench0 with ROSTER_ITEMS contacts in its roster.
+    if wants chat; then
+        "start_$name" plain
+        bench "$name" chat --port $PORT --tls none --pairs "$PAIRS" --window "$WINDOW" \
+            --duration "$MSG_DURATION" --warmup "$WARMUP" --threads 2 --server-pid "$MEASURE_PID"
+        stop_server
+    fi
+    if wants paced; then
+        "start_$name" plain
+        bench "$name" paced --port $PORT --tls none --pairs "$PAIRS" --rate "$RATE" \
+            --duration "$MSG_DURATION" --warmup "$WARMUP" --server-pid "$MEASURE_PID"
+        stop_server
+    fi
+    if wants roster; then
+        "start_$name" plain
+        bench "$name" roster --port $PORT --tls none --items "$ROSTER_ITEMS" \
+            --fetches "$ROSTER_FETCHES" --server-pid "$MEASURE_PID"
+        stop_server
+    fi
 }
 
 ulimit -n "$(ulimit -Hn)"
 stop_system_services
-log "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB; N=$N USERS=$USERS"
+log "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB; N=$N USERS=$USERS; scenarios: $SCENARIOS"
 log "hongyand: $HONGYAND ($("$HONGYAND" --version 2>/dev/null || echo '?'), built $(date -r "$HONGYAND" '+%F %T'), md5 $(md5sum <"$HONGYAND" | cut -c1-12)); bench: $BENCH"
 log "prosody $(dpkg-query -W -f='${Version}' prosody 2>/dev/null); ejabberd $(dpkg-query -W -f='${Version}' ejabberd 2>/dev/null)"
 for s in $SERVERS; do run_server "$s"; done
@@ -339,39 +391,59 @@ ratio() {  # value, reference
         else printf "%.2f", a / b }'
 }
 
-cols=(
-    "idle none kib_per_conn|KiB/idle conn, no TLS"
-    "idle starttls kib_per_conn|KiB/idle conn, STARTTLS"
-    "login-rate starttls logins_per_s|logins/s, STARTTLS"
-    "login-rate starttls server_cpu_ms_per_login|server CPU ms/login, STARTTLS"
-    "login-rate none logins_per_s|logins/s, no TLS"
-    "login-rate none server_cpu_ms_per_login|server CPU ms/login, no TLS"
-)
-echo
-echo "Results (N=$N idle sessions, $USERS accounts, login-rate $LOGIN_CONCURRENCY workers x ${DURATION} s; $(nproc) cores)"
-echo
-header="| server |" rule="| --- |"
-for c in "${cols[@]}"; do header+=" ${c#*|} |"; rule+=" ---: |"; done
-echo "$header"
-echo "$rule"
-for s in $SERVERS; do
-    row="| $s |"
-    for c in "${cols[@]}"; do
-        read -r sc tls key <<<"${c%%|*}"
-        v=$(field "$s" "$sc" "$tls" "$key")
-        r=""
-        if [[ $s != hongyand && $SERVERS == *hongyand* ]]; then
-            r=" (x$(ratio "$v" "$(field hongyand "$sc" "$tls" "$key")"))"
-        fi
-        row+=" ${v:--}$r |"
+table() {  # title, then "scenario tls key|heading" per column; columns of scenarios not run are left out
+    local title=$1 c sc tls key v r s header="| server |" rule="| --- |" row
+    shift
+    local cols=()
+    for c in "$@"; do
+        read -r sc _ <<<"$c"
+        wants "$sc" && cols+=("$c")
     done
-    echo "$row"
-done
+    ((${#cols[@]})) || return 0
+    echo
+    echo "$title"
+    echo
+    for c in "${cols[@]}"; do header+=" ${c#*|} |"; rule+=" ---: |"; done
+    echo "$header"
+    echo "$rule"
+    for s in $SERVERS; do
+        row="| $s |"
+        for c in "${cols[@]}"; do
+            read -r sc tls key <<<"${c%%|*}"
+            v=$(field "$s" "$sc" "$tls" "$key")
+            r=""
+            if [[ $s != hongyand && $SERVERS == *hongyand* ]]; then
+                r=" (x$(ratio "$v" "$(field hongyand "$sc" "$tls" "$key")"))"
+            fi
+            row+=" ${v:--}$r |"
+        done
+        echo "$row"
+    done
+}
+
+table "Results (N=$N idle sessions, $USERS accounts, login-rate $LOGIN_CONCURRENCY workers x ${DURATION} s; $(nproc) cores)" \
+    "idle none kib_per_conn|KiB/idle conn, no TLS" \
+    "idle starttls kib_per_conn|KiB/idle conn, STARTTLS" \
+    "login-rate starttls logins_per_s|logins/s, STARTTLS" \
+    "login-rate starttls server_cpu_ms_per_login|server CPU ms/login, STARTTLS" \
+    "login-rate none logins_per_s|logins/s, no TLS" \
+    "login-rate none server_cpu_ms_per_login|server CPU ms/login, no TLS"
+table "Messaging and roster, no TLS (chat: $PAIRS pairs, window $WINDOW, ${MSG_DURATION} s; paced: $RATE msgs/s; roster: $ROSTER_ITEMS items, $ROSTER_FETCHES gets; $(nproc) cores)" \
+    "chat none delivered_per_s|chat msgs/s" \
+    "chat none p99_ms|chat p99 ms" \
+    "chat none server_cpu_us_per_msg|chat server CPU us/msg" \
+    "paced none p50_ms|paced p50 ms" \
+    "paced none p99_ms|paced p99 ms" \
+    "roster none p50_ms|roster get p50 ms" \
+    "roster none p99_ms|roster get p99 ms" \
+    "roster none first_byte_p50_ms|roster first byte p50 ms" \
+    "roster none server_cpu_ms_per_fetch|server CPU ms/roster get" \
+    "roster none result_bytes|roster bytes"
 echo
 echo "(xR) = the server's figure divided by hongyand's. Failures and drops per run:"
 awk '$1 == "RESULT" && $3 != "register" {
         line = $2 " " $3
-        for (i = 4; i <= NF; i++) if ($i ~ /^(tls|ok|failed|dropped|logins|server_alive)=/) line = line " " $i
+        for (i = 4; i <= NF; i++) if ($i ~ /^(tls|ok|failed|dropped|logins|delivered|bounced|lost|late|items|fetches|server_alive)=/) line = line " " $i
         print "  " line
     }
     $1 == "RESULT" && $3 == "register" { print "  " $2 " register " $5 " " $6 " " $7 }' "$RESULTS"

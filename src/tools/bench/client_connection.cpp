@@ -150,6 +150,8 @@ asio::awaitable<Event> ClientConnection::next_event(error_code& ec) {
                 std::tie(ec, n) =
                     co_await socket_.async_read_some(asio::buffer(buffer_), use_tuple);
             if (ec) co_return Event::error;
+            bytes_received_ += n;
+            if (!first_read_at_) first_read_at_ = std::chrono::steady_clock::now();
             ev = parser_.feed(buffer_.data(), n);
         }
         if (ev == Event::need_more) continue;
@@ -448,6 +450,31 @@ asio::awaitable<Outcome> ClientConnection::wait_for_end() {
     disarm_deadline();
     abort();
     co_return how;
+}
+
+asio::awaitable<Outcome> ClientConnection::send(std::string data, const char* step) {
+    if (auto ec = co_await write(std::move(data))) co_return io_failure(step, ec);
+    co_return Outcome{};
+}
+
+asio::awaitable<Outcome> ClientConnection::receive(const char* step, xml::Element& out) {
+    out = xml::Element();
+    error_code ec;
+    Event ev = co_await next_event(ec);
+    if (ec) co_return (close_requested_ && !timed_out_) ? Outcome{} : io_failure(step, ec);
+    switch (ev) {
+        case Event::stanza:
+            out = parser_.take_stanza();
+            if (out.is("error", ns::streams)) co_return stream_error(step, out);
+            co_return Outcome{};
+        case Event::stream_close:
+            if (close_requested_) co_return Outcome{};
+            co_return Outcome::failure(step, "server closed the stream");
+        case Event::error:
+            co_return Outcome::failure(step, "bad XML from server", parser_.error_text());
+        default:
+            co_return Outcome::failure(step, "unexpected stream header");
+    }
 }
 
 asio::awaitable<void> ClientConnection::request_close(double seconds) {

@@ -1,6 +1,7 @@
 // One client-to-server XMPP connection for the load generator: just enough of RFC 6120
 // (TLS, SASL SCRAM, resource binding, stream close) and XEP-0077 to log in, register and
-// sit idle, driven step by step from a coroutine. Works against any XMPP server.
+// sit idle, driven step by step from a coroutine, plus raw send and receive for scenarios
+// that exchange stanzas once logged in. Works against any XMPP server.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -9,6 +10,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -75,6 +78,21 @@ class ClientConnection {
     asio::awaitable<Outcome> register_account(asio::ip::address_v4 source, const std::string& user,
                                               const std::string& password, bool& existed);
 
+    // After log_in(): writes `data` (one or more stanzas, already serialized). At most one
+    // send() at a time; it may run beside receive().
+    asio::awaitable<Outcome> send(std::string data, const char* step);
+    // After log_in(): the next stanza from the server. When the stream ends after
+    // request_close(), this succeeds with `out` left without a name.
+    asio::awaitable<Outcome> receive(const char* step, xml::Element& out);
+    // Bytes read from the server so far (after TLS), for the size of a reply.
+    std::uint64_t bytes_received() const { return bytes_received_; }
+    // When the first read after mark_reads() returned data: for the time to the first byte
+    // of a reply, which the client's own parsing of a large reply does not delay.
+    void mark_reads() { first_read_at_.reset(); }
+    std::optional<std::chrono::steady_clock::time_point> first_read_at() const {
+        return first_read_at_;
+    }
+
     // Sends </stream:stream> and waits (bounded) for the server's; then closes the socket.
     asio::awaitable<Outcome> close_stream(double seconds = 5.0);
     // For idle connections: reads (ignoring keepalives and stray stanzas) until the stream
@@ -115,6 +133,8 @@ class ClientConnection {
     xml::Element features_;
     std::array<char, 4096> buffer_{};
     int next_id_ = 0;
+    std::uint64_t bytes_received_ = 0;
+    std::optional<std::chrono::steady_clock::time_point> first_read_at_;
 };
 
 }  // namespace hongyan::bench

@@ -85,12 +85,6 @@ asio::awaitable<void> login_worker(Runtime& rt, LoginRun& run, int w) {
     ++run.workers_done;
 }
 
-double percentile(const std::vector<double>& sorted, double p) {
-    if (sorted.empty()) return 0;
-    auto idx = static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size() - 1) + 0.5);
-    return sorted[std::min(idx, sorted.size() - 1)];
-}
-
 }  // namespace
 
 asio::awaitable<int> run_login_rate(Runtime& rt, const Target& target, const Accounts& accounts,

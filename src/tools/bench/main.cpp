@@ -1,6 +1,7 @@
 // hongyan-bench: the project's load generator. Talks XMPP to a server on this machine
 // (127.0.0.0/8 only) and reports figures that compare servers: memory per idle session,
-// logins per second and server CPU per login. See docs/benchmarks.md.
+// logins per second and server CPU per login, messages delivered per second and their
+// latency, the cost of a roster fetch. See docs/benchmarks.md.
 #include <signal.h>
 
 #include <fmt/core.h>
@@ -71,6 +72,11 @@ int main(int argc, char** argv) {
     IdleOptions idle;
     LoginRateOptions login;
     RegisterOptions reg;
+    ChatOptions chat;
+    ChatOptions paced;
+    paced.rate = 2000;
+    paced.window = 100;
+    RosterOptions roster;
 
     auto* idle_cmd = app.add_subcommand(
         "idle", "Open N sessions, keep them idle, report server memory per session");
@@ -114,6 +120,56 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 1000))
         ->capture_default_str();
 
+    auto add_chat = [&](CLI::App& cmd, ChatOptions& o) {
+        add_common(cmd, common, target, accounts);
+        cmd.add_option("--pairs", o.pairs,
+                       "Pairs of users; pair p is <prefix><2p> and <prefix><2p+1>")
+            ->check(CLI::Range(1, 50000))
+            ->capture_default_str();
+        cmd.add_option("--duration", o.duration, "Seconds measured")
+            ->check(CLI::Range(1.0, 600.0))
+            ->capture_default_str();
+        cmd.add_option("--warmup", o.warmup, "Seconds of load before measuring")
+            ->check(CLI::Range(0.0, 600.0))
+            ->capture_default_str();
+        cmd.add_option("--server-pid", o.server_pid, "Server process to read CPU time of");
+    };
+    auto* chat_cmd = app.add_subcommand(
+        "chat",
+        "Pairs of users send each other chat messages as fast as a window of unacknowledged "
+        "messages allows; report delivered messages/s and latency");
+    add_chat(*chat_cmd, chat);
+    chat_cmd->add_option("--window", chat.window, "Messages in flight per sender")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+
+    auto* paced_cmd = app.add_subcommand(
+        "paced",
+        "Pairs of users send each other chat messages at a fixed total rate, evenly spread; "
+        "report latency");
+    add_chat(*paced_cmd, paced);
+    paced_cmd->add_option("--rate", paced.rate, "Messages per second, all senders together")
+        ->check(CLI::Range(1.0, 1000000.0))
+        ->capture_default_str();
+    paced_cmd
+        ->add_option("--window", paced.window,
+                     "Messages in flight per sender before a sender waits (counted as late)")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+
+    auto* roster_cmd = app.add_subcommand(
+        "roster",
+        "Fill <prefix>0's roster to N items if it is short, then fetch it K times; report "
+        "round-trip time, result size and server CPU per fetch");
+    add_common(*roster_cmd, common, target, accounts);
+    roster_cmd->add_option("-n,--items", roster.items, "Roster items")
+        ->check(CLI::Range(0, 100000))
+        ->capture_default_str();
+    roster_cmd->add_option("-k,--fetches", roster.fetches, "Roster gets, one after another")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    roster_cmd->add_option("--server-pid", roster.server_pid, "Server process to read CPU time of");
+
     CLI11_PARSE(app, argc, argv);
 
     boost::system::error_code ec;
@@ -130,6 +186,7 @@ int main(int argc, char** argv) {
     target.hash = common.mechanism == "SCRAM-SHA-256" ? hongyan::crypto::Hash::sha256
                                                       : hongyan::crypto::Hash::sha1;
     idle.verbose = login.verbose = reg.verbose = common.verbose;
+    chat.verbose = paced.verbose = roster.verbose = common.verbose;
 
     long files = raise_open_files_limit();
     if (idle_cmd->parsed() && files >= 0 && idle.connections + 64 > files) {
@@ -139,7 +196,8 @@ int main(int argc, char** argv) {
                    idle.connections, files);
         return 2;
     }
-    for (int pid : {idle.server_pid, login.server_pid}) {
+    for (int pid : {idle.server_pid, login.server_pid, chat.server_pid, paced.server_pid,
+                    roster.server_pid}) {
         if (pid && !process_alive(pid)) {
             fmt::print(stderr, "hongyan-bench: no process with id {}\n", pid);
             return 2;
@@ -151,6 +209,9 @@ int main(int argc, char** argv) {
     auto scenario = [&]() -> boost::asio::awaitable<int> {
         if (idle_cmd->parsed()) co_return co_await run_idle(rt, target, accounts, idle);
         if (login_cmd->parsed()) co_return co_await run_login_rate(rt, target, accounts, login);
+        if (chat_cmd->parsed()) co_return co_await run_chat(rt, target, accounts, chat);
+        if (paced_cmd->parsed()) co_return co_await run_chat(rt, target, accounts, paced);
+        if (roster_cmd->parsed()) co_return co_await run_roster(rt, target, accounts, roster);
         co_return co_await run_register(rt, target, accounts, reg);
     };
     boost::asio::co_spawn(rt.main_context(), scenario(), [&](std::exception_ptr e, int rc) {

@@ -59,6 +59,8 @@ class FailureLog {
 
 asio::awaitable<void> sleep_for(double seconds);
 double seconds_since(std::chrono::steady_clock::time_point t);
+// The p-th percentile (0..100) of ascending `sorted`, nearest rank; 0 when empty.
+double percentile(const std::vector<double>& sorted, double p);
 // "-" when a figure could not be measured, else the number with `decimals` decimals.
 std::string figure(std::optional<double> v, int decimals = 1);
 
@@ -84,6 +86,25 @@ struct RegisterOptions {
     bool verbose = false;
 };
 
+// "chat" (rate == 0): every sender keeps `window` messages in flight. "paced" (rate > 0):
+// `rate` messages per second in all, evenly spread, with `window` only as a safety bound.
+struct ChatOptions {
+    int pairs = 100;
+    int window = 10;
+    double rate = 0;
+    double duration = 20;
+    double warmup = 2;
+    int server_pid = 0;
+    bool verbose = false;
+};
+
+struct RosterOptions {
+    int items = 1000;
+    int fetches = 200;
+    int server_pid = 0;
+    bool verbose = false;
+};
+
 // Each returns the process exit status.
 asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts& accounts,
                               const IdleOptions& opt);
@@ -91,5 +112,9 @@ asio::awaitable<int> run_login_rate(Runtime& rt, const Target& target, const Acc
                                     const LoginRateOptions& opt);
 asio::awaitable<int> run_register(Runtime& rt, const Target& target, const Accounts& accounts,
                                   const RegisterOptions& opt);
+asio::awaitable<int> run_chat(Runtime& rt, const Target& target, const Accounts& accounts,
+                              const ChatOptions& opt);
+asio::awaitable<int> run_roster(Runtime& rt, const Target& target, const Accounts& accounts,
+                                const RosterOptions& opt);
 
 }  // namespace hongyan::bench
