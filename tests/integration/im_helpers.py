@@ -52,6 +52,20 @@ def is_message(id_: str) -> Pred:
     return lambda e: e.tag == q(NS_CLIENT, "message") and e.get("id") == id_
 
 
+def wait_keep(s: XmppStream, pred: Pred, timeout: float = 10.0) -> ET.Element:
+    """The first element matching pred; the others stay queued, in order."""
+    held = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            e = s.next(max(deadline - time.monotonic(), 0.001))
+            if pred(e):
+                return e
+            held.append(e)
+    finally:
+        s.queue[0:0] = held
+
+
 def drain(s: XmppStream, quiet: float = 0.3) -> list[ET.Element]:
     """Every element until the server has been silent for `quiet` seconds."""
     out = []

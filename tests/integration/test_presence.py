@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import slix
-from im_helpers import (drain, expect_all, get_roster, is_presence, is_push, items, presence,
+from im_helpers import (wait_keep, drain, expect_all, get_roster, is_presence, is_push, items, presence,
                         push_item, roster_query, set_item)
 from xmpp_raw import NS_CLIENT, q, stanza_error_condition, to_str
 
@@ -21,7 +21,7 @@ def online(server, user, pw, resource):
     s = server.login(user, pw, resource=resource)
     get_roster(s)
     s.send("<presence/>")
-    s.wait_for(is_presence(f"{user}@localhost/{resource}"))
+    wait_keep(s, is_presence(f"{user}@localhost/{resource}"))
     return s
 
 

@@ -52,6 +52,9 @@ UserPtr Im::load_locked_(const std::string& user) {
 asio::awaitable<void> Im::bound(const Jid& full) {
     std::string user = full.local();
     co_await server_.storage->run([this, user] {
+        // Catch up with the directory first, so that an account or group change made just
+        // before this login (by hongyanctl, say) is in the roster it is about to fetch.
+        poll_feed();
         auto st = load_locked_(user);
         ++st->pins;
         return 0;
