@@ -23,6 +23,9 @@ const std::vector<KeySpec>& schema() {
         {"server.shutdown_grace", ValueType::integer, std::int64_t{3},
          "Seconds to wait on SIGTERM for clients to receive their stream close before exit.", 0,
          300},
+        {"server.admins", ValueType::string_list, L{},
+         "Bare JIDs (alice@example.org) allowed to run the service-administration ad-hoc "
+         "commands (XEP-0133) from their XMPP client."},
         // [log]
         {"log.level",
          ValueType::string,
@@ -162,6 +165,9 @@ const std::vector<KeySpec>& schema() {
          "Shared-group changes kept in memory so that a versioned roster fetch gets only what "
          "changed; a client further behind gets its whole roster.",
          100, 100000000},
+        // [search]
+        {"search.max_results", ValueType::integer, std::int64_t{50},
+         "Most users one directory search (XEP-0055) returns.", 1, 10000},
         // [modules]
         {"modules.disabled",
          ValueType::string_list,
@@ -170,7 +176,7 @@ const std::vector<KeySpec>& schema() {
          0,
          0,
          {"ping", "version", "time", "last", "disco", "register", "legacy_session", "roster",
-          "offline", "blocking", "vcard", "private"}},
+          "offline", "blocking", "vcard", "private", "search", "adhoc"}},
     };
     return keys;
 }

@@ -45,8 +45,10 @@ void IqRequest::reply_raw(std::string_view payload_xml) {
     session->send_raw(out);
 }
 
-void IqRequest::error(const StanzaError& err) {
+void IqRequest::error(const StanzaError& err, std::optional<xml::Element> app) {
     xml::Element r = make_error_reply(iq, err);
+    if (app)
+        if (auto* e = r.child("error", ns::client)) e->add_child(std::move(*app));
     if (!from) r.remove_attr("to");
     session->send(r);
 }
@@ -100,6 +102,15 @@ void ModuleContext::on_iq(IqType type, IqTarget target, std::string_view ns, IqH
                           bool pre_auth) {
     host_.iq_[std::make_tuple(type, target, std::string(ns))] =
         ModuleHost::Entry{std::move(handler), pre_auth};
+}
+
+void ModuleContext::add_disco_node(std::string node, DiscoNode handlers) {
+    host_.disco_nodes_[std::move(node)] = std::move(handlers);
+}
+
+const DiscoNode* ModuleHost::disco_node(std::string_view node) const {
+    auto it = disco_nodes_.find(node);
+    return it == disco_nodes_.end() ? nullptr : &it->second;
 }
 
 void ModuleContext::add_stream_feature(StreamPhase phase, xml::Element feature) {

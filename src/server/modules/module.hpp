@@ -47,7 +47,8 @@ struct IqRequest {
     void reply(std::optional<xml::Element> payload = std::nullopt);
     // Sends type='result' around an already serialised payload (stored XML).
     void reply_raw(std::string_view payload_xml);
-    void error(const StanzaError& err);
+    // `app` is an application-specific condition added inside <error/> (RFC 6120 §8.3.2).
+    void error(const StanzaError& err, std::optional<xml::Element> app = std::nullopt);
     void error(StanzaErrorCondition c, std::string text = {}) {
         error(StanzaError{c, std::move(text), {}});
     }
@@ -78,6 +79,14 @@ struct Identity {
     std::string category, type, name;
 };
 
+// A disco node of the server (XEP-0030 §3.2, §4.2) a module answers for, such as the
+// ad-hoc command list (XEP-0050). Each function returns the <query/> children for the
+// requester; `allowed` says whether the requester may know of the node at all.
+struct DiscoNode {
+    std::function<std::vector<xml::Element>(const IqRequest&)> items;
+    std::function<std::vector<xml::Element>(const IqRequest&)> info;
+};
+
 // Everything modules registered, looked up by the router and the c2s stream.
 class ModuleHost {
   public:
@@ -88,6 +97,9 @@ class ModuleHost {
     const Entry* find_iq(IqType type, IqTarget target, std::string_view ns) const;
     const std::vector<std::string>& features() const { return features_; }
     const std::vector<Identity>& identities() const { return identities_; }
+    // The disco node `node` answers for, or nullptr (also for nodes under a prefix entry
+    // ending in '#').
+    const DiscoNode* disco_node(std::string_view node) const;
     const std::vector<xml::Element>& stream_features(StreamPhase phase) const {
         return phase == StreamPhase::pre_auth ? pre_auth_features_ : post_auth_features_;
     }
@@ -104,6 +116,7 @@ class ModuleHost {
     std::vector<std::string> features_;
     std::vector<Identity> identities_;
     std::vector<xml::Element> pre_auth_features_, post_auth_features_;
+    std::map<std::string, DiscoNode, std::less<>> disco_nodes_;
     mutable std::once_flag caps_once_;
     mutable std::string caps_ver_;
     mutable xml::Element caps_feature_;
@@ -122,6 +135,7 @@ class ModuleContext {
     void on_iq(IqType type, IqTarget target, std::string_view ns, IqHandler handler,
                bool pre_auth = false);
     void add_stream_feature(StreamPhase phase, xml::Element feature);
+    void add_disco_node(std::string node, DiscoNode handlers);
 
   private:
     ServerContext& server_;

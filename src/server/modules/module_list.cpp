@@ -14,6 +14,8 @@ std::vector<std::unique_ptr<Module>> all_modules() {
     m.push_back(make_blocking_module());
     m.push_back(make_vcard_module());
     m.push_back(make_private_module());
+    m.push_back(make_search_module());
+    m.push_back(make_adhoc_module());
     m.push_back(make_register_module());
     m.push_back(make_legacy_session_module());
     return m;

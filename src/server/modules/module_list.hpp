@@ -20,5 +20,7 @@ std::unique_ptr<Module> make_blocking_module();
 std::unique_ptr<Module> make_offline_module();
 std::unique_ptr<Module> make_vcard_module();
 std::unique_ptr<Module> make_private_module();
+std::unique_ptr<Module> make_search_module();
+std::unique_ptr<Module> make_adhoc_module();
 
 }  // namespace hongyan::modules

@@ -116,6 +116,16 @@ std::vector<SessionRegistry::SessionPtr> SessionRegistry::find_bare(const Jid& b
     return out;
 }
 
+std::vector<std::string> SessionRegistry::bound_users() const {
+    std::vector<std::string> out;
+    for (auto& shard : shards_) {
+        std::lock_guard lock(shard.mu);
+        for (const auto& [bare, list] : shard.by_bare)
+            if (!list.empty()) out.push_back(bare);
+    }
+    return out;
+}
+
 std::size_t SessionRegistry::count() const {
     std::size_t n = 0;
     for (auto& shard : shards_) {

@@ -56,6 +56,8 @@ class SessionRegistry {
                 const std::function<void(ResourceState&)>& f);
     // Bare JIDs with at least one available resource.
     std::vector<std::string> available_users() const;
+    // Bare JIDs with at least one bound resource.
+    std::vector<std::string> bound_users() const;
     std::size_t count() const;
 
   private:

@@ -30,6 +30,14 @@ class DiscoModule final : public Module {
         ctx.on_iq(IqType::get, IqTarget::host, ns::disco_info,
                   [host](IqRequest& iq) -> boost::asio::awaitable<void> {
                       std::string_view node = iq.payload().attr("node");
+                      if (const auto* dn = node.empty() ? nullptr : host->disco_node(node);
+                          dn && dn->info) {
+                          xml::Element q("query", std::string(ns::disco_info));
+                          q.set_attr("node", node);
+                          for (auto& c : dn->info(iq)) q.add_child(std::move(c));
+                          iq.reply(std::move(q));
+                          co_return;
+                      }
                       if (!node.empty() && node != host->caps_node_ver()) {
                           iq.error(StanzaErrorCondition::item_not_found, "no such node");
                           co_return;
@@ -48,8 +56,16 @@ class DiscoModule final : public Module {
                       co_return;
                   });
         ctx.on_iq(IqType::get, IqTarget::host, ns::disco_items,
-                  [](IqRequest& iq) -> boost::asio::awaitable<void> {
+                  [host](IqRequest& iq) -> boost::asio::awaitable<void> {
                       std::string_view node = iq.payload().attr("node");
+                      if (const auto* dn = node.empty() ? nullptr : host->disco_node(node);
+                          dn && dn->items) {
+                          xml::Element q("query", std::string(ns::disco_items));
+                          q.set_attr("node", node);
+                          for (auto& c : dn->items(iq)) q.add_child(std::move(c));
+                          iq.reply(std::move(q));
+                          co_return;
+                      }
                       if (!node.empty()) {
                           iq.error(StanzaErrorCondition::item_not_found, "no such node");
                           co_return;
