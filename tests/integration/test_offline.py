@@ -10,7 +10,7 @@ import re
 import time
 
 import slix
-from im_helpers import NS_DELAY, drain, expect_all, iq, is_message, is_presence
+from im_helpers import NS_DELAY, drain, iq, is_message, is_presence
 from xmpp_raw import NS_CLIENT, NS_PING, q, stanza_error_condition, to_str
 
 A, AP = "alice", "alice-password"
@@ -255,6 +255,63 @@ def test_session_without_presence_does_not_consume(server):
     got = messages(drain(alice, 0.8))
     assert [m.get("id") for m in got] == ["w1"], [to_str(m) for m in got]
     stamp_of(got[0])
+
+
+def test_error_message_to_offline_user_is_ignored(server):
+    """RFC 6121 §8.5.2.2: a message of type error to an account with no resource is
+    ignored: not stored, and no error about an error (RFC 6120 §8.3.1)."""
+    server.add_user(A, AP)
+    bob = server.online(B, BP, resource="b")
+    bob.send(f"<message to='{AJ}' id='e1' type='error'><error type='cancel'>"
+             "<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+    send_msg(bob, AJ, "ok", "stored")
+    sync(bob)
+    assert messages(drain(bob, 0.3)) == []
+    alice = server.login(A, AP, resource="a")
+    alice.send("<presence/>")
+    assert [m.get("id") for m in messages(drain(alice, 0.8))] == ["ok"]
+
+
+def test_full_jid_messages_to_offline_user(server):
+    """RFC 6121 §8.5.3.2.1 (Table 1, 'account, no resources, full JID'): a normal message
+    to a full JID that matches no resource MUST be ignored or answered with an error,
+    never stored; a chat one is stored or refused (O/E), not both."""
+    server.add_user(A, AP)
+    bob = server.online(B, BP, resource="b")
+    send_msg(bob, f"{AJ}/gone", "fn", "normal to full", "normal")
+    send_msg(bob, f"{AJ}/gone", "fc", "chat to full", "chat")
+    sync(bob)
+    back = {m.get("id"): m for m in messages(drain(bob, 0.3))}
+    for m in back.values():
+        assert m.get("type") == "error", to_str(m)
+    alice = server.login(A, AP, resource="a")
+    alice.send("<presence/>")
+    got = [m.get("id") for m in messages(drain(alice, 0.8))]
+    assert "fn" not in got, f"a normal message to a full JID was stored: {got}"
+    assert ("fc" in got) != ("fc" in back), (got, list(back))
+
+
+def test_full_jid_without_match_while_online(server):
+    """RFC 6121 §8.5.3.2.1 (Table 1, 'one non-negative resource, full JID no match'): a
+    chat message is handled as if sent to the bare JID and reaches the available
+    resource; a normal or headline one is ignored or refused, never delivered to another
+    resource (nor stored)."""
+    bob = server.online(B, BP, resource="b")
+    alice = server.online(A, AP, resource="a")
+    drain(alice, 0.2)
+    send_msg(bob, f"{AJ}/other", "c", "chat", "chat")
+    send_msg(bob, f"{AJ}/other", "n", "normal", "normal")
+    send_msg(bob, f"{AJ}/other", "h", "headline", "headline")
+    sync(bob)
+    for m in messages(drain(bob, 0.3)):
+        assert m.get("type") == "error" and m.get("id") in ("n", "h"), to_str(m)
+    got = [m.get("id") for m in messages(drain(alice, 0.6))]
+    assert got == ["c"], got
+    alice.close()
+    time.sleep(0.2)
+    again = server.login(A, AP, resource="again")
+    again.send("<presence/>")
+    assert messages(drain(again, 0.8)) == []
 
 
 def test_slixmpp_offline_message(server):

@@ -138,8 +138,8 @@ def test_message_to_bare_jid(server):
 
 
 def test_message_to_offline_resource_goes_to_bare(server):
-    """RFC 6121 §8.5.3.2.1: a message to a full JID with no such resource is treated as
-    addressed to the bare JID."""
+    """RFC 6121 §8.5.3.2.1: a chat message to a full JID with no such resource is treated
+    as addressed to the bare JID."""
     alice = server.login("alice", "alice-password", resource="a")
     bob = server.online("bob", "bob-password", resource="b")
     alice.send("<message to='bob@localhost/gone' type='chat' id='m1'><body>x</body></message>")

@@ -83,7 +83,7 @@ bool Router::blocking_allows(C2SSession& sender, const Element& stanza, const Ji
             Element reply =
                 make_error_reply(stanza, StanzaError{StanzaErrorCondition::not_acceptable,
                                                      "you have blocked this contact",
-                                                     {}});
+                                                     StanzaErrorType::cancel});
             if (auto* err = reply.child("error", ns::client))
                 err->add_child("blocked", std::string(ns::blocking_errors));
             sender.send(reply);
@@ -158,13 +158,15 @@ asio::awaitable<void> Router::route_message(std::shared_ptr<C2SSession> sender, 
             deliver(s, stanza.to_string(ns::client));
             co_return;
         }
-        // RFC 6121 §8.5.3.2.1: no such resource. groupchat gets an error, headline is
-        // dropped, normal and chat are treated as if sent to the bare JID.
-        if (type == "groupchat") {
-            bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
+        // RFC 6121 §8.5.3.2.1: no such resource. Only chat is treated as if sent to the
+        // bare JID; normal and groupchat get an error (the sender learns the resource is
+        // gone rather than losing the message), headline and error are dropped.
+        if (type == "headline" || type == "error") co_return;
+        if (type != "chat") {
+            bounce(*sender, stanza, StanzaErrorCondition::service_unavailable,
+                   "that resource is not online");
             co_return;
         }
-        if (type == "headline" || type == "error") co_return;
     }
     // RFC 6121 §8.5.2.1.1: a groupchat message is never delivered to a user's bare JID.
     if (type == "groupchat") {
