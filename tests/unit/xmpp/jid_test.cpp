@@ -2,6 +2,9 @@
 #include "xmpp/jid.hpp"
 
 #include <gtest/gtest.h>
+#include <stringprep.h>
+
+#include <cstring>
 
 using hongyan::Jid;
 
@@ -76,4 +79,28 @@ TEST(Jid, PrepFunctions) {
     EXPECT_FALSE(hongyan::jid::nodeprep(""));
     EXPECT_EQ(*hongyan::jid::resourceprep("Phone 1"), "Phone 1");
     EXPECT_EQ(*hongyan::jid::nameprep("LOCALHOST"), "localhost");
+}
+
+// The ASCII fast path must agree with libidn's stringprep for every ASCII character, in
+// every profile (RFC 6122 Appendix A/B, RFC 3491).
+namespace {
+std::optional<std::string> libidn(std::string in, const Stringprep_profile* profile) {
+    in.resize(in.size() * 4 + 16);
+    if (stringprep(in.data(), in.size(), Stringprep_profile_flags(0), profile) != STRINGPREP_OK)
+        return std::nullopt;
+    in.resize(std::strlen(in.c_str()));
+    return in;
+}
+}  // namespace
+
+TEST(Jid, AsciiFastPathMatchesLibidn) {
+    for (int c = 1; c < 0x80; ++c) {
+        std::string s = std::string("aB") + static_cast<char>(c) + "z";
+        EXPECT_EQ(hongyan::jid::nodeprep(s), libidn(s, stringprep_xmpp_nodeprep)) << c;
+        EXPECT_EQ(hongyan::jid::resourceprep(s), libidn(s, stringprep_xmpp_resourceprep)) << c;
+    }
+    for (int c = 'A'; c <= 'Z'; ++c) {
+        std::string s = std::string("ex") + static_cast<char>(c) + ".org";
+        EXPECT_EQ(hongyan::jid::nameprep(s), libidn(s, stringprep_nameprep)) << c;
+    }
 }
