@@ -70,7 +70,11 @@ asio::awaitable<void> Router::route_from_client(std::shared_ptr<C2SSession> send
         co_await route_message(sender, std::move(stanza), target);
         co_return;
     }
-    co_await server_.im->presence(sender, std::move(stanza), to);
+    try {
+        co_await server_.im->presence(sender, std::move(stanza), to);
+    } catch (const std::exception& e) {
+        spdlog::error("presence from {} failed: {}", sender->jid().str(), e.what());
+    }
 }
 
 bool Router::blocking_allows(C2SSession& sender, const Element& stanza, const Jid& to) {
@@ -80,10 +84,9 @@ bool Router::blocking_allows(C2SSession& sender, const Element& stanza, const Ji
         stanza.name() == "message" || (stanza.name() == "iq" && (type == "get" || type == "set"));
     if (server_.im->blocks(sender.jid().local(), to)) {
         if (answerable && type != "error") {
-            Element reply =
-                make_error_reply(stanza, StanzaError{StanzaErrorCondition::not_acceptable,
-                                                     "you have blocked this contact",
-                                                     StanzaErrorType::cancel});
+            Element reply = make_error_reply(
+                stanza, StanzaError{StanzaErrorCondition::not_acceptable,
+                                    "you have blocked this contact", StanzaErrorType::cancel});
             if (auto* err = reply.child("error", ns::client))
                 err->add_child("blocked", std::string(ns::blocking_errors));
             sender.send(reply);
@@ -183,7 +186,14 @@ asio::awaitable<void> Router::route_message(std::shared_ptr<C2SSession> sender, 
     // §8.5.2.2: nobody takes it now. headline and error are dropped; normal and chat are
     // kept for later (XEP-0160), or the sender learns why not.
     if (type == "headline" || type == "error") co_return;
-    auto err = co_await server_.im->deliver_or_store(sender->jid(), stanza, to.bare());
+    std::optional<StanzaError> err;
+    try {
+        err = co_await server_.im->deliver_or_store(sender->jid(), stanza, to.bare());
+    } catch (const std::exception& e) {
+        // A storage failure: the sender learns the message was not taken.
+        spdlog::error("offline message for {} failed: {}", to.bare_str(), e.what());
+        err = StanzaError{StanzaErrorCondition::internal_server_error, {}, {}};
+    }
     if (err) bounce(*sender, stanza, err->condition, err->text);
 }
 

@@ -17,7 +17,7 @@ class SearchModule final : public Module {
     std::string_view name() const override { return "search"; }
     std::vector<ProtocolSupport> protocols() const override {
         return {{"XEP-0055", "Jabber Search", "1.3", "complete",
-                 "the user directory by username, data form or legacy <nick/>; "
+                 "the user directory by username, data form or legacy `<nick/>`; "
                  "search.max_results; switch off with modules.disabled"},
                 {"XEP-0004", "Data Forms", "2.13.1", "partial",
                  "the form types search and ad-hoc commands use"}};

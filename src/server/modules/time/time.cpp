@@ -11,8 +11,9 @@ class TimeModule final : public Module {
   public:
     std::string_view name() const override { return "time"; }
     std::vector<ProtocolSupport> protocols() const override {
-        return {{"XEP-0202", "Entity Time", "2.0", "partial",
-                 "the server's time (always reported in UTC); users' time: planned"}};
+        return {{"XEP-0202", "Entity Time", "2.0", "complete",
+                 "the server's time (in UTC); a user's time comes from their client (iq to a full "
+                 "JID is routed)"}};
     }
     void start(ModuleContext& ctx) override {
         ctx.add_feature(ns::time);
