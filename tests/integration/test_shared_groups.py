@@ -161,3 +161,22 @@ def test_ctl_roster_while_online(start_server):
     assert "bob@localhost" not in server.ctl("roster", "list", "alice").stdout
     bad = server.ctl("roster", "remove", "alice", "nobody@localhost")
     assert bad.returncode == 1 and "not in" in bad.stderr
+
+
+def test_versioned_fetch_across_restart(start_server):
+    """The feed's recent history is reloaded at start: a client that fetched before a
+    restart still gets only the change, not the whole group."""
+    server = start_server(EVERYONE)
+    for u in ("u1", "u2", "u3"):
+        server.add_user(u, f"{u}-password")
+    s = server.login("u1", "u1-password")
+    ver = roster_query(get_roster(s)).get("ver")
+    server.close_clients()
+    assert server.terminate() == 0
+    again = start_server(EVERYONE, data_dir=server.data_dir)
+    again.users = dict(server.users)
+    again.add_user("u4", "u4-password")
+    s = again.login("u1", "u1-password")
+    r = get_roster(s, ver=ver)
+    assert r.get("type") == "result" and len(r) == 0, to_str(r)
+    assert [push_item(e)[0] for e in drain(s, 0.5) if is_push()(e)] == ["u4@localhost"]

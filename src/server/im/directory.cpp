@@ -24,7 +24,11 @@ void Im::start() {
             feed_seq_ = dir.last_event();
             std::vector<std::string> accounts;
             if (!everyone_.empty()) accounts = server_.storage->accounts().list();
-            shared_.reset(everyone_, std::move(accounts), dir.groups(), feed_seq_);
+            auto history = dir.events_since(
+                std::max<std::int64_t>(0, feed_seq_ - static_cast<std::int64_t>(shared_log_limit_)),
+                shared_log_limit_);
+            shared_.reset(everyone_, std::move(accounts), dir.groups(), feed_seq_,
+                          std::move(history));
             poll_timer_ = std::make_unique<asio::steady_timer>(server_.storage->executor());
             schedule_poll();
             done.set_value();

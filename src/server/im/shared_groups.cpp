@@ -6,7 +6,8 @@
 namespace hongyan::im {
 
 void SharedGroups::reset(std::string everyone, std::vector<std::string> accounts,
-                         std::vector<storage::SharedGroup> groups, std::int64_t seq) {
+                         std::vector<storage::SharedGroup> groups, std::int64_t seq,
+                         std::vector<DirectoryEvent> history) {
     std::unique_lock lock(mu_);
     everyone_ = std::move(everyone);
     accounts_.clear();
@@ -16,8 +17,10 @@ void SharedGroups::reset(std::string everyone, std::vector<std::string> accounts
         groups_[g.name] =
             Group{g.display, std::set<std::string>(g.members.begin(), g.members.end())};
     index_locked();
-    log_.clear();
-    log_start_ = seq_ = seq;
+    log_.assign(history.begin(), history.end());
+    while (log_.size() > log_limit_) log_.pop_front();
+    log_start_ = log_.empty() ? seq : log_.front().seq - 1;
+    seq_ = seq;
 }
 
 void SharedGroups::replace_groups(std::vector<storage::SharedGroup> groups) {

@@ -28,8 +28,11 @@ using storage::DirectoryEvent;
 class SharedGroups {
   public:
     // `everyone`: display name of the all-accounts group, empty when off.
+    // `history`: the latest feed events, already reflected in `accounts` and `groups`,
+    // kept so that clients that were online before a restart still get only changes.
     void reset(std::string everyone, std::vector<std::string> accounts,
-               std::vector<storage::SharedGroup> groups, std::int64_t seq);
+               std::vector<storage::SharedGroup> groups, std::int64_t seq,
+               std::vector<DirectoryEvent> history = {});
     bool enabled() const;
     bool everyone() const;
 
