@@ -122,6 +122,23 @@ def test_negative_priority_resource_gets_nothing(server):
     assert messages(drain(neg, 0.3)) == []
 
 
+def test_raising_priority_delivers_offline_messages(server):
+    """XEP-0160 §3: a resource that goes from a negative to a non-negative priority (a
+    subsequent presence, RFC 6121 §4.4) takes the stored messages then."""
+    server.add_user(A, AP)
+    bob = server.online(B, BP, resource="b")
+    neg = server.login(A, AP, resource="neg")
+    neg.send("<presence><priority>-5</priority></presence>")
+    neg.wait_for(is_presence(f"{AJ}/neg"))
+    send_msg(bob, AJ, "kept", "while negative", "chat")
+    sync(bob)
+    assert messages(drain(neg, 0.5)) == []
+    neg.send("<presence><priority>3</priority></presence>")
+    got = messages(drain(neg, 0.8))
+    assert [m.get("id") for m in got] == ["kept"], [to_str(m) for m in got]
+    stamp_of(got[0])
+
+
 def test_bare_jid_message_reaches_both_available_resources(server):
     """RFC 6121 §8.5.2.1.1: with two available resources of equal priority, a bare-JID
     message goes to both (no negative-priority one ever gets it), live and undelayed."""

@@ -152,6 +152,10 @@ class Im {
     void deliver_to_available(const std::string& user, const std::string& bytes) const;
     void send_current_presence(const std::string& from_user, const std::string& to_user);
     void send_unavailable(const std::string& from_user, const std::string& to_user);
+    // Storage thread: hands the stored offline messages to `sender` (when priority >= 0),
+    // then records the resource as available with this priority and presence.
+    int activate(const SessionPtr& sender, const Jid& from, const std::string& user, int priority,
+                 const std::shared_ptr<const std::string>& bytes);
 };
 
 }  // namespace hongyan::im

@@ -252,6 +252,42 @@ void Im::remove_item(UserState& st, RosterItem item) {
 
 // ---- presence from a client ---------------------------------------------------------------
 
+int Im::activate(const SessionPtr& sender, const Jid& from, const std::string& user, int priority,
+                 const std::shared_ptr<const std::string>& bytes) {
+    // Storage thread: see deliver_or_store for why this is one job.
+    std::vector<storage::OfflineMessage> msgs;
+    if (priority >= 0) {
+        auto st = load_locked_(user);
+        for (auto& m : server_.storage->offline().load(user))
+            if (st->offline_in_flight.insert(m.id).second) msgs.push_back(std::move(m));
+    }
+    if (!msgs.empty()) {
+        std::string out;
+        std::vector<std::int64_t> ids;
+        for (auto& m : msgs) {
+            out += m.stanza;
+            ids.push_back(m.id);
+        }
+        // XEP-0160: removed only once written to the client's socket.
+        asio::post(sender->executor(), [this, sender, user, out = std::move(out),
+                                        ids = std::move(ids)]() mutable {
+            sender->send_raw_tracked(out, [this, user, ids = std::move(ids)](bool written) {
+                server_.storage->post([this, user, ids, written] {
+                    if (written) server_.storage->offline().remove(user, ids);
+                    if (auto st = cache_.find(user))
+                        for (auto id : ids) st->offline_in_flight.erase(id);
+                });
+            });
+        });
+    }
+    server_.registry->update(from, sender.get(), [&](ResourceState& r) {
+        r.available = true;
+        r.priority = priority;
+        r.presence = bytes;
+    });
+    return 0;
+}
+
 asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optional<Jid> to) {
     const Jid from = sender->jid();
     const std::string user = from.local();
@@ -358,11 +394,21 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
 
     auto bytes = std::make_shared<const std::string>(p.to_string(ns::client));
     if (sender->available()) {
-        // §4.4: subsequent presence.
-        server_.registry->update(from, sender.get(), [&](ResourceState& r) {
-            r.priority = priority;
-            r.presence = bytes;
-        });
+        // §4.4: subsequent presence. A resource that comes up from a negative priority
+        // now takes the offline messages (XEP-0160 §3), as at initial presence.
+        int before = 0;
+        for (const auto& r : server_.registry->resources(from.bare_str()))
+            if (r.session == sender) before = r.state.priority;
+        if (before < 0 && priority >= 0) {
+            co_await server_.storage->run([this, sender, from, user, priority, bytes] {
+                return activate(sender, from, user, priority, bytes);
+            });
+        } else {
+            server_.registry->update(from, sender.get(), [&](ResourceState& r) {
+                r.priority = priority;
+                r.presence = bytes;
+            });
+        }
         broadcast(from, *bytes);
         co_return;
     }
@@ -371,37 +417,7 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
     // the offline messages go to the session first, then the resource becomes available
     // (see Im::deliver_or_store).
     co_await server_.storage->run([this, sender, from, user, priority, bytes] {
-        std::vector<storage::OfflineMessage> msgs;
-        if (priority >= 0) {
-            auto st = load_locked_(user);
-            for (auto& m : server_.storage->offline().load(user))
-                if (st->offline_in_flight.insert(m.id).second) msgs.push_back(std::move(m));
-        }
-        if (!msgs.empty()) {
-            std::string out;
-            std::vector<std::int64_t> ids;
-            for (auto& m : msgs) {
-                out += m.stanza;
-                ids.push_back(m.id);
-            }
-            // XEP-0160: removed only once written to the client's socket.
-            asio::post(sender->executor(), [this, sender, user, out = std::move(out),
-                                            ids = std::move(ids)]() mutable {
-                sender->send_raw_tracked(out, [this, user, ids = std::move(ids)](bool written) {
-                    server_.storage->post([this, user, ids, written] {
-                        if (written) server_.storage->offline().remove(user, ids);
-                        if (auto st = cache_.find(user))
-                            for (auto id : ids) st->offline_in_flight.erase(id);
-                    });
-                });
-            });
-        }
-        server_.registry->update(from, sender.get(), [&](ResourceState& r) {
-            r.available = true;
-            r.priority = priority;
-            r.presence = bytes;
-        });
-        return 0;
+        return activate(sender, from, user, priority, bytes);
     });
     sender->set_available(true);
     broadcast(from, *bytes);
