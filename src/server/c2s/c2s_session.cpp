@@ -624,7 +624,9 @@ void C2SSession::send(const Element& stanza) {
 
 void C2SSession::send_raw(std::string_view bytes) {
     if (!transport_.is_open()) return;
-    if (out_.size() + bytes.size() > server_.settings.max_outbound_queue) {
+    // Only what is already queued counts: one large answer (a big roster, the presence of
+    // thousands of contacts at login) may pass; a client that does not read soon hits it.
+    if (out_.size() > server_.settings.max_outbound_queue) {
         // The client does not read: drop the connection rather than buffer without bound.
         spdlog::warn("c2s {} outbound queue over {} bytes; disconnecting",
                      transport_.remote_string(), server_.settings.max_outbound_queue);

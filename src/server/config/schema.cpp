@@ -125,7 +125,8 @@ const std::vector<KeySpec>& schema() {
          "Simultaneous client connections from one IP address; 0 means no limit.", 0, 10000000},
         {"limits.max_outbound_queue", ValueType::integer, std::int64_t{4194304},
          "Bytes queued for a client that does not read before it is disconnected with "
-         "<policy-violation/>.",
+         "<policy-violation/>. One answer larger than this (a roster of tens of thousands of "
+         "contacts) still goes out; output queued behind it counts.",
          65536, 1073741824},
         {"limits.read_rate", ValueType::integer, std::int64_t{1048576},
          "Bytes per second one connection may send (bursts up to one second's worth); "
