@@ -17,7 +17,7 @@ asio::awaitable<void> Im::blocklist_get(modules::IqRequest& iq) {
     const Jid& full = *iq.from;
     auto st = cache_.find(full.local());
     if (!st)
-        st = co_await server_.storage->run([this, u = full.local()] { return load_locked_(u); });
+        st = co_await server_.storage->run([this, u = full.local()] { return load_state(u); });
     server_.registry->update(full, iq.session.get(),
                              [](ResourceState& r) { r.blocklist_interested = true; });
     std::vector<std::string> jids;
@@ -53,7 +53,7 @@ asio::awaitable<void> Im::blocklist_set(modules::IqRequest& iq, bool block) {
     enum class R { ok, full };
     std::vector<std::string> changed;
     auto r = co_await server_.storage->run([this, user, jids, block, &changed] {
-        auto st = load_locked_(user);
+        auto st = load_state(user);
         std::vector<std::string> apply = jids;
         {
             std::lock_guard lock(st->mu);

@@ -34,7 +34,7 @@ Im::Im(ServerContext& server) : server_(server), domain_(server.settings.domain)
 
 Im::~Im() = default;
 
-UserPtr Im::load_locked_(const std::string& user) {
+UserPtr Im::load_state(const std::string& user) {
     if (auto st = cache_.find(user)) return st;
     auto& store = *server_.storage;
     auto st = std::make_shared<UserState>(user);
@@ -55,7 +55,7 @@ asio::awaitable<void> Im::bound(const Jid& full) {
         // Catch up with the directory first, so that an account or group change made just
         // before this login (by hongyanctl, say) is in the roster it is about to fetch.
         poll_feed();
-        auto st = load_locked_(user);
+        auto st = load_state(user);
         ++st->pins;
         return 0;
     });
@@ -297,7 +297,7 @@ asio::awaitable<std::optional<StanzaError>> Im::deliver_or_store(Jid from, xml::
             return Outcome::delivered;
         }
         if (!store.accounts().exists(user)) return Outcome::no_user;
-        auto st = load_locked_(user);
+        auto st = load_state(user);
         bool blocked = st->blocks(from);
         release_if_unpinned(st);
         // XEP-0191 §3.7: a blocked sender learns nothing more than about a stranger.

@@ -109,7 +109,8 @@ class Im {
     bool stopping_ = false;
 
     // -- storage thread --
-    UserPtr load_locked_(const std::string& user);
+    // The user's state from the cache, or loaded from the database into it.
+    UserPtr load_state(const std::string& user);
     void release_if_unpinned(const UserPtr& st);
     void poll_feed();
     void schedule_poll();

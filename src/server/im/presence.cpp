@@ -72,7 +72,7 @@ asio::awaitable<bool> Im::may_see_presence(const std::string& user, const Jid& v
     if (v == user) co_return true;
     co_return co_await server_.storage->run([this, user, v] {
         if (!server_.storage->accounts().exists(user)) return false;
-        auto st = load_locked_(user);
+        auto st = load_state(user);
         bool ok;
         {
             std::lock_guard lock(st->mu);
@@ -148,7 +148,7 @@ void Im::send_unavailable(const std::string& from_user, const std::string& to_us
 
 void Im::inbound_subscription(const std::string& owner, const std::string& other, SubType t,
                               const std::string& stanza) {
-    auto st = load_locked_(owner);
+    auto st = load_state(owner);
     const std::string other_jid = full_bare(other);
     RosterItem item;
     {
@@ -197,7 +197,7 @@ bool Im::outbound_subscription(const std::string& user, const std::string& conta
                                const std::string& stanza) {
     auto local = local_user(contact);
     if (local && !server_.storage->accounts().exists(*local)) return false;
-    auto st = load_locked_(user);
+    auto st = load_state(user);
     RosterItem item;
     {
         std::lock_guard lock(st->mu);
@@ -257,7 +257,7 @@ int Im::activate(const SessionPtr& sender, const Jid& from, const std::string& u
     // Storage thread: see deliver_or_store for why this is one job.
     std::vector<storage::OfflineMessage> msgs;
     if (priority >= 0) {
-        auto st = load_locked_(user);
+        auto st = load_state(user);
         for (auto& m : server_.storage->offline().load(user))
             if (st->offline_in_flight.insert(m.id).second) msgs.push_back(std::move(m));
     }

@@ -89,7 +89,7 @@ asio::awaitable<void> Im::roster_get(modules::IqRequest& iq) {
     auto st = cache_.find(user);
     if (!st) {
         st = co_await server_.storage->run([this, user] {
-            auto s = load_locked_(user);
+            auto s = load_state(user);
             return s;
         });
     }
@@ -223,7 +223,7 @@ asio::awaitable<void> Im::roster_set(modules::IqRequest& iq) {
 
     enum class R { ok, not_found, full, shared_only };
     auto r = co_await server_.storage->run([this, user, contact, name, groups, remove] {
-        auto st = load_locked_(user);
+        auto st = load_state(user);
         RosterItem item;
         bool existed = false;
         {
