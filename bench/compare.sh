@@ -12,6 +12,10 @@
 #      WINDOW in flight per sender: delivered messages/s at saturation), paced (RATE
 #      messages/s in all: latency under a steady load), roster (bench0's roster filled to
 #      ROSTER_ITEMS, then ROSTER_FETCHES roster gets, one after another).
+#   5. everyone (hongyand only, not in the default SCENARIOS): for each N in EVERYONE_USERS,
+#      a fresh server with shared_groups.everyone on a data directory of its own with N
+#      accounts; EVERYONE_ONLINE of them log in, then a versioned roster get, EVERYONE_REGS
+#      registrations and one more login (see src/tools/bench/everyone.cpp).
 #
 # Each of these measurements runs against a freshly started server.
 #
@@ -30,6 +34,8 @@
 #   WINDOW [10]          chat messages in flight per sender
 #   RATE [2000]          paced messages/s in all     MSG_DURATION [DURATION]  chat and paced
 #   ROSTER_ITEMS [1000]  roster size                 ROSTER_FETCHES [200]     roster gets
+#   EVERYONE_USERS ["1000 10000"]  accounts per everyone run   EVERYONE_ONLINE [999]   online
+#   EVERYONE_REGS [10]   registrations while online  EVERYONE_CONCURRENCY [10]  logins at once
 #   SERVERS ["hongyand prosody ejabberd"]              BASE_PORT [35222]
 #   HONGYAND [build/hongyand, or build-clang/hongyand when build/ is a GCC 12 build]
 #   BENCH [hongyan-bench beside HONGYAND, else build-bench/hongyan-bench]
@@ -37,6 +43,7 @@
 #
 # Quick check: N=500 USERS=50 PAIRS=20 DURATION=5 HOLD=3 SETTLE=2 ROSTER_FETCHES=20 bench/compare.sh
 # Messaging only: SCENARIOS="chat paced roster" bench/compare.sh
+# Everyone group: SCENARIOS=everyone SERVERS=hongyand bench/compare.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,6 +63,10 @@ RATE=${RATE:-2000}
 MSG_DURATION=${MSG_DURATION:-$DURATION}
 ROSTER_ITEMS=${ROSTER_ITEMS:-1000}
 ROSTER_FETCHES=${ROSTER_FETCHES:-200}
+EVERYONE_USERS=${EVERYONE_USERS:-"1000 10000"}
+EVERYONE_ONLINE=${EVERYONE_ONLINE:-999}
+EVERYONE_REGS=${EVERYONE_REGS:-10}
+EVERYONE_CONCURRENCY=${EVERYONE_CONCURRENCY:-10}
 SERVERS=${SERVERS:-"hongyand prosody ejabberd"}
 BASE_PORT=${BASE_PORT:-35222}
 KEEP=${KEEP:-0}
@@ -86,7 +97,7 @@ fi
 [[ -x $BENCH ]] || die "no load generator at $BENCH (cmake --build build-bench --target hongyan-bench)"
 for sc in $SCENARIOS; do
     case $sc in
-        idle | login-rate | chat | paced | roster) ;;
+        idle | login-rate | chat | paced | roster | everyone) ;;
         *) die "unknown scenario '$sc'" ;;
     esac
 done
@@ -94,6 +105,11 @@ wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 if (wants chat || wants paced) && ((2 * PAIRS > USERS)); then
     die "PAIRS=$PAIRS pairs need $((2 * PAIRS)) accounts; USERS is $USERS"
 fi
+for n in $EVERYONE_USERS; do
+    if wants everyone && ((EVERYONE_ONLINE + 1 > n)); then
+        die "EVERYONE_ONLINE=$EVERYONE_ONLINE and one more need $((EVERYONE_ONLINE + 1)) accounts; EVERYONE_USERS has $n"
+    fi
+done
 for s in $SERVERS; do
     case $s in
         hongyand) [[ -x $HONGYAND ]] || die "no hongyand at $HONGYAND" ;;
@@ -178,18 +194,21 @@ cat "$CERT" "$KEY" >"$WORK/cert-key.pem"
 chmod 644 "$KEY" "$WORK/cert-key.pem"
 
 # --- hongyand ----------------------------------------------------------------------------
+# HONGYAND_DATA: another data directory; HONGYAND_EXTRA: more --set flags (one string).
 start_hongyand() {  # mode: plain (TLS optional) or tls (TLS required)
-    local dir=$WORK/hongyand require_tls=true
+    local dir=$WORK/hongyand require_tls=true data=${HONGYAND_DATA:-$WORK/hongyand/data}
+    local extra=()
     [[ $1 == plain ]] && require_tls=false
-    mkdir -p "$dir/data"
+    [[ -n ${HONGYAND_EXTRA:-} ]] && read -ra extra <<<"$HONGYAND_EXTRA"
+    mkdir -p "$dir" "$data"
     [[ -x $dir/hongyand ]] || cp "$HONGYAND" "$dir/hongyand"  # a rebuild must not swap it mid-run
     PORT=$BASE_PORT TLS_PORT=$((BASE_PORT + 1))
-    (cd "$dir" && exec ./hongyand --set server.data_dir="$dir/data" --set c2s.port=$PORT \
+    (cd "$dir" && exec ./hongyand --set server.data_dir="$data" --set c2s.port=$PORT \
         --set c2s.tls_port=$TLS_PORT --set c2s.address=127.0.0.1 \
         --set limits.max_connections_per_ip=0 --set register.policy=open \
         --set register.per_ip_per_hour=0 --set auth.failures_per_ip=0 --set log.level=warn \
         --set tls.cert_file="$CERT" --set tls.key_file="$KEY" \
-        --set c2s.require_tls=$require_tls) >>"$dir/server.log" 2>&1 &
+        --set c2s.require_tls=$require_tls "${extra[@]}") >>"$dir/server.log" 2>&1 &
     SERVER_PID=$! MEASURE_PID=$!
     wait_for_port $PORT "$dir/server.log"
 }
@@ -306,12 +325,12 @@ EOF
 }
 
 # --- runs --------------------------------------------------------------------------------
-bench() {  # name, subcommand, args...
+bench() {  # name, subcommand, args...; BENCH_USERS overrides USERS
     local name=$1
     shift
     local out
     log "$name: hongyan-bench $*"
-    out=$("$BENCH" "$@" --sources "$SOURCES" --users "$USERS" --password "$PASSWORD" \
+    out=$("$BENCH" "$@" --sources "$SOURCES" --users "${BENCH_USERS:-$USERS}" --password "$PASSWORD" \
         2> >(sed "s/^/    /" >&2)) || log "$name: hongyan-bench reported failures (exit $?)"
     printf '%s\n' "$out" >&2
     grep '^RESULT' <<<"$out" | sed "s/^RESULT /RESULT server=$name /" >>"$RESULTS" || true
@@ -363,6 +382,27 @@ run_server() {
         bench "$name" roster --port $PORT --tls none --items "$ROSTER_ITEMS" \
             --fetches "$ROSTER_FETCHES" --server-pid "$MEASURE_PID"
         stop_server
+    fi
+    if wants everyone; then
+        if [[ $name != hongyand ]]; then
+            log "$name: everyone skipped (no everyone-group configuration for $name here)"
+            return 0
+        fi
+        local n
+        for n in $EVERYONE_USERS; do
+            # A data directory per N, registered with the group off (no pushes to anyone),
+            # measured on a fresh server with it on.
+            HONGYAND_DATA=$WORK/hongyand/everyone-$n
+            start_hongyand plain
+            BENCH_USERS=$n bench "$name" register --port $PORT --tls none --concurrency 10
+            stop_server
+            HONGYAND_EXTRA="--set shared_groups.everyone=Everyone" start_hongyand plain
+            BENCH_USERS=$n bench "$name" everyone --port $PORT --tls none \
+                --online "$EVERYONE_ONLINE" -k "$EVERYONE_REGS" \
+                --concurrency "$EVERYONE_CONCURRENCY" --threads 2 --server-pid "$MEASURE_PID"
+            stop_server
+            unset HONGYAND_DATA
+        done
     fi
 }
 
@@ -439,11 +479,29 @@ table "Messaging and roster, no TLS (chat: $PAIRS pairs, window $WINDOW, ${MSG_D
     "roster none first_byte_p50_ms|roster first byte p50 ms" \
     "roster none server_cpu_ms_per_fetch|server CPU ms/roster get" \
     "roster none result_bytes|roster bytes"
+if wants everyone; then
+    echo
+    echo "Everyone group, no TLS ($EVERYONE_ONLINE online, $EVERYONE_REGS registrations, $EVERYONE_CONCURRENCY logins at once; $(nproc) cores)"
+    echo
+    awk 'BEGIN {
+            n = split("users roster_items roster_bytes login_p50_ms login_p99_ms server_cpu_ms_per_login server_cpu_ms_per_roster_get ver_result ver_pushes reg_pushes_min reg_pushes_max reg_p50_ms reg_p99_ms server_cpu_ms_per_reg server_cpu_ms_per_reg_offline fanout_p50_ms fanout_p99_ms fanout_max_ms server_cpu_ms_fanout probes_all_ms", keys, " ")
+            head = "| server |"; rule = "| --- |"
+            for (i = 1; i <= n; i++) { head = head " " keys[i] " |"; rule = rule " ---: |" }
+            print head; print rule
+        }
+        $1 == "RESULT" && $3 == "everyone" {
+            delete v
+            for (i = 4; i <= NF; i++) { eq = index($i, "="); v[substr($i, 1, eq - 1)] = substr($i, eq + 1) }
+            row = "| " substr($2, 8) " |"
+            for (i = 1; i <= n; i++) row = row " " ((keys[i] in v) ? v[keys[i]] : "-") " |"
+            print row
+        }' "$RESULTS"
+fi
 echo
 echo "(xR) = the server's figure divided by hongyand's. Failures and drops per run:"
 awk '$1 == "RESULT" && $3 != "register" {
         line = $2 " " $3
-        for (i = 4; i <= NF; i++) if ($i ~ /^(tls|ok|failed|dropped|logins|delivered|bounced|lost|late|items|fetches|server_alive)=/) line = line " " $i
+        for (i = 4; i <= NF; i++) if ($i ~ /^(tls|ok|failed|dropped|logins|delivered|bounced|lost|late|items|fetches|users|presences_missing|presences_extra|reg_missing|server_alive)=/) line = line " " $i
         print "  " line
     }
     $1 == "RESULT" && $3 == "register" { print "  " $2 " register " $5 " " $6 " " $7 }' "$RESULTS"

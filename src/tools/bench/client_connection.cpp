@@ -84,7 +84,13 @@ void SaltedPasswordCache::store(const std::string& key, std::string salted) {
 
 ClientConnection::ClientConnection(asio::any_io_executor ex, asio::ssl::context& tls_context,
                                    const Target& target)
-    : target_(target), tls_context_(tls_context), socket_(ex), deadline_(ex) {}
+    : target_(target),
+      tls_context_(tls_context),
+      socket_(ex),
+      deadline_(ex),
+      // A server's stanza limit is for what it reads; what it sends may be larger: a roster
+      // of 10,000 items is about 800 KB in one <iq/>.
+      parser_(xml::ParserLimits{.max_stanza_size = 64 * 1024 * 1024}) {}
 
 ClientConnection::~ClientConnection() {
     deadline_.cancel();

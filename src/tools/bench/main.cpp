@@ -1,7 +1,7 @@
 // hongyan-bench: the project's load generator. Talks XMPP to a server on this machine
 // (127.0.0.0/8 only) and reports figures that compare servers: memory per idle session,
 // logins per second and server CPU per login, messages delivered per second and their
-// latency, the cost of a roster fetch. See docs/benchmarks.md.
+// latency, the cost of a roster fetch, what an everyone group costs. See docs/benchmarks.md.
 #include <signal.h>
 
 #include <fmt/core.h>
@@ -77,6 +77,10 @@ int main(int argc, char** argv) {
     paced.rate = 2000;
     paced.window = 100;
     RosterOptions roster;
+    // "everyone" counts its accounts apart: its default N is the size of a company.
+    Accounts everyone_accounts;
+    everyone_accounts.users = 10000;
+    EveryoneOptions everyone;
 
     auto* idle_cmd = app.add_subcommand(
         "idle", "Open N sessions, keep them idle, report server memory per session");
@@ -170,6 +174,41 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     roster_cmd->add_option("--server-pid", roster.server_pid, "Server process to read CPU time of");
 
+    auto* everyone_cmd = app.add_subcommand(
+        "everyone",
+        "With every account in one shared roster group: O of the N accounts log in (roster, "
+        "presence); then a versioned roster get, K registrations and one more login; report "
+        "login cost, roster pushes and presence fan-out");
+    add_common(*everyone_cmd, common, target, everyone_accounts);
+    everyone_cmd->add_option("-o,--online", everyone.online, "Users logged in at once")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    everyone_cmd
+        ->add_option("-k,--registrations", everyone.registrations,
+                     "Accounts registered one by one while the users are online")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    everyone_cmd->add_option("--concurrency", everyone.concurrency, "Logins in progress at once")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    everyone_cmd
+        ->add_option("--roster-gets", everyone.roster_gets,
+                     "Full roster gets by the last user to log in, for server CPU per get")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    everyone_cmd
+        ->add_option("--push-limit", everyone.push_limit,
+                     "Seconds to wait for the pushes or presences of one event")
+        ->check(CLI::Range(0.1, 600.0))
+        ->capture_default_str();
+    everyone_cmd
+        ->add_option("--settle-limit", everyone.settle_limit,
+                     "Seconds from the first login for every presence to arrive")
+        ->check(CLI::Range(1.0, 3600.0))
+        ->capture_default_str();
+    everyone_cmd->add_option("--server-pid", everyone.server_pid,
+                             "Server process to read CPU time of");
+
     CLI11_PARSE(app, argc, argv);
 
     boost::system::error_code ec;
@@ -186,9 +225,16 @@ int main(int argc, char** argv) {
     target.hash = common.mechanism == "SCRAM-SHA-256" ? hongyan::crypto::Hash::sha256
                                                       : hongyan::crypto::Hash::sha1;
     idle.verbose = login.verbose = reg.verbose = common.verbose;
-    chat.verbose = paced.verbose = roster.verbose = common.verbose;
+    chat.verbose = paced.verbose = roster.verbose = everyone.verbose = common.verbose;
 
     long files = raise_open_files_limit();
+    if (everyone_cmd->parsed() && files >= 0 && everyone.online + 64 > files) {
+        fmt::print(stderr,
+                   "hongyan-bench: {} online users need more open files than the limit of {} "
+                   "(raise the hard limit: ulimit -Hn)\n",
+                   everyone.online, files);
+        return 2;
+    }
     if (idle_cmd->parsed() && files >= 0 && idle.connections + 64 > files) {
         fmt::print(stderr,
                    "hongyan-bench: {} connections need more open files than the limit of {} "
@@ -197,7 +243,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     for (int pid : {idle.server_pid, login.server_pid, chat.server_pid, paced.server_pid,
-                    roster.server_pid}) {
+                    roster.server_pid, everyone.server_pid}) {
         if (pid && !process_alive(pid)) {
             fmt::print(stderr, "hongyan-bench: no process with id {}\n", pid);
             return 2;
@@ -212,6 +258,8 @@ int main(int argc, char** argv) {
         if (chat_cmd->parsed()) co_return co_await run_chat(rt, target, accounts, chat);
         if (paced_cmd->parsed()) co_return co_await run_chat(rt, target, accounts, paced);
         if (roster_cmd->parsed()) co_return co_await run_roster(rt, target, accounts, roster);
+        if (everyone_cmd->parsed())
+            co_return co_await run_everyone(rt, target, everyone_accounts, everyone);
         co_return co_await run_register(rt, target, accounts, reg);
     };
     boost::asio::co_spawn(rt.main_context(), scenario(), [&](std::exception_ptr e, int rc) {

@@ -105,6 +105,18 @@ struct RosterOptions {
     bool verbose = false;
 };
 
+// N accounts (--users) in an everyone group, `online` of them logged in; see everyone.cpp.
+struct EveryoneOptions {
+    int online = 1000;
+    int registrations = 10;     // accounts registered one by one while the users are online
+    int concurrency = 10;       // logins in progress at once
+    int roster_gets = 20;       // full roster gets by the newcomer, for the server CPU of one
+    double push_limit = 10;     // seconds to wait for the pushes or presences of one event
+    double settle_limit = 120;  // seconds from the first login for all presences to arrive
+    int server_pid = 0;
+    bool verbose = false;
+};
+
 // Each returns the process exit status.
 asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts& accounts,
                               const IdleOptions& opt);
@@ -116,5 +128,7 @@ asio::awaitable<int> run_chat(Runtime& rt, const Target& target, const Accounts&
                               const ChatOptions& opt);
 asio::awaitable<int> run_roster(Runtime& rt, const Target& target, const Accounts& accounts,
                                 const RosterOptions& opt);
+asio::awaitable<int> run_everyone(Runtime& rt, const Target& target, const Accounts& accounts,
+                                  const EveryoneOptions& opt);
 
 }  // namespace hongyan::bench
