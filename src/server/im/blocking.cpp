@@ -16,8 +16,7 @@ namespace asio = boost::asio;
 asio::awaitable<void> Im::blocklist_get(modules::IqRequest& iq) {
     const Jid& full = *iq.from;
     auto st = cache_.find(full.local());
-    if (!st)
-        st = co_await server_.storage->run([this, u = full.local()] { return load_state(u); });
+    if (!st) st = co_await server_.storage->run([this, u = full.local()] { return load_state(u); });
     server_.registry->update(full, iq.session.get(),
                              [](ResourceState& r) { r.blocklist_interested = true; });
     std::vector<std::string> jids;

@@ -413,30 +413,33 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         co_return;
     }
 
-    // §4.2: initial presence. In one storage job, in order with messages being stored:
-    // the offline messages go to the session first, then the resource becomes available
-    // (see Im::deliver_or_store).
+    // §4.2: initial presence, all in one storage job: in order with messages being
+    // stored, the offline messages go to the session first, then the resource becomes
+    // available (see Im::deliver_or_store); and in order with other users' initial
+    // presence, so that two users coming online together each get the other's presence
+    // once, by broadcast or by probe, not both.
     co_await server_.storage->run([this, sender, from, user, priority, bytes] {
-        return activate(sender, from, user, priority, bytes);
+        activate(sender, from, user, priority, bytes);
+        broadcast(from, *bytes);
+        // Probes, answered locally: the presence of everyone the user is subscribed to,
+        // of the user's other resources, and the subscription requests still waiting.
+        std::string out;
+        for (const auto& c : contacts(user, false)) {
+            if (presence_blocked(c, user)) continue;
+            out += presences_of(c);
+        }
+        for (const auto& r : server_.registry->resources(from.bare_str()))
+            if (r.state.available && r.resource != from.resource() && r.state.presence)
+                out += *r.state.presence;
+        if (auto st = cache_.find(user)) {
+            std::lock_guard lock(st->mu);
+            for (const auto& [jid, item] : st->items)
+                if (item.sub.pending_in && !item.request.empty()) out += item.request;
+        }
+        if (!out.empty()) Router::deliver(sender, std::move(out));
+        return 0;
     });
     sender->set_available(true);
-    broadcast(from, *bytes);
-    // Probes, answered locally: the presence of everyone the user is subscribed to, of
-    // the user's other resources, and the subscription requests still waiting.
-    std::string out;
-    for (const auto& c : contacts(user, false)) {
-        if (presence_blocked(c, user)) continue;
-        out += presences_of(c);
-    }
-    for (const auto& r : server_.registry->resources(from.bare_str()))
-        if (r.state.available && r.resource != from.resource() && r.state.presence)
-            out += *r.state.presence;
-    if (auto st = cache_.find(user)) {
-        std::lock_guard lock(st->mu);
-        for (const auto& [jid, item] : st->items)
-            if (item.sub.pending_in && !item.request.empty()) out += item.request;
-    }
-    if (!out.empty()) sender->send_raw(out);
 }
 
 }  // namespace hongyan::im

@@ -46,35 +46,25 @@ std::optional<ParsedVersion> parse_version(std::string_view v) {
 }  // namespace
 
 std::string Im::roster_items(const std::string& user, const UserState& st) const {
-    // Shared contacts first gathered with their group names, so that each contact is one
-    // item whatever the number of groups it shares with the user.
-    std::unordered_map<std::string, std::vector<std::string>> shared;
-    shared_.for_each_contact(user, [&](const std::string& c, const std::string& display) {
-        auto& g = shared[c];
-        if (std::find(g.begin(), g.end(), display) == g.end()) g.push_back(display);
-    });
     std::string out;
-    out.reserve((st.listed + shared.size()) * 96);
-    static const std::vector<std::string> none;
+    out.reserve(st.listed * 96);
+    // Personal items first, merged with the shared groups they are also in; then the
+    // shared contacts that have no personal item. Shared membership is looked up per
+    // personal item (few) rather than collected for all shared contacts (many).
     for (const auto& [jid, item] : st.items) {
         if (!item.listed || item.removed) continue;
-        const std::vector<std::string>* groups = &none;
-        if (!shared.empty()) {
-            auto j = Jid::parse(jid);
-            if (j && j->domain() == domain_ && j->is_bare()) {
-                auto it = shared.find(j->local());
-                if (it != shared.end()) {
-                    groups = &it->second;
-                    append_item_xml(out, jid, &item, *groups);
-                    shared.erase(it);
-                    continue;
-                }
-            }
-        }
-        append_item_xml(out, jid, &item, *groups);
+        std::vector<std::string> groups;
+        if (shared_.enabled())
+            if (auto u = local_user(jid)) groups = shared_.groups_between(user, *u);
+        append_item_xml(out, jid, &item, groups);
     }
-    for (const auto& [local, groups] : shared)
-        append_item_xml(out, local + "@" + domain_, nullptr, groups);
+    std::string jid;
+    shared_.for_each_contact_grouped(
+        user, [&](const std::string& contact, const std::vector<std::string>& groups) {
+            jid.assign(contact).append("@").append(domain_);
+            if (st.item_locked(jid)) return;  // written above, merged
+            append_item_xml(out, jid, nullptr, groups);
+        });
     return out;
 }
 

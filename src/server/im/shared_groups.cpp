@@ -119,6 +119,42 @@ void SharedGroups::for_each_contact(
     }
 }
 
+void SharedGroups::for_each_contact_grouped(
+    const std::string& user,
+    const std::function<void(const std::string&, const std::vector<std::string>&)>& f) const {
+    std::shared_lock lock(mu_);
+    // The named groups' members with their display names (few, usually).
+    std::map<std::string, std::vector<std::string>> named;
+    if (auto mine = groups_of_.find(user); mine != groups_of_.end()) {
+        for (const auto& name : mine->second) {
+            const Group& g = groups_.at(name);
+            for (const auto& m : g.members) {
+                if (m == user) continue;
+                auto& d = named[m];
+                if (std::find(d.begin(), d.end(), g.display) == d.end()) d.push_back(g.display);
+            }
+        }
+    }
+    if (!everyone_.empty() && accounts_.count(user)) {
+        const std::vector<std::string> just_everyone{everyone_};
+        std::vector<std::string> both;
+        for (const auto& a : accounts_) {
+            if (a == user) continue;
+            auto it = named.find(a);
+            if (it == named.end()) {
+                f(a, just_everyone);
+                continue;
+            }
+            both = just_everyone;
+            for (const auto& d : it->second)
+                if (d != everyone_) both.push_back(d);
+            f(a, both);
+            named.erase(it);
+        }
+    }
+    for (const auto& [m, displays] : named) f(m, displays);
+}
+
 std::vector<std::string> SharedGroups::named_contacts(const std::string& user) const {
     std::shared_lock lock(mu_);
     std::vector<std::string> out;

@@ -49,6 +49,11 @@ class SharedGroups {
     void for_each_contact(
         const std::string& user,
         const std::function<void(const std::string&, const std::string&)>& f) const;
+    // Calls f(contact, displays) once per shared contact of `user`, with every group
+    // they share. Without a map over all contacts: the everyone group is walked directly.
+    void for_each_contact_grouped(
+        const std::string& user,
+        const std::function<void(const std::string&, const std::vector<std::string>&)>& f) const;
     // Members of the named groups `user` is in (not "everyone"), without `user`.
     std::vector<std::string> named_contacts(const std::string& user) const;
     std::vector<std::string> members(const std::string& group) const;
