@@ -160,3 +160,25 @@ def presence(s: XmppStream, to: str, type_: str) -> None:
 
 def tag(e: ET.Element) -> str:
     return local_name(e.tag)
+
+
+def online(server, user: str, pw: str, resource: str) -> XmppStream:
+    """Logged in, roster requested (an interested resource, RFC 6121 §2.1.6), initial
+    presence sent and its echo received (an available resource, §4.2); other elements
+    that arrived meanwhile stay queued."""
+    s = server.login(user, pw, resource=resource)
+    get_roster(s)
+    s.send("<presence/>")
+    wait_keep(s, is_presence(f"{user}@localhost/{resource}"))
+    return s
+
+
+def befriend(a: XmppStream, b: XmppStream, a_jid: str, b_jid: str) -> None:
+    """a subscribes to b and b approves; then the reverse: subscription 'both' (§3.1)."""
+    for x, y, x_jid, y_jid in ((a, b, a_jid, b_jid), (b, a, b_jid, a_jid)):
+        presence(x, y_jid, "subscribe")
+        y.wait_for(is_presence(x_jid, "subscribe"))
+        presence(y, x_jid, "subscribed")
+        x.wait_for(is_presence(y_jid, "subscribed"))
+    drain(a)
+    drain(b)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from im_helpers import (NS_BLOCKING, NS_BLOCKING_ERRORS, drain, expect_all, get_roster, iq,
-                        is_message, is_presence, presence)
+from im_helpers import (NS_BLOCKING, NS_BLOCKING_ERRORS, befriend, drain, expect_all, get_roster,
+                        iq, is_message, is_presence, online, presence)
 from xmpp_raw import (NS_CLIENT, NS_DISCO_INFO, NS_PING, q,
                       stanza_error_condition, to_str)
 
@@ -16,24 +16,6 @@ C, CP = "carol", "carol-password"
 AJ, BJ, CJ = "alice@localhost", "bob@localhost", "carol@localhost"
 
 
-def online(server, user, pw, resource):
-    """Logged in, roster requested, initial presence sent (as in test_presence.py)."""
-    s = server.login(user, pw, resource=resource)
-    get_roster(s)
-    s.send("<presence/>")
-    s.wait_for(is_presence(f"{user}@localhost/{resource}"))
-    return s
-
-
-def befriend(a, b, a_jid=AJ, b_jid=BJ):
-    """a subscribes to b and b approves; then the reverse: subscription 'both'."""
-    for x, y, x_jid, y_jid in ((a, b, a_jid, b_jid), (b, a, b_jid, a_jid)):
-        presence(x, y_jid, "subscribe")
-        y.wait_for(is_presence(x_jid, "subscribe"))
-        presence(y, x_jid, "subscribed")
-        x.wait_for(is_presence(y_jid, "subscribed"))
-    drain(a)
-    drain(b)
 
 
 def blocklist(s):
@@ -147,7 +129,7 @@ def test_presence_with_blocked_subscriber(server):
     alice = online(server, A, AP, "a")
     alice2 = online(server, A, AP, "a2")
     bob = online(server, B, BP, "b")
-    befriend(alice, bob)
+    befriend(alice, bob, AJ, BJ)
     drain(alice2)
     blocklist(alice)
     assert block(alice, BJ).get("type") == "result"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import slix
-from im_helpers import (wait_keep, drain, expect_all, get_roster, is_presence, is_push, items, presence,
-                        push_item, roster_query, set_item)
+from im_helpers import (befriend, drain, expect_all, get_roster, is_presence, is_push, items,
+                        online, presence, push_item, roster_query, set_item)
 from xmpp_raw import NS_CLIENT, q, stanza_error_condition, to_str
 
 A, AP = "alice", "alice-password"
@@ -16,24 +16,6 @@ B, BP = "bob", "bob-password"
 AJ, BJ = "alice@localhost", "bob@localhost"
 
 
-def online(server, user, pw, resource):
-    """Logged in, roster requested (interested), initial presence sent (available)."""
-    s = server.login(user, pw, resource=resource)
-    get_roster(s)
-    s.send("<presence/>")
-    wait_keep(s, is_presence(f"{user}@localhost/{resource}"))
-    return s
-
-
-def befriend(a, b, a_jid=AJ, b_jid=BJ):
-    """a subscribes to b and b approves; then the reverse: subscription 'both'."""
-    for x, y, x_jid, y_jid in ((a, b, a_jid, b_jid), (b, a, b_jid, a_jid)):
-        presence(x, y_jid, "subscribe")
-        y.wait_for(is_presence(x_jid, "subscribe"))
-        presence(y, x_jid, "subscribed")
-        x.wait_for(is_presence(y_jid, "subscribed"))
-    drain(a)
-    drain(b)
 
 
 def test_subscription_handshake(server):
@@ -122,7 +104,7 @@ def test_unsubscribe_and_cancel(server):
     contact's subscription (unavailable first, then 'unsubscribed')."""
     alice = online(server, A, AP, "a")
     bob = online(server, B, BP, "b")
-    befriend(alice, bob)
+    befriend(alice, bob, AJ, BJ)
     assert items(roster_query(get_roster(alice)))[BJ]["subscription"] == "both"
     presence(alice, BJ, "unsubscribe")
     push, _ = expect_all(alice, [is_push(BJ), is_presence(f"{BJ}/b", "unavailable")])
@@ -149,7 +131,7 @@ def test_removing_contact_cancels_both_directions(server):
     unsubscribed; the contact's item drops to 'none'."""
     alice = online(server, A, AP, "a")
     bob = online(server, B, BP, "b")
-    befriend(alice, bob)
+    befriend(alice, bob, AJ, BJ)
     set_item(alice, BJ, subscription="remove")
     got = expect_all(bob, [is_presence(AJ, "unsubscribe"), is_presence(AJ, "unsubscribed"),
                            is_presence(f"{AJ}/a", "unavailable")])
@@ -173,7 +155,7 @@ def test_initial_presence_gets_contacts_presence_and_own_resources(server):
     goes to subscribers and to its own resources."""
     alice = online(server, A, AP, "a")
     bob = online(server, B, BP, "b")
-    befriend(alice, bob)
+    befriend(alice, bob, AJ, BJ)
     bob.send("<presence><status>busy</status></presence>")
     drain(bob)
     drain(alice)
@@ -193,7 +175,7 @@ def test_unavailable_when_connection_drops(server):
     alice = online(server, A, AP, "a")
     bob = online(server, B, BP, "b")
     carol = online(server, "carol", "carol-password", "c")
-    befriend(alice, bob)
+    befriend(alice, bob, AJ, BJ)
     alice.send("<presence to='carol@localhost/c'/>")
     carol.wait_for(is_presence(f"{AJ}/a"))
     alice.sock.close()  # no </stream:stream>, no unavailable
@@ -208,7 +190,7 @@ def test_explicit_unavailable_and_directed_unavailable(server):
     alice2 = online(server, A, AP, "a2")
     bob = online(server, B, BP, "b")
     carol = online(server, "carol", "carol-password", "c")
-    befriend(alice, bob)
+    befriend(alice, bob, AJ, BJ)
     drain(alice2)
     alice.send("<presence to='carol@localhost'/>")
     carol.wait_for(is_presence(f"{AJ}/a"))

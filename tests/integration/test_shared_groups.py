@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import time
 
-from im_helpers import (wait_keep, drain, expect_all, get_roster, is_presence, is_push, items, push_item,
+import im_helpers
+from im_helpers import (drain, expect_all, get_roster, is_presence, is_push, items, push_item,
                         roster_query, set_item)
-from xmpp_raw import q, stanza_error_condition, to_str
+from xmpp_raw import stanza_error_condition, to_str
 
 EVERYONE = {"shared_groups.everyone": "Everyone"}
 
 
 def online(server, user, resource="r"):
-    s = server.login(user, f"{user}-password", resource=resource)
-    get_roster(s)
-    s.send("<presence/>")
-    wait_keep(s, is_presence(f"{user}@localhost/{resource}"))
-    return s
+    return im_helpers.online(server, user, f"{user}-password", resource)
 
 
 def test_everyone_sees_everyone(start_server):

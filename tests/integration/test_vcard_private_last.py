@@ -9,8 +9,8 @@ import base64
 import hashlib
 import time
 
-from im_helpers import (NS_CAPS, NS_LAST, NS_PRIVATE, NS_VCARD, drain, get_roster, iq,
-                        is_presence, presence)
+from im_helpers import (NS_CAPS, NS_LAST, NS_PRIVATE, NS_VCARD, befriend, iq, is_presence, online,
+                        presence)
 from xmpp_raw import NS_DISCO_INFO, NS_SASL, q, stanza_error_condition, to_str
 
 A, AP = "alice", "alice-password"
@@ -20,24 +20,6 @@ AJ, BJ, CJ = "alice@localhost", "bob@localhost", "carol@localhost"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
-def online(server, user, pw, resource):
-    """Logged in, roster requested, initial presence sent (as in test_presence.py)."""
-    s = server.login(user, pw, resource=resource)
-    get_roster(s)
-    s.send("<presence/>")
-    s.wait_for(is_presence(f"{user}@localhost/{resource}"))
-    return s
-
-
-def befriend(a, b, a_jid=AJ, b_jid=BJ):
-    """a subscribes to b and b approves; then the reverse: subscription 'both'."""
-    for x, y, x_jid, y_jid in ((a, b, a_jid, b_jid), (b, a, b_jid, a_jid)):
-        presence(x, y_jid, "subscribe")
-        y.wait_for(is_presence(x_jid, "subscribe"))
-        presence(y, x_jid, "subscribed")
-        x.wait_for(is_presence(y_jid, "subscribed"))
-    drain(a)
-    drain(b)
 
 
 def error_of(r):
@@ -175,7 +157,7 @@ def test_last_activity_of_contact(server):
     unavailable presence."""
     alice = online(server, A, AP, "a")
     bob = online(server, B, BP, "b")
-    befriend(alice, bob)
+    befriend(alice, bob, AJ, BJ)
     r = last(alice, BJ)
     assert r.get("type") == "result", to_str(r)
     assert r.get("from") == BJ, to_str(r)
@@ -232,7 +214,7 @@ def test_disco_info_on_accounts(server):
     contact; someone without a presence subscription gets service-unavailable."""
     alice = online(server, A, AP, "a")
     bob = online(server, B, BP, "b")
-    befriend(alice, bob)
+    befriend(alice, bob, AJ, BJ)
     carol = server.login(C, CP)
     for s, to in ((alice, AJ), (alice, BJ), (bob, AJ)):
         r = disco(s, to)

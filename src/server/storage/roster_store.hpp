@@ -42,8 +42,6 @@ class RosterStore {
     virtual std::vector<RosterItem> load(const std::string& user) = 0;
     // Inserts or replaces the item for item.jid.
     virtual void put(const std::string& user, const RosterItem& item) = 0;
-    // Drops tombstones older than `ver` (they are then answered with a full roster).
-    virtual void prune(const std::string& user, std::int64_t ver) = 0;
 };
 
 }  // namespace hongyan::storage

@@ -94,13 +94,6 @@ void SqliteRosterStore::put(const std::string& user, const RosterItem& it) {
     st.step();
 }
 
-void SqliteRosterStore::prune(const std::string& user, std::int64_t ver) {
-    Statement st(db_.handle(),
-                 "DELETE FROM roster_items WHERE username = ? AND removed = 1 AND ver < ?");
-    st.bind(1, user).bind(2, ver);
-    st.step();
-}
-
 std::size_t SqliteOfflineStore::count(const std::string& user) {
     Statement st(db_.handle(), "SELECT COUNT(*) FROM offline_messages WHERE username = ?");
     st.bind(1, user);

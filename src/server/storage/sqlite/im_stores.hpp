@@ -15,7 +15,6 @@ class SqliteRosterStore final : public RosterStore {
     explicit SqliteRosterStore(Database& db) : db_(db) {}
     std::vector<RosterItem> load(const std::string& user) override;
     void put(const std::string& user, const RosterItem& item) override;
-    void prune(const std::string& user, std::int64_t ver) override;
 
   private:
     Database& db_;
