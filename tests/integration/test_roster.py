@@ -4,6 +4,7 @@ hongyand, over raw streams; slixmpp as a real client at the end."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import slix
 from im_helpers import (NS_PREAPPROVAL, NS_ROSTER, NS_ROSTERVER, drain, expect_all, get_roster,
@@ -195,3 +196,27 @@ def test_slixmpp_roster(server):
         finally:
             await slix.disconnect(c)
     slix.run(scenario)
+
+
+def test_versioning_after_removed_items_are_forgotten(start_server):
+    """roster.max_removed: removed items are remembered for versioned fetches up to the
+    limit; past it (at the next login) the oldest half is forgotten, and a client with a
+    version from before that gets the whole roster rather than missing removals."""
+    server = start_server({"roster.max_removed": 4})
+    s = server.login(A, AP, resource="one")
+    for i in range(7):
+        set_item(s, f"c{i}@localhost")
+    vers = [roster_query(get_roster(s)).get("ver")]
+    for i in range(6):
+        set_item(s, f"c{i}@localhost", subscription="remove")
+        vers.append(roster_query(get_roster(s)).get("ver"))
+    s.close()
+    time.sleep(0.5)  # the user's state leaves memory; the next login reloads it
+    s = server.login(A, AP, resource="two")
+    # Six removals, limit four: the two newest are kept.
+    old = get_roster(s, ver=vers[0])
+    assert roster_query(old) is not None and set(items(roster_query(old))) == {"c6@localhost"}
+    recent = get_roster(s, ver=vers[4])  # before the last two removals
+    assert recent.find(q(NS_ROSTER, "query")) is None, to_str(recent)
+    pushed = [push_item(e)[0] for e in drain(s, 0.5) if is_push()(e)]
+    assert pushed == ["c4@localhost", "c5@localhost"]

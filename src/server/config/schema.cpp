@@ -137,6 +137,11 @@ const std::vector<KeySpec>& schema() {
          "Contacts a user may add to their own roster (shared-group contacts do not count); "
          "past it a roster set gets <not-allowed/>.",
          1, 10000000},
+        {"roster.max_removed", ValueType::integer, std::int64_t{1000},
+         "Removed contacts remembered per user for versioned roster fetches (RFC 6121 §2.6); "
+         "past it the oldest half is forgotten when the user next logs in, and a client that "
+         "far behind gets its whole roster.",
+         2, 1000000},
         {"roster.max_name_length", ValueType::integer, std::int64_t{1024},
          "Longest contact name in bytes; longer gets <not-acceptable/> (RFC 6121 §2.3.3).", 1,
          65536},

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <future>
@@ -25,6 +26,7 @@ Im::Im(ServerContext& server) : server_(server), domain_(server.settings.domain)
     limits_.roster_max_items = static_cast<std::size_t>(c.integer("roster.max_items"));
     limits_.roster_max_name = static_cast<std::size_t>(c.integer("roster.max_name_length"));
     limits_.roster_max_group = static_cast<std::size_t>(c.integer("roster.max_group_length"));
+    limits_.roster_max_removed = static_cast<std::size_t>(c.integer("roster.max_removed"));
     limits_.offline_max = static_cast<std::size_t>(c.integer("offline.max_messages"));
     limits_.blocklist_max = static_cast<std::size_t>(c.integer("blocking.max_items"));
     everyone_ = c.string("shared_groups.everyone");
@@ -45,6 +47,20 @@ UserPtr Im::load_state(const std::string& user) {
         st->items.emplace(std::move(key), std::move(item));
     }
     for (auto& j : store.blocklists().load(user)) st->blocked.insert(std::move(j));
+    st->forgotten_below = store.rosters().forgotten_below(user);
+    // Tombstones serve versioned fetches (RFC 6121 §2.6); past the limit the oldest half
+    // is forgotten, and clients that far behind get their whole roster.
+    std::vector<std::int64_t> removed;
+    for (const auto& [jid, item] : st->items)
+        if (item.removed) removed.push_back(item.ver);
+    if (removed.size() > limits_.roster_max_removed) {
+        std::sort(removed.begin(), removed.end());
+        const std::int64_t below = removed[removed.size() - limits_.roster_max_removed / 2];
+        store.rosters().forget_removed(user, below);
+        std::erase_if(st->items,
+                      [&](const auto& kv) { return kv.second.removed && kv.second.ver < below; });
+        st->forgotten_below = below;
+    }
     cache_.put(st);
     return st;
 }

@@ -40,6 +40,7 @@ struct Limits {
     std::size_t roster_max_items = 10000;
     std::size_t roster_max_name = 1024;
     std::size_t roster_max_group = 1024;
+    std::size_t roster_max_removed = 1000;
     std::size_t offline_max = 1000;
     std::size_t blocklist_max = 1000;
     bool offline = false;  // the offline module is on

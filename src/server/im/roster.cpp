@@ -100,6 +100,7 @@ asio::awaitable<void> Im::roster_get(modules::IqRequest& iq) {
         if (client && q.attr("ver") == current) {
             incremental = true;  // up to date: empty result, nothing to push
         } else if (client && client->personal <= st->ver &&
+                   client->personal + 1 >= st->forgotten_below &&
                    client->everyone == !everyone_.empty()) {
             // §2.6.3: an empty result, then the changed items as pushes in order.
             incremental = true;

@@ -31,6 +31,8 @@ struct UserState {
     std::unordered_map<std::string, RosterItem> items;
     std::int64_t ver = 0;  // newest item version
     std::size_t listed = 0;
+    // Removed items older than this were forgotten: a client behind it gets everything.
+    std::int64_t forgotten_below = 0;
     std::unordered_set<std::string> blocked;
 
     // Storage thread only.

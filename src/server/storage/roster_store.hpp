@@ -42,6 +42,11 @@ class RosterStore {
     virtual std::vector<RosterItem> load(const std::string& user) = 0;
     // Inserts or replaces the item for item.jid.
     virtual void put(const std::string& user, const RosterItem& item) = 0;
+    // Forgets the tombstones of versions below `ver`; load() then reports `ver` as
+    // forgotten_below, and a client behind it gets the whole roster.
+    virtual void forget_removed(const std::string& user, std::int64_t ver) = 0;
+    // The version below which removals were forgotten (0: none).
+    virtual std::int64_t forgotten_below(const std::string& user) = 0;
 };
 
 }  // namespace hongyan::storage

@@ -66,7 +66,7 @@ auto transaction(Database& db, F f) {
 std::vector<RosterItem> SqliteRosterStore::load(const std::string& user) {
     Statement st(db_.handle(),
                  "SELECT jid, name, groups, state, listed, removed, ver, request FROM "
-                 "roster_items WHERE username = ?");
+                 "roster_items WHERE username = ? AND jid != ''");
     st.bind(1, user);
     std::vector<RosterItem> out;
     while (st.step()) {
@@ -92,6 +92,29 @@ void SqliteRosterStore::put(const std::string& user, const RosterItem& it) {
     st.bind(5, std::int64_t{it.sub.bits()}).bind(6, std::int64_t{it.listed ? 1 : 0});
     st.bind(7, std::int64_t{it.removed ? 1 : 0}).bind(8, it.ver).bind(9, it.request);
     st.step();
+}
+
+// The row with an empty JID (never a valid contact) records how far removals were
+// forgotten.
+void SqliteRosterStore::forget_removed(const std::string& user, std::int64_t ver) {
+    transaction(db_, [&] {
+        Statement del(db_.handle(),
+                      "DELETE FROM roster_items WHERE username = ? AND removed = 1 AND ver < ? "
+                      "AND jid != ''");
+        del.bind(1, user).bind(2, ver);
+        del.step();
+        Statement mark(db_.handle(),
+                       "INSERT OR REPLACE INTO roster_items (username, jid, name, groups, state, "
+                       "listed, removed, ver, request) VALUES (?, '', '', '', 0, 0, 1, ?, '')");
+        mark.bind(1, user).bind(2, ver);
+        mark.step();
+    });
+}
+
+std::int64_t SqliteRosterStore::forgotten_below(const std::string& user) {
+    Statement st(db_.handle(), "SELECT ver FROM roster_items WHERE username = ? AND jid = ''");
+    st.bind(1, user);
+    return st.step() ? st.integer(0) : 0;
 }
 
 std::size_t SqliteOfflineStore::count(const std::string& user) {

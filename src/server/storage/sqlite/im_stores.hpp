@@ -15,6 +15,8 @@ class SqliteRosterStore final : public RosterStore {
     explicit SqliteRosterStore(Database& db) : db_(db) {}
     std::vector<RosterItem> load(const std::string& user) override;
     void put(const std::string& user, const RosterItem& item) override;
+    void forget_removed(const std::string& user, std::int64_t ver) override;
+    std::int64_t forgotten_below(const std::string& user) override;
 
   private:
     Database& db_;
