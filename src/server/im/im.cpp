@@ -299,7 +299,7 @@ void Im::release_if_unpinned(const UserPtr& st) {
 }
 
 asio::awaitable<std::optional<StanzaError>> Im::deliver_or_store(Jid from, xml::Element m, Jid to) {
-    enum class Outcome { delivered, stored, no_user, full, dropped };
+    enum class Outcome { delivered, stored, no_user, full, off, dropped };
     std::string user = to.local();
     auto outcome = co_await server_.storage->run([this, user, from, m = std::move(m)]() mutable {
         auto& store = *server_.storage;
@@ -319,7 +319,7 @@ asio::awaitable<std::optional<StanzaError>> Im::deliver_or_store(Jid from, xml::
         // XEP-0191 §3.7: a blocked sender learns nothing more than about a stranger.
         if (blocked) return Outcome::no_user;
         if (only_chat_state(m)) return Outcome::dropped;
-        if (!limits_.offline || limits_.offline_max == 0) return Outcome::full;
+        if (!limits_.offline || limits_.offline_max == 0) return Outcome::off;
         auto& delay = m.add_child("delay", std::string(ns::delay));
         delay.set_attr("from", domain_);
         delay.set_attr("stamp", utc_stamp());
@@ -333,6 +333,10 @@ asio::awaitable<std::optional<StanzaError>> Im::deliver_or_store(Jid from, xml::
     if (outcome == Outcome::full)
         co_return StanzaError{StanzaErrorCondition::service_unavailable,
                               "the recipient's offline storage is full",
+                              {}};
+    if (outcome == Outcome::off)
+        co_return StanzaError{StanzaErrorCondition::service_unavailable,
+                              "the recipient is offline and this server keeps no messages",
                               {}};
     co_return std::nullopt;
 }
