@@ -248,3 +248,16 @@ def test_slixmpp_subscription_and_presence(server):
             await slix.disconnect(a)
             await slix.disconnect(b)
     slix.run(scenario, timeout=20)
+
+
+def test_directed_presence_to_subscriber_is_not_doubled(server):
+    """§4.6.2: directed presence to a contact who already gets the broadcast does not put
+    them on the directed list, so they hear of the final unavailable once."""
+    alice = online(server, A, AP, "a")
+    bob = online(server, B, BP, "b")
+    befriend(alice, bob, AJ, BJ)
+    alice.send(f"<presence to='{BJ}'><show>chat</show></presence>")
+    bob.wait_for(is_presence(f"{AJ}/a"))
+    alice.send("<presence type='unavailable'/>")
+    got = [e for e in drain(bob, 0.6) if is_presence(f"{AJ}/a", "unavailable")(e)]
+    assert len(got) == 1, got

@@ -374,7 +374,11 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         } else if (auto s = server_.registry->find(*to)) {
             Router::deliver(s, bytes);
         }
-        sender->note_directed(to->str(), type == "unavailable");
+        // §4.6.2: only those who do not already get the broadcast are remembered.
+        bool subscriber = false;
+        if (auto st = cache_.find(user)) subscriber = may_see(*st, to->local());
+        if (!subscriber || type == "unavailable")
+            sender->note_directed(to->str(), type == "unavailable");
         co_return;
     }
 
