@@ -153,10 +153,14 @@ void Im::apply_event(const DirectoryEvent& e) {
             break;
         }
         case K::group_changed: {
+            // A renamed group changes every member's items; only online members get
+            // pushes (the others fetch at login).
             auto members = shared_.members(e.group);
-            for (const auto& a : members)
+            for (const auto& a : members) {
+                if (!cache_.find(a)) continue;
                 for (const auto& b : members)
                     if (a != b) push_item(a, full_bare(b));
+            }
             break;
         }
     }

@@ -119,7 +119,7 @@ asio::awaitable<void> Im::roster_get(modules::IqRequest& iq) {
             if (client->shared != shared_.seq() && !shared_.events_since(client->shared, events))
                 incremental = false;
             // Later events about the same contact replace earlier ones.
-            std::vector<std::pair<std::string, std::int64_t>> contacts;
+            std::unordered_map<std::string, std::int64_t> latest;
             for (const auto& e : events) {
                 if (!incremental) break;
                 using K = DirectoryEvent::Kind;
@@ -129,14 +129,16 @@ asio::awaitable<void> Im::roster_get(modules::IqRequest& iq) {
                     incremental = false;  // the user's own groups changed: send everything
                 } else if (e.kind == K::account_added || e.kind == K::account_removed) {
                     if (!everyone_.empty()) contact = e.user;
-                } else {
-                    auto m = shared_.members(e.group);
-                    if (std::binary_search(m.begin(), m.end(), user)) contact = e.user;
+                } else if (shared_.is_member(e.group, user)) {
+                    contact = e.user;
                 }
                 if (contact.empty() || contact == user) continue;
-                std::erase_if(contacts, [&](const auto& p) { return p.first == contact; });
-                contacts.emplace_back(contact, e.seq);
+                latest[contact] = e.seq;
             }
+            std::vector<std::pair<std::string, std::int64_t>> contacts(latest.begin(),
+                                                                       latest.end());
+            std::sort(contacts.begin(), contacts.end(),
+                      [](const auto& a, const auto& b) { return a.second < b.second; });
             if (incremental) {
                 for (const auto& [contact, seq] : contacts) {
                     std::string x;

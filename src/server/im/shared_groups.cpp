@@ -175,6 +175,12 @@ std::vector<std::string> SharedGroups::members(const std::string& group) const {
     return {it->second.members.begin(), it->second.members.end()};
 }
 
+bool SharedGroups::is_member(const std::string& group, const std::string& user) const {
+    std::shared_lock lock(mu_);
+    auto it = groups_.find(group);
+    return it != groups_.end() && it->second.members.count(user) > 0;
+}
+
 std::string SharedGroups::display(const std::string& group) const {
     std::shared_lock lock(mu_);
     auto it = groups_.find(group);

@@ -57,6 +57,7 @@ class SharedGroups {
     // Members of the named groups `user` is in (not "everyone"), without `user`.
     std::vector<std::string> named_contacts(const std::string& user) const;
     std::vector<std::string> members(const std::string& group) const;
+    bool is_member(const std::string& group, const std::string& user) const;
     std::string display(const std::string& group) const;
     bool is_account(const std::string& user) const;
 
