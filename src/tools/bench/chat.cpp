@@ -25,6 +25,9 @@ namespace hongyan::bench {
 
 namespace {
 
+// How often wait_until() checks (message runs).
+constexpr double kPoll = 0.02;
+
 using Clock = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -239,17 +242,6 @@ asio::awaitable<void> set_up_pair(Runtime& rt, ChatRun& run, Pair& pair, int p) 
     ++run.set_up;
 }
 
-// Waits until `done()` holds, polling; false when `limit` seconds passed first.
-template <typename Done>
-asio::awaitable<bool> wait_until(Done done, double limit) {
-    auto start = Clock::now();
-    while (!done()) {
-        if (seconds_since(start) > limit) co_return false;
-        co_await sleep_for(0.02);
-    }
-    co_return true;
-}
-
 }  // namespace
 
 asio::awaitable<int> run_chat(Runtime& rt, const Target& target, const Accounts& accounts,
@@ -286,7 +278,7 @@ asio::awaitable<int> run_chat(Runtime& rt, const Target& target, const Accounts&
         asio::co_spawn(run.pairs[static_cast<std::size_t>(p)]->ex,
                        set_up_pair(rt, run, *run.pairs[static_cast<std::size_t>(p)], p),
                        asio::detached);
-    co_await wait_until([&] { return run.set_up == opt.pairs; }, 2 * target.timeout + 30);
+    co_await wait_until([&] { return run.set_up == opt.pairs; }, 2 * target.timeout + 30, kPoll);
     if (run.set_up < opt.pairs) {
         fmt::print(stderr, "{}: {} pairs still logging in; giving up\n", name,
                    opt.pairs - run.set_up);
@@ -330,8 +322,8 @@ asio::awaitable<int> run_chat(Runtime& rt, const Target& target, const Accounts&
             }
         });
     }
-    co_await wait_until([&] { return run.senders_done == 2 * active; }, target.timeout);
-    co_await wait_until([&] { return run.in_flight == 0; }, 10);
+    co_await wait_until([&] { return run.senders_done == 2 * active; }, target.timeout, kPoll);
+    co_await wait_until([&] { return run.in_flight == 0; }, 10, kPoll);
     const long lost = run.in_flight;
     if (lost) fmt::print(stderr, "{}: {} messages never arrived\n", name, lost);
     for (auto& p : run.pairs) {
@@ -344,14 +336,14 @@ asio::awaitable<int> run_chat(Runtime& rt, const Target& target, const Accounts&
         return run.senders_done == 2 * active && run.readers_done == 2 * active &&
                run.closers_done == 2 * active;
     };
-    if (!co_await wait_until(all_ended, 20)) {
+    if (!co_await wait_until(all_ended, 20, kPoll)) {
         fmt::print(stderr, "{}: connections still open after 20 s; dropping them\n", name);
         for (auto& p : run.pairs)
             asio::post(p->ex, [&pair = *p] {
                 for (Chatter* c : {&pair.a, &pair.b})
                     if (c->conn) c->conn->abort();
             });
-        if (!co_await wait_until(all_ended, 30)) co_return 1;
+        if (!co_await wait_until(all_ended, 30, kPoll)) co_return 1;
     }
     run.failures.print();
     run.close_failures.print();
@@ -369,7 +361,7 @@ asio::awaitable<int> run_chat(Runtime& rt, const Target& target, const Accounts&
             p.reset();
             ++run.destroyed;
         });
-    co_await wait_until([&] { return run.destroyed == opt.pairs; }, 30);
+    co_await wait_until([&] { return run.destroyed == opt.pairs; }, 30, kPoll);
 
     const auto delivered = static_cast<long>(all.size());
     std::optional<double> server_us, own_us;

@@ -36,6 +36,9 @@ namespace hongyan::bench {
 
 namespace {
 
+// How often wait_until() checks (push and presence timings need fine steps).
+constexpr double kPoll = 0.005;
+
 using Clock = std::chrono::steady_clock;
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
@@ -295,17 +298,6 @@ asio::awaitable<void> login_worker(Runtime& rt, EveryoneRun& run) {
     ++run.workers_done;
 }
 
-// Waits until `done()` holds, polling; false when `limit` seconds passed first.
-template <typename Done>
-asio::awaitable<bool> wait_until(Done done, double limit) {
-    auto start = Clock::now();
-    while (!done()) {
-        if (seconds_since(start) > limit) co_return false;
-        co_await sleep_for(0.005);
-    }
-    co_return true;
-}
-
 // In-band registration of `user` on a connection of its own; the time its result arrived.
 asio::awaitable<std::optional<Clock::time_point>> register_one(Runtime& rt, EveryoneRun& run,
                                                                const std::string& user) {
@@ -447,7 +439,7 @@ asio::awaitable<int> run_everyone(Runtime& rt, const Target& target, const Accou
     // Every online user should get the presence of every other one, once.
     const long expected_presences = static_cast<long>(active) * (active - 1);
     co_await wait_until([&] { return run.presences_distinct >= expected_presences; },
-                        opt.settle_limit);
+                        opt.settle_limit, kPoll);
     const double settle_s = seconds_since(login_start);
     const auto login_cpu = cpu_diff(cpu_login_start, cpu_now(), active);
     const auto own_login_cpu =
@@ -480,7 +472,7 @@ asio::awaitable<int> run_everyone(Runtime& rt, const Target& target, const Accou
             created.push_back(user);
             const std::string jid = user + "@" + target.domain;
             co_await wait_until([&] { return push_counts(run, jid).second >= active; },
-                                opt.push_limit);
+                                opt.push_limit, kPoll);
             ver_push_count = push_counts(run, jid).first;
             ClientConnection conn(rt.main_context().get_executor(), rt.tls(), target);
             conn.arm_deadline(target.timeout);
@@ -518,7 +510,7 @@ asio::awaitable<int> run_everyone(Runtime& rt, const Target& target, const Accou
             created.push_back(user);
             jids.push_back(jid);
             co_await wait_until([&] { return push_counts(run, jid).second >= active; },
-                                opt.push_limit);
+                                opt.push_limit, kPoll);
             ++reg_ok;
             if (auto last = last_push(run, jid)) reg_ms.push_back(ms_between(*reg, *last));
         }
@@ -572,7 +564,7 @@ asio::awaitable<int> run_everyone(Runtime& rt, const Target& target, const Accou
             std::lock_guard lock(run.mu);
             return static_cast<int>(run.watched_arrivals.size());
         };
-        co_await wait_until([&] { return arrived() >= active; }, opt.push_limit);
+        co_await wait_until([&] { return arrived() >= active; }, opt.push_limit, kPoll);
         cpu_fanout = cpu_diff(c1, cpu_now(), 1);
         {
             std::lock_guard lock(run.mu);
@@ -590,13 +582,13 @@ asio::awaitable<int> run_everyone(Runtime& rt, const Target& target, const Accou
                        [&run](std::exception_ptr) { ++run.closers_done; });
     }
     auto all_ended = [&] { return run.readers_done == active && run.closers_done == active; };
-    if (!co_await wait_until(all_ended, 20)) {
+    if (!co_await wait_until(all_ended, 20, kPoll)) {
         fmt::print(stderr, "everyone: connections still open after 20 s; dropping them\n");
         for (auto& m : run.members)
             asio::post(m->ex, [&m] {
                 if (m->conn) m->conn->abort();
             });
-        if (!co_await wait_until(all_ended, 30)) co_return 1;
+        if (!co_await wait_until(all_ended, 30, kPoll)) co_return 1;
     }
     int cancelled = 0;
     for (const auto& user : created) cancelled += co_await cancel_account(rt, run, user) ? 1 : 0;
@@ -605,7 +597,7 @@ asio::awaitable<int> run_everyone(Runtime& rt, const Target& target, const Accou
             m.reset();
             ++run.destroyed;
         });
-    co_await wait_until([&] { return run.destroyed == online; }, 30);
+    co_await wait_until([&] { return run.destroyed == online; }, 30, kPoll);
 
     run.failures.print();
     run.close_failures.print();

@@ -13,6 +13,9 @@ namespace hongyan::bench {
 
 namespace {
 
+// How often wait_until() checks (connection counts change slowly).
+constexpr double kPoll = 0.05;
+
 using Clock = std::chrono::steady_clock;
 
 struct IdleRun {
@@ -77,17 +80,6 @@ asio::awaitable<void> setup_worker(Runtime& rt, IdleRun& run) {
     ++run.workers_done;
 }
 
-// Waits until `done()` holds, polling; false when `limit` seconds passed first.
-template <typename Done>
-asio::awaitable<bool> wait_until(Done done, double limit) {
-    auto start = Clock::now();
-    while (!done()) {
-        if (seconds_since(start) > limit) co_return false;
-        co_await sleep_for(0.05);
-    }
-    co_return true;
-}
-
 }  // namespace
 
 asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts& accounts,
@@ -150,15 +142,16 @@ asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts&
                        [&run](std::exception_ptr) { ++run.closers_done; });
     }
     auto close_start = Clock::now();
-    bool closed =
-        co_await wait_until([&] { return run.ended == ok && run.closers_done == closers; }, 20);
+    bool closed = co_await wait_until(
+        [&] { return run.ended == ok && run.closers_done == closers; }, 20, kPoll);
     const double close_s = seconds_since(close_start);
     if (!closed) {
         fmt::print(stderr, "idle: {} connections still open after 20 s; dropping them\n",
                    ok - run.ended);
         for (auto& c : run.conns)
             if (c) asio::post(c->executor(), [conn = c.get()] { conn->abort(); });
-        co_await wait_until([&] { return run.ended == ok && run.closers_done == closers; }, 30);
+        co_await wait_until([&] { return run.ended == ok && run.closers_done == closers; }, 30,
+                            kPoll);
     }
     run.close_failures.print();
     co_await sleep_for(pid ? 2.0 : 0.0);
@@ -176,7 +169,7 @@ asio::awaitable<int> run_idle(Runtime& rt, const Target& target, const Accounts&
             ++run.destroyed;
         });
     }
-    co_await wait_until([&] { return run.destroyed == to_destroy; }, 30);
+    co_await wait_until([&] { return run.destroyed == to_destroy; }, 30, kPoll);
 
     std::optional<double> per_conn;
     if (rss_before && rss_after && alive_at_reading > 0)

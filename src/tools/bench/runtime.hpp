@@ -59,6 +59,17 @@ class FailureLog {
 
 asio::awaitable<void> sleep_for(double seconds);
 double seconds_since(std::chrono::steady_clock::time_point t);
+// Waits until `done()` holds, checking every `poll` seconds; false when `limit` seconds
+// passed first.
+template <typename Done>
+asio::awaitable<bool> wait_until(Done done, double limit, double poll) {
+    auto start = std::chrono::steady_clock::now();
+    while (!done()) {
+        if (seconds_since(start) > limit) co_return false;
+        co_await sleep_for(poll);
+    }
+    co_return true;
+}
 // The p-th percentile (0..100) of ascending `sorted`, nearest rank; 0 when empty.
 double percentile(const std::vector<double>& sorted, double p);
 // "-" when a figure could not be measured, else the number with `decimals` decimals.
