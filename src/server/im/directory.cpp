@@ -138,16 +138,9 @@ void Im::apply_event(const DirectoryEvent& e) {
             std::vector<std::string> changed;
             {
                 std::lock_guard lock(st->mu);
-                const auto old_ver = st->ver;
-                st->items.clear();
-                st->listed = 0;
-                for (auto& item : items) {
-                    st->ver = std::max(st->ver, item.ver);
-                    if (item.listed && !item.removed) ++st->listed;
-                    if (item.ver > old_ver) changed.push_back(item.jid);
-                    std::string key = item.jid;
-                    st->items.emplace(std::move(key), std::move(item));
-                }
+                for (const auto& item : items)
+                    if (item.ver > st->ver) changed.push_back(item.jid);
+                st->replace_items(std::move(items));
             }
             for (const auto& c : changed) push_item(e.user, c);
             break;

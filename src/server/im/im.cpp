@@ -40,12 +40,7 @@ UserPtr Im::load_state(const std::string& user) {
     if (auto st = cache_.find(user)) return st;
     auto& store = *server_.storage;
     auto st = std::make_shared<UserState>(user);
-    for (auto& item : store.rosters().load(user)) {
-        st->ver = std::max(st->ver, item.ver);
-        if (item.listed && !item.removed) ++st->listed;
-        std::string key = item.jid;
-        st->items.emplace(std::move(key), std::move(item));
-    }
+    st->replace_items(store.rosters().load(user));
     for (auto& j : store.blocklists().load(user)) st->blocked.insert(std::move(j));
     st->forgotten_below = store.rosters().forgotten_below(user);
     // Tombstones serve versioned fetches (RFC 6121 §2.6); past the limit the oldest half

@@ -1,5 +1,7 @@
 #include "server/im/user_state.hpp"
 
+#include <algorithm>
+
 namespace hongyan::im {
 
 bool UserState::blocks_locked(const Jid& other) const {
@@ -10,6 +12,17 @@ bool UserState::blocks_locked(const Jid& other) const {
         if (blocked.count(other.domain() + "/" + other.resource())) return true;
     }
     return false;
+}
+
+void UserState::replace_items(std::vector<RosterItem> loaded) {
+    items.clear();
+    listed = 0;
+    for (auto& item : loaded) {
+        ver = std::max(ver, item.ver);
+        if (item.listed && !item.removed) ++listed;
+        std::string key = item.jid;
+        items.emplace(std::move(key), std::move(item));
+    }
 }
 
 const RosterItem* UserState::item_locked(const std::string& contact) const {

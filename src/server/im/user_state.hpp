@@ -45,6 +45,9 @@ struct UserState {
         std::lock_guard lock(mu);
         return blocks_locked(other);
     }
+    // Replaces the items with `loaded` (from the roster store), counting the listed ones
+    // and keeping `ver` at the newest version seen. Caller holds mu (or owns the state).
+    void replace_items(std::vector<RosterItem> loaded);
     // The listed, non-removed item for `contact`, if any. Caller holds mu.
     const RosterItem* item_locked(const std::string& contact) const;
 };
