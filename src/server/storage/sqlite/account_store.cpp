@@ -190,8 +190,7 @@ const char* const kMigrations[] = {
 }  // namespace
 
 void Database::migrate() {
-    exec("BEGIN IMMEDIATE");
-    try {
+    transaction([&] {
         exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
         Statement get(db_, "SELECT version FROM schema_version");
         std::int64_t version = 0;
@@ -207,11 +206,7 @@ void Database::migrate() {
         for (; version < newest; ++version) exec(kMigrations[version]);
         Statement set(db_, "UPDATE schema_version SET version = ?");
         set.bind(1, version).step();
-        exec("COMMIT");
-    } catch (...) {
-        exec("ROLLBACK");
-        throw;
-    }
+    });
 }
 
 std::optional<sasl::ScramCredentials> SqliteAccountStore::credentials(const std::string& user) {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace hongyan::storage::sqlite {
 
@@ -50,6 +51,25 @@ class Database {
     int changes() const { return sqlite3_changes(db_); }
     // Brings the schema to the newest version, one migration at a time.
     void migrate();
+    // Runs `f` inside one write transaction: committed when it returns, rolled back when
+    // it throws.
+    template <class F>
+    auto transaction(F f) {
+        exec("BEGIN IMMEDIATE");
+        try {
+            if constexpr (std::is_void_v<decltype(f())>) {
+                f();
+                exec("COMMIT");
+            } else {
+                auto r = f();
+                exec("COMMIT");
+                return r;
+            }
+        } catch (...) {
+            exec("ROLLBACK");
+            throw;
+        }
+    }
 
   private:
     sqlite3* db_ = nullptr;

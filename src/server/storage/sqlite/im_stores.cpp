@@ -42,25 +42,6 @@ std::vector<std::string> split_groups(const std::string& s) {
     return out;
 }
 
-// Runs `f` inside one transaction.
-template <class F>
-auto transaction(Database& db, F f) {
-    db.exec("BEGIN IMMEDIATE");
-    try {
-        if constexpr (std::is_void_v<decltype(f())>) {
-            f();
-            db.exec("COMMIT");
-        } else {
-            auto r = f();
-            db.exec("COMMIT");
-            return r;
-        }
-    } catch (...) {
-        db.exec("ROLLBACK");
-        throw;
-    }
-}
-
 }  // namespace
 
 std::vector<RosterItem> SqliteRosterStore::load(const std::string& user) {
@@ -97,7 +78,7 @@ void SqliteRosterStore::put(const std::string& user, const RosterItem& it) {
 // The row with an empty JID (never a valid contact) records how far removals were
 // forgotten.
 void SqliteRosterStore::forget_removed(const std::string& user, std::int64_t ver) {
-    transaction(db_, [&] {
+    db_.transaction([&] {
         Statement del(db_.handle(),
                       "DELETE FROM roster_items WHERE username = ? AND removed = 1 AND ver < ? "
                       "AND jid != ''");
@@ -143,7 +124,7 @@ std::vector<OfflineMessage> SqliteOfflineStore::load(const std::string& user) {
 }
 
 void SqliteOfflineStore::remove(const std::string& user, const std::vector<std::int64_t>& ids) {
-    transaction(db_, [&] {
+    db_.transaction([&] {
         Statement st(db_.handle(), "DELETE FROM offline_messages WHERE username = ? AND id = ?");
         for (auto id : ids) {
             st.bind(1, user).bind(2, id);
@@ -162,7 +143,7 @@ std::vector<std::string> SqliteBlocklistStore::load(const std::string& user) {
 }
 
 void SqliteBlocklistStore::add(const std::string& user, const std::vector<std::string>& jids) {
-    transaction(db_, [&] {
+    db_.transaction([&] {
         Statement st(db_.handle(), "INSERT OR IGNORE INTO blocklist (username, jid) VALUES (?, ?)");
         for (const auto& j : jids) {
             st.bind(1, user).bind(2, j);
@@ -179,7 +160,7 @@ void SqliteBlocklistStore::remove(const std::string& user, const std::vector<std
         st.step();
         return;
     }
-    transaction(db_, [&] {
+    db_.transaction([&] {
         Statement st(db_.handle(), "DELETE FROM blocklist WHERE username = ? AND jid = ?");
         for (const auto& j : jids) {
             st.bind(1, user).bind(2, j);
@@ -231,7 +212,7 @@ bool SqliteDirectoryStore::create_group(const std::string& name, const std::stri
 }
 
 bool SqliteDirectoryStore::delete_group(const std::string& name) {
-    return transaction(db_, [&] {
+    return db_.transaction([&] {
         // Members first, so that each leaves a member_removed event of its own.
         Statement m(db_.handle(), "DELETE FROM shared_group_members WHERE grp = ?");
         m.bind(1, name);
