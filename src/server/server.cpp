@@ -39,6 +39,14 @@ Settings Settings::from(const config::Config& cfg) {
         static_cast<std::size_t>(cfg.integer("limits.max_stanza_size"));
     s.parser_limits.max_depth = static_cast<int>(cfg.integer("limits.max_depth"));
     s.parser_limits.max_attributes = static_cast<int>(cfg.integer("limits.max_attributes"));
+    s.parser_limits.max_elements = static_cast<std::size_t>(cfg.integer("limits.max_elements"));
+    s.preauth_parser_limits = s.parser_limits;
+    s.preauth_parser_limits.max_stanza_size =
+        std::min(s.parser_limits.max_stanza_size,
+                 static_cast<std::size_t>(cfg.integer("limits.max_stanza_size_preauth")));
+    s.preauth_parser_limits.max_elements =
+        std::min(s.parser_limits.max_elements,
+                 static_cast<std::size_t>(cfg.integer("limits.max_elements_preauth")));
     s.max_outbound_queue = static_cast<std::size_t>(cfg.integer("limits.max_outbound_queue"));
     s.read_rate = cfg.integer("limits.read_rate");
     s.mechanisms = cfg.list("auth.mechanisms");

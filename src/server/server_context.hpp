@@ -37,6 +37,7 @@ struct Settings {
     std::chrono::seconds keepalive_interval{120};
     std::chrono::seconds parser_release_after{2};
     xml::ParserLimits parser_limits;
+    xml::ParserLimits preauth_parser_limits;  // until SASL succeeds
     std::size_t max_outbound_queue = 4 << 20;
     std::int64_t read_rate = 0;
     std::vector<std::string> mechanisms;

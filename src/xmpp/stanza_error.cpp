@@ -180,7 +180,7 @@ xml::Element make_error_reply(const xml::Element& request, const StanzaError& er
     if (!from.empty()) reply.set_attr("from", from);
     reply.set_attr("type", "error");
     auto e = err.to_element();
-    e.set_xmlns(request.xmlns());
+    e.set_xmlns(request.xmlns_ptr());
     reply.add_child(std::move(e));
     return reply;
 }

@@ -63,6 +63,11 @@ std::string escape(std::string_view in) {
     return out;
 }
 
+const std::string& Element::empty_namespace() {
+    static const std::string empty;
+    return empty;
+}
+
 Element::Element(const Element& other)
     : name_(other.name_), xmlns_(other.xmlns_), attrs_(other.attrs_) {
     nodes_.reserve(other.nodes_.size());
@@ -171,9 +176,10 @@ std::string Element::child_text(std::string_view name, std::string_view xmlns) c
 void Element::serialize(std::string& out, std::string_view parent_ns) const {
     out += '<';
     out += name_;
-    if (xmlns_ != parent_ns) {
+    const std::string& ns = xmlns();
+    if (ns != parent_ns) {
         out += " xmlns=\"";
-        escape_attr(xmlns_, out);
+        escape_attr(ns, out);
         out += '"';
     }
     int prefix_no = 0;
@@ -198,7 +204,7 @@ void Element::serialize(std::string& out, std::string_view parent_ns) const {
     out += '>';
     for (const auto& n : nodes_) {
         if (n.element)
-            n.element->serialize(out, xmlns_);
+            n.element->serialize(out, ns);
         else
             escape(n.text, out);
     }

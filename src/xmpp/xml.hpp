@@ -32,21 +32,31 @@ struct Node {
     bool is_element() const { return element != nullptr; }
 };
 
+// A namespace URI shared by every element in it: a parsed stanza of many children in one
+// long namespace holds the URI once, not once per child.
+using Namespace = std::shared_ptr<const std::string>;
+
 class Element {
   public:
     Element() = default;
-    explicit Element(std::string name, std::string xmlns = {})
-        : name_(std::move(name)), xmlns_(std::move(xmlns)) {}
+    explicit Element(std::string name, std::string_view xmlns = {})
+        : name_(std::move(name)), xmlns_(make_namespace(xmlns)) {}
+    Element(std::string name, Namespace xmlns) : name_(std::move(name)), xmlns_(std::move(xmlns)) {}
     Element(const Element& other);
     Element& operator=(const Element& other);
     Element(Element&&) noexcept = default;
     Element& operator=(Element&&) noexcept = default;
 
     const std::string& name() const { return name_; }
-    const std::string& xmlns() const { return xmlns_; }
-    void set_xmlns(std::string ns) { xmlns_ = std::move(ns); }
+    const std::string& xmlns() const { return xmlns_ ? *xmlns_ : empty_namespace(); }
+    const Namespace& xmlns_ptr() const { return xmlns_; }
+    void set_xmlns(Namespace ns) { xmlns_ = std::move(ns); }
     bool is(std::string_view name, std::string_view xmlns) const {
-        return name_ == name && xmlns_ == xmlns;
+        return name_ == name && this->xmlns() == xmlns;
+    }
+
+    static Namespace make_namespace(std::string_view uri) {
+        return uri.empty() ? nullptr : std::make_shared<const std::string>(uri);
     }
 
     // Attributes (unqualified unless `ns` is given).
@@ -79,8 +89,10 @@ class Element {
     std::string to_string(std::string_view parent_ns = {}) const;
 
   private:
+    static const std::string& empty_namespace();
+
     std::string name_;
-    std::string xmlns_;
+    Namespace xmlns_;
     std::vector<Attribute> attrs_;
     std::vector<Node> nodes_;
 };

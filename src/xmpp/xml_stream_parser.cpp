@@ -54,6 +54,8 @@ struct XmlStreamParser::Callbacks {
         } else if (s.depth_ == 2) {
             s.stanza_ = Element();
             s.open_.clear();
+            s.namespaces_.clear();
+            s.elements_ = 0;
             el = &s.stanza_;
         } else {
             if (s.depth_ - 1 > s.limits_.max_depth) {
@@ -62,9 +64,13 @@ struct XmlStreamParser::Callbacks {
             }
             el = &s.open_.back()->add_child(Element());
         }
+        if (s.depth_ >= 2 && ++s.elements_ > s.limits_.max_elements) {
+            s.fail(StreamErrorCondition::policy_violation, "too many elements in one stanza");
+            return;
+        }
         std::string ns, local;
         split_name(name, ns, local);
-        *el = Element(std::move(local), std::move(ns));
+        *el = Element(std::move(local), s.shared_namespace(ns));
         for (const XML_Char** a = atts; *a; a += 2) {
             split_name(a[0], ns, local);
             if (ns.empty())
@@ -167,6 +173,17 @@ XmlStreamParser::XmlStreamParser(ParserLimits limits) : limits_(limits) {
     create();
 }
 
+Namespace XmlStreamParser::shared_namespace(const std::string& uri) {
+    if (uri.empty()) return nullptr;
+    // Children nearly always share their parent's namespace or one of a few others: the
+    // stanza holds each distinct URI once, however many elements use it.
+    for (const auto& n : namespaces_)
+        if (*n == uri) return n;
+    auto n = std::make_shared<const std::string>(uri);
+    if (namespaces_.size() < kSharedNamespaces) namespaces_.push_back(n);
+    return n;
+}
+
 XmlStreamParser::~XmlStreamParser() {
     if (parser_) XML_ParserFree(P(parser_));
 }
@@ -196,6 +213,8 @@ void XmlStreamParser::create() {
     header_ = Element();
     stanza_ = Element();
     open_.clear();
+    namespaces_.clear();
+    elements_ = 0;
     pending_default_ns_.clear();
     depth_ = 0;
     event_ = Event::need_more;
@@ -223,6 +242,7 @@ void XmlStreamParser::release() {
     header_ = Element();
     stanza_ = Element();
     open_ = {};
+    namespaces_ = {};
 }
 
 void XmlStreamParser::recreate() {

@@ -21,6 +21,9 @@ struct ParserLimits {
     std::size_t max_stanza_size = 256 * 1024;  // bytes of one top-level element (or header)
     int max_depth = 32;                        // element nesting inside a stanza
     int max_attributes = 64;                   // attributes on one element
+    // Elements in one stanza: what a stanza costs in memory grows with its elements (each
+    // is a node of the tree), not only with its bytes.
+    std::size_t max_elements = 10000;
 };
 
 class XmlStreamParser {
@@ -41,6 +44,9 @@ class XmlStreamParser {
 
     // Starts a fresh stream (after STARTTLS or SASL success, RFC 6120 §5.4.3.3, §6.4.6).
     void reset();
+    // Limits for what is parsed from now on (smaller before authentication).
+    void set_limits(const ParserLimits& limits) { limits_ = limits; }
+    const ParserLimits& limits() const { return limits_; }
 
     // Idle streams need not keep an expat parser (several KiB each): between stanzas,
     // release() frees it, and the next feed() builds a new one by replaying the client's
@@ -72,12 +78,16 @@ class XmlStreamParser {
     Event finish_call(int status);
     void fail(StreamErrorCondition cond, std::string text);
     bool over_size(std::int64_t index) const;
+    Namespace shared_namespace(const std::string& uri);
+    static constexpr std::size_t kSharedNamespaces = 8;
 
     void* parser_ = nullptr;  // XML_Parser
     ParserLimits limits_;
     Element header_;
     Element stanza_;
-    std::vector<Element*> open_;  // elements open inside the current stanza
+    std::vector<Element*> open_;         // elements open inside the current stanza
+    std::vector<Namespace> namespaces_;  // the current stanza's distinct namespace URIs
+    std::size_t elements_ = 0;           // elements in the current stanza
     std::string pending_default_ns_;
     int depth_ = 0;
     bool close_pending_ = false;  // a self-closed stream header's close, not yet reported

@@ -51,7 +51,7 @@ def test_stanza_over_default_size_limit(server):
     s = server.login(USER, PASSWORD)
     s.send(self_message("ok", "x" * 200_000))
     s.wait_for(lambda e: e.get("id") == "ok", timeout=10)
-    s.send(self_message("huge", "x" * 300_000))
+    s.send_expecting_cutoff(self_message("huge", "x" * 300_000))
     expect_policy_violation(server, s)
 
 
@@ -75,6 +75,58 @@ def test_stanza_size_limit_before_auth(start_server):
     s = server.connect_secure()
     s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + "A" * 4000 + "</auth>")
     expect_policy_violation(server, s)
+
+
+def test_preauth_stanza_size_limit(start_server):
+    """Before authentication the bound is limits.max_stanza_size_preauth, much smaller
+    than the one for stanzas after it (RFC 6120 §13.12)."""
+    server = start_server({"limits.max_stanza_size_preauth": 2048})
+    s = server.connect_secure()
+    s.send_expecting_cutoff("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + "A" * 3000 + "</auth>")
+    expect_policy_violation(server, s)
+    # After authentication the same size passes.
+    s = server.login(USER, PASSWORD)
+    s.send(self_message("big", "x" * 3000))
+    s.wait_for(lambda e: e.get("id") == "big")
+
+
+def test_element_count_limit(start_server):
+    """limits.max_elements bounds the elements of one stanza: each costs memory however
+    few bytes it takes."""
+    server = start_server({"limits.max_elements": 100})
+    s = server.login(USER, PASSWORD)
+    s.send(f"<message to='{USER}@localhost/test' id='ok'><x xmlns='urn:x'>{'<a/>' * 90}</x></message>")
+    s.wait_for(lambda e: e.get("id") == "ok")
+    s.send_expecting_cutoff(f"<message to='{USER}@localhost/test' id='no'><x xmlns='urn:x'>{'<a/>' * 200}</x></message>")
+    expect_policy_violation(server, s)
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_preauth_memory_bounded(server):
+    """Unauthenticated connections cannot make the server hold much memory: 50 of them,
+    each sending a stanza of tiny children under a 1,000-byte default namespace (before
+    the limits on elements and size before authentication, each such connection made the
+    server hold about 29 MiB), are cut off with <policy-violation/>, and the server grows
+    by a few MiB at most."""
+    ns = "urn:x:" + "n" * 994
+    before = rss_kib(server.proc.pid)
+    streams = []
+    for _ in range(50):
+        s = server.connect_secure()
+        s.send_expecting_cutoff(f"<iq type='set' id='r'><query xmlns='{ns}'>" + "<a/>" * 50_000)
+        streams.append(s)
+    for s in streams:
+        assert s.stream_error(timeout=10) == "policy-violation"
+    grown = rss_kib(server.proc.pid) - before
+    assert grown < 64 * 1024, f"the server grew by {grown} KiB"
+    assert_still_serves(server)
 
 
 def test_oversize_stream_header(start_server):

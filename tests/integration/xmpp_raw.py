@@ -173,6 +173,14 @@ class XmppStream:
             data = data.encode("utf-8")
         self.sock.sendall(data)
 
+    def send_expecting_cutoff(self, data: Union[str, bytes]) -> None:
+        """Sends input the server is expected to refuse: it may close the connection
+        before all of it is written, which is not an error here."""
+        try:
+            self.send(data)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            pass
+
     def send_bytewise(self, data: Union[str, bytes], delay: float = 0.0) -> None:
         """Sends one byte per write: every possible split point of the input."""
         if isinstance(data, str):

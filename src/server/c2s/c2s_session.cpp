@@ -46,7 +46,7 @@ C2SSession::C2SSession(ServerContext& server, asio::ip::tcp::socket socket, bool
                        std::string ip)
     : server_(server),
       transport_(std::move(socket)),
-      parser_(server.settings.parser_limits),
+      parser_(server.settings.preauth_parser_limits),
       ip_(std::move(ip)),
       direct_tls_(direct_tls) {
     created_ = last_read_ = last_write_ = tokens_at_ = Clock::now();
@@ -459,6 +459,7 @@ asio::awaitable<C2SSession::After> C2SSession::sasl_step(std::string_view mech,
     auto succeed = [&](std::string_view additional) -> After {
         send_raw(sasl_element("success", additional, !additional.empty()));
         authenticated_ = true;
+        parser_.set_limits(s.parser_limits);
         server_.auth_failures_account.clear(username_);
         spdlog::info("c2s {} authenticated as {}@{} via {}", transport_.remote_string(), username_,
                      s.domain, mechanism_);

@@ -117,6 +117,19 @@ const std::vector<KeySpec>& schema() {
         {"limits.max_stanza_size", ValueType::integer, std::int64_t{262144},
          "Largest stanza (or stream header) in bytes; larger gets <policy-violation/>.", 1024,
          67108864},
+        {"limits.max_stanza_size_preauth", ValueType::integer, std::int64_t{16384},
+         "Largest stanza in bytes before the client has authenticated (SASL, STARTTLS, "
+         "in-band registration need little); larger gets <policy-violation/>. Keeps the "
+         "memory an unauthenticated connection can make the server hold small.",
+         512, 67108864},
+        {"limits.max_elements", ValueType::integer, std::int64_t{10000},
+         "Most elements in one stanza (each costs memory however short it is); more gets "
+         "<policy-violation/>.",
+         16, 10000000},
+        {"limits.max_elements_preauth", ValueType::integer, std::int64_t{256},
+         "Most elements in one stanza before the client has authenticated; more gets "
+         "<policy-violation/>.",
+         16, 10000000},
         {"limits.max_depth", ValueType::integer, std::int64_t{32},
          "Deepest element nesting inside a stanza.", 2, 1024},
         {"limits.max_attributes", ValueType::integer, std::int64_t{64},

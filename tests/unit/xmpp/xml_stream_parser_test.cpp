@@ -7,6 +7,7 @@
 #include <vector>
 
 using hongyan::StreamErrorCondition;
+using hongyan::xml::Element;
 using hongyan::xml::ParserLimits;
 using hongyan::xml::XmlStreamParser;
 using Event = XmlStreamParser::Event;
@@ -188,6 +189,47 @@ TEST(XmlStreamParser, AttributeLimit) {
               StreamErrorCondition::none);
     EXPECT_EQ(parse(kHeader + "<a a='1' b='2' c='3' d='4' e='5'/>", limits).error,
               StreamErrorCondition::policy_violation);
+}
+
+TEST(XmlStreamParser, ElementLimit) {
+    ParserLimits limits;
+    limits.max_elements = 5;
+    // The stanza itself counts: five elements pass, six do not.
+    EXPECT_EQ(parse(kHeader + "<a><b/><b/><b/><b/></a>", limits).error, StreamErrorCondition::none);
+    EXPECT_EQ(parse(kHeader + "<a><b/><b/><b/><b/><b/></a>", limits).error,
+              StreamErrorCondition::policy_violation);
+    // The count is per stanza.
+    EXPECT_EQ(parse(kHeader + "<a><b/><b/><b/></a><a><b/><b/><b/></a>", limits).error,
+              StreamErrorCondition::none);
+}
+
+TEST(XmlStreamParser, ChildrenShareTheirNamespace) {
+    // A long namespace on many children is held once, not copied per child.
+    const std::string uri = "urn:x:" + std::string(1000, 'n');
+    std::string in = kHeader + "<message><x xmlns='" + uri + "'>";
+    for (int i = 0; i < 100; ++i) in += "<a/>";
+    in += "</x></message>";
+    XmlStreamParser p;
+    auto ev = p.feed(in);
+    ASSERT_EQ(ev, XmlStreamParser::Event::stream_open);
+    ASSERT_EQ(p.resume(), XmlStreamParser::Event::stanza);
+    const Element& x = *p.stanza().first_child();
+    EXPECT_EQ(x.xmlns(), uri);
+    auto children = x.children();
+    ASSERT_EQ(children.size(), 100u);
+    for (const auto* c : children) EXPECT_EQ(c->xmlns_ptr().get(), x.xmlns_ptr().get());
+}
+
+TEST(XmlStreamParser, LimitsCanChange) {
+    ParserLimits small;
+    small.max_stanza_size = 1024;
+    XmlStreamParser p(small);
+    std::string big = "<message><body>" + std::string(2000, 'a') + "</body></message>";
+    ParserLimits large;
+    p.set_limits(large);
+    ASSERT_EQ(p.feed(kHeader), XmlStreamParser::Event::stream_open);
+    EXPECT_EQ(p.resume(), XmlStreamParser::Event::need_more);
+    EXPECT_EQ(p.feed(big), XmlStreamParser::Event::stanza);
 }
 
 TEST(XmlStreamParser, XmlLangIsKept) {
