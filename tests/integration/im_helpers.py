@@ -66,14 +66,11 @@ def wait_keep(s: XmppStream, pred: Pred, timeout: float = 10.0) -> ET.Element:
         s.queue[0:0] = held
 
 
-def drain(s: XmppStream, quiet: float = 0.3) -> list[ET.Element]:
-    """Every element until the server has been silent for `quiet` seconds."""
-    out = []
-    while True:
-        try:
-            out.append(s.next(quiet))
-        except XmppError:
-            return out
+def drain(s: XmppStream) -> list[ET.Element]:
+    """Every element that arrived before a ping barrier on s (XmppStream.drain()): all
+    that s's own stanzas caused. For what another stream's stanzas caused, first a
+    barrier on that stream: drain_after(sender, s)."""
+    return s.drain()
 
 
 def expect_all(s: XmppStream, preds: list[Pred], timeout: float = 5.0) -> list[ET.Element]:
@@ -180,5 +177,6 @@ def befriend(a: XmppStream, b: XmppStream, a_jid: str, b_jid: str) -> None:
         y.wait_for(is_presence(x_jid, "subscribe"))
         presence(y, x_jid, "subscribed")
         x.wait_for(is_presence(y_jid, "subscribed"))
+    # a sent the last stanza: its barrier first, then b's sees all it caused there.
     drain(a)
     drain(b)

@@ -96,6 +96,19 @@ def run(coro_fn: Callable[[asyncio.AbstractEventLoop], Awaitable[Any]],
         asyncio.set_event_loop(None)
 
 
+async def wait_until(pred: Callable[[], bool], what: str, timeout: float = 5.0,
+                     interval: float = 0.02) -> None:
+    """Polls pred (the client's view: its roster, a resource's status) until it holds,
+    letting the event loop run slixmpp's handlers meanwhile; fails naming `what` after
+    `timeout` seconds. slixmpp updates that view in its own handlers, after the stanza
+    that changes it, so awaiting the iq that caused it is not enough."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not pred():
+        if asyncio.get_running_loop().time() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
+        await asyncio.sleep(interval)
+
+
 async def connect(jid: str, password: str, port: int, direct_tls: bool = False,
                   register: bool = False, timeout: float = DEFAULT_TIMEOUT) -> Client:
     """Connects and waits for session start (raises AuthFailed / Disconnected)."""

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from xmpp_raw import NS_CLIENT, NS_PING, assert_still_serves, q, stream_header, to_str
+from xmpp_raw import (NS_CLIENT, NS_PING, XmppError, assert_still_serves, q, stream_header,
+                      to_str, wait_until)
 
 USER, PASSWORD = "alice", "alice-password"
 
@@ -227,9 +228,17 @@ def test_connections_per_ip(start_server):
     assert c.wait_closed(3), c.raw
     assert b"<stream:features" not in c.raw
     a.starttls()  # the connections within the limit are unaffected
-    a.close()
-    time.sleep(0.2)
-    assert_still_serves(server)
+    a.logout()
+
+    def served() -> bool:
+        try:
+            assert_still_serves(server)
+            return True
+        except (XmppError, OSError):
+            return False
+    # The slot comes back once the server is done with the connection, just after it
+    # closed it; a refused attempt takes none (it is closed at once).
+    wait_until(served, 5, "a new connection is served in the slot a freed")
     b.close()
 
 
@@ -287,23 +296,38 @@ def test_preauth_timeout_silent_client_closed(start_server):
 
 def test_bound_session_outlives_preauth_timeout(start_server):
     """A bound session is not affected by c2s.preauth_timeout."""
-    server = start_server({"c2s.preauth_timeout": 1})
+    # The keepalive is the witness: the sweep that writes it to this session (a second
+    # after its last output, so over a second after it connected) also checks the session
+    # against c2s.preauth_timeout.
+    server = start_server({"c2s.preauth_timeout": 1, "c2s.keepalive_interval": 1})
     s = server.login(USER, PASSWORD)
-    time.sleep(2.2)
+    start = len(s.raw)
+    s.read_until(lambda raw: len(raw) > start, timeout=10)
+    assert s.raw[start:].strip() == b"", s.raw[start:]
     assert s.ping().get("type") == "result"
 
 
 def test_idle_timeout(start_server):
     """RFC 6120 §4.6.1, §4.9.3.4: a bound client silent for c2s.idle_timeout gets
     <connection-timeout/>; one that sends whitespace keepalives stays."""
-    server = start_server({"c2s.idle_timeout": 1, "c2s.keepalive_interval": 0})
+    # The server's own keepalive to chatty is the witness: the sweep that writes it (a
+    # second after chatty's last output, the bind result, so over a second after chatty's
+    # last stanza) also checks chatty against c2s.idle_timeout, and only its whitespace
+    # keeps it. (Server output does not count as the client speaking: quiet gets
+    # keepalives too, and must still time out.)
+    server = start_server({"c2s.idle_timeout": 1, "c2s.keepalive_interval": 1})
     quiet = server.login(USER, PASSWORD, resource="quiet")
     chatty = server.login(USER, PASSWORD, resource="chatty")
-    deadline = time.monotonic() + 2.5
-    while time.monotonic() < deadline:
+    start = len(chatty.raw)
+    deadline = time.monotonic() + 10
+    while not ((quiet.eof or quiet.reader.closed) and len(chatty.raw) > start):
+        assert time.monotonic() < deadline, "no idle timeout for quiet or no keepalive for chatty"
         chatty.send(" ")
-        time.sleep(0.3)
+        time.sleep(0.3)  # the stimulus: chatty's whitespace pace, well within idle_timeout
+        quiet.poll()
+        chatty.poll()
     assert quiet.stream_error(timeout=3) == "connection-timeout"
+    assert chatty.raw[start:].strip() == b"", chatty.raw[start:]
     assert chatty.ping().get("type") == "result"
 
 

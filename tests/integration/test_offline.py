@@ -10,8 +10,8 @@ import re
 import time
 
 import slix
-from im_helpers import NS_DELAY, drain, iq, is_message, is_presence
-from xmpp_raw import NS_CLIENT, NS_PING, q, stanza_error_condition, to_str
+from im_helpers import NS_DELAY, drain, is_message, is_presence
+from xmpp_raw import NS_CLIENT, XmppStream, drain_after, q, stanza_error_condition, to_str
 
 A, AP = "alice", "alice-password"
 B, BP = "bob", "bob-password"
@@ -21,11 +21,17 @@ AJ, BJ = "alice@localhost", "bob@localhost"
 STAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?Z")
 
 
-def sync(s):
-    """A ping round trip: the server has handled everything s sent before it. Other
-    elements (errors, say) stay queued."""
-    r = iq(s, "get", f"<ping xmlns='{NS_PING}'/>", to="localhost")
-    assert r.get("type") == "result", to_str(r)
+def sync(s: XmppStream) -> None:
+    """A ping round trip: the server has handled everything s sent before it (the
+    messages are stored or refused). Other elements (errors, say) stay queued."""
+    s.sync()
+
+
+def sleep_until_past(t: datetime.datetime) -> None:
+    """Part of the stimulus, not a wait for the server: lets the wall clock pass `t`, so
+    that a stamp taken later than the message's receipt would be seen to be later."""
+    while (left := (t - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) > 0:
+        time.sleep(left)
 
 
 def send_msg(s, to, id_, body="hi", type_=None):
@@ -64,11 +70,13 @@ def test_stored_and_delivered_in_order_with_delay(server):
     send_msg(bob, AJ, "m3", "third")
     sync(bob)
     after = datetime.datetime.now(datetime.timezone.utc)
-    assert not messages(drain(bob, 0.2)), "the sender got an error for a stored message"
-    time.sleep(1.1)
+    assert not messages(drain(bob)), "the sender got an error for a stored message"
+    # Two seconds after receipt: a stamp taken at delivery would be past the bound below
+    # even at second precision.
+    sleep_until_past(after + datetime.timedelta(seconds=2))
     alice = server.login(A, AP, resource="a")
     alice.send("<presence/>")
-    got = messages(drain(alice, 0.8))
+    got = messages(drain(alice))
     assert [m.get("id") for m in got] == ["m1", "m2", "m3"], [to_str(m) for m in got]
     assert [m.findtext(q(NS_CLIENT, "body")) for m in got] == ["first", "second", "third"]
     assert [m.get("type") for m in got] == ["chat", "normal", None]
@@ -89,12 +97,11 @@ def test_delivered_once(server):
     sync(bob)
     alice = server.login(A, AP, resource="a")
     alice.send("<presence/>")
-    assert [m.get("id") for m in messages(drain(alice, 0.6))] == ["once"]
-    alice.close()
-    time.sleep(0.2)
+    assert [m.get("id") for m in messages(drain(alice))] == ["once"]
+    alice.logout()
     again = server.login(A, AP, resource="a2")
     again.send("<presence/>")
-    assert messages(drain(again, 0.8)) == []
+    assert messages(drain(again)) == []
 
 
 def test_negative_priority_resource_gets_nothing(server):
@@ -111,15 +118,15 @@ def test_negative_priority_resource_gets_nothing(server):
     neg.wait_for(is_presence(f"{AJ}/neg"))
     send_msg(bob, AJ, "during", "while only negative", "normal")
     sync(bob)
-    assert messages(drain(neg, 0.6)) == []
-    assert not messages(drain(bob, 0.1)), "the sender got an error"
+    assert messages(drain(neg)) == []
+    assert not messages(drain(bob)), "the sender got an error"
     pos = server.login(A, AP, resource="pos")
     pos.send("<presence><priority>0</priority></presence>")
-    got = messages(drain(pos, 0.8))
+    got = messages(drain(pos))
     assert [m.get("id") for m in got] == ["before", "during"], [to_str(m) for m in got]
     for m in got:
         stamp_of(m)
-    assert messages(drain(neg, 0.3)) == []
+    assert messages(drain(neg)) == []
 
 
 def test_raising_priority_delivers_offline_messages(server):
@@ -132,9 +139,9 @@ def test_raising_priority_delivers_offline_messages(server):
     neg.wait_for(is_presence(f"{AJ}/neg"))
     send_msg(bob, AJ, "kept", "while negative", "chat")
     sync(bob)
-    assert messages(drain(neg, 0.5)) == []
+    assert messages(drain(neg)) == []
     neg.send("<presence><priority>3</priority></presence>")
-    got = messages(drain(neg, 0.8))
+    got = messages(drain(neg))
     assert [m.get("id") for m in got] == ["kept"], [to_str(m) for m in got]
     stamp_of(got[0])
 
@@ -147,13 +154,13 @@ def test_bare_jid_message_reaches_both_available_resources(server):
     two = server.online(A, AP, resource="two", priority=1)
     neg = server.online(A, AP, resource="neg", priority=-5)
     for s in (one, two, neg):
-        drain(s, 0.2)
+        drain(s)
     send_msg(bob, AJ, "both", "to both", "normal")
     for s in (one, two):
         m = s.wait_for(is_message("both"))
         assert m.get("from") == f"{BJ}/b" and m.get("to") == AJ
         assert m.find(q(NS_DELAY, "delay")) is None, to_str(m)
-    assert messages(drain(neg, 0.5)) == []
+    assert messages(drain_after(bob, neg)) == []
 
 
 def test_headline_to_offline_user_is_dropped_silently(server):
@@ -164,10 +171,10 @@ def test_headline_to_offline_user_is_dropped_silently(server):
     send_msg(bob, AJ, "news", "headline", "headline")
     send_msg(bob, AJ, "kept", "normal")
     sync(bob)
-    assert messages(drain(bob, 0.3)) == []
+    assert messages(drain(bob)) == []
     alice = server.login(A, AP, resource="a")
     alice.send("<presence/>")
-    assert [m.get("id") for m in messages(drain(alice, 0.8))] == ["kept"]
+    assert [m.get("id") for m in messages(drain(alice))] == ["kept"]
 
 
 def test_groupchat_to_bare_jid_is_an_error(server):
@@ -182,7 +189,7 @@ def test_groupchat_to_bare_jid_is_an_error(server):
     assert err.get("from") == AJ, to_str(err)
     alice = server.login(A, AP, resource="a")
     alice.send("<presence/>")
-    assert messages(drain(alice, 0.8)) == []
+    assert messages(drain(alice)) == []
 
 
 def test_chat_state_only_message_is_not_stored(server):
@@ -197,7 +204,7 @@ def test_chat_state_only_message_is_not_stored(server):
     sync(bob)
     alice = server.login(A, AP, resource="a")
     alice.send("<presence/>")
-    assert [m.get("id") for m in messages(drain(alice, 0.8))] == ["body"]
+    assert [m.get("id") for m in messages(drain(alice))] == ["body"]
 
 
 def test_storage_limit(start_server):
@@ -211,10 +218,10 @@ def test_storage_limit(start_server):
     err = bob.wait_for(is_message("n4"))
     assert err.get("type") == "error" and stanza_error_condition(err) == "service-unavailable", \
         to_str(err)
-    assert not any(m.get("id") in ("n1", "n2", "n3") for m in messages(drain(bob, 0.3)))
+    assert not any(m.get("id") in ("n1", "n2", "n3") for m in messages(drain(bob)))
     alice = server.login(A, AP, resource="a")
     alice.send("<presence/>")
-    assert [m.get("id") for m in messages(drain(alice, 0.8))] == ["n1", "n2", "n3"]
+    assert [m.get("id") for m in messages(drain(alice))] == ["n1", "n2", "n3"]
 
 
 def test_messages_survive_restart(start_server):
@@ -226,22 +233,27 @@ def test_messages_survive_restart(start_server):
     send_msg(bob, AJ, "p1", "persist 1", "chat")
     send_msg(bob, AJ, "p2", "persist 2", "normal")
     sync(bob)
+    after = datetime.datetime.now(datetime.timezone.utc)
     data = server.data_dir
     server.close_clients()
     assert server.terminate() == 0
-    time.sleep(1.1)
+    # Two seconds after receipt: a stamp renewed at the restart (or at delivery) would be
+    # past the upper bound below even at second precision.
+    sleep_until_past(after + datetime.timedelta(seconds=2))
     again = start_server(data_dir=data)
     again.users = dict(server.users)
     alice = again.login(A, AP, resource="a")
     restart_done = datetime.datetime.now(datetime.timezone.utc)
     alice.send("<presence/>")
-    got = messages(drain(alice, 0.8))
+    got = messages(drain(alice))
     assert [m.get("id") for m in got] == ["p1", "p2"], [to_str(m) for m in got]
     assert [m.findtext(q(NS_CLIENT, "body")) for m in got] == ["persist 1", "persist 2"]
     for m in got:
         assert m.get("from") == f"{BJ}/b"
         stamp = stamp_of(m)
         assert before - datetime.timedelta(seconds=2) <= stamp < restart_done, stamp
+        # The original receive time, not the restart's.
+        assert stamp <= after + datetime.timedelta(seconds=1), (stamp, after)
 
 
 def test_message_to_nonexistent_user(server):
@@ -263,13 +275,11 @@ def test_session_without_presence_does_not_consume(server):
     send_msg(bob, AJ, "w1", "wait for presence", "chat")
     sync(bob)
     quiet = server.login(A, AP, resource="quiet")
-    sync(quiet)
-    assert messages(drain(quiet, 0.6)) == []
-    quiet.close()
-    time.sleep(0.2)
+    assert messages(drain(quiet)) == []
+    quiet.logout()
     alice = server.login(A, AP, resource="a")
     alice.send("<presence/>")
-    got = messages(drain(alice, 0.8))
+    got = messages(drain(alice))
     assert [m.get("id") for m in got] == ["w1"], [to_str(m) for m in got]
     stamp_of(got[0])
 
@@ -283,10 +293,10 @@ def test_error_message_to_offline_user_is_ignored(server):
              "<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
     send_msg(bob, AJ, "ok", "stored")
     sync(bob)
-    assert messages(drain(bob, 0.3)) == []
+    assert messages(drain(bob)) == []
     alice = server.login(A, AP, resource="a")
     alice.send("<presence/>")
-    assert [m.get("id") for m in messages(drain(alice, 0.8))] == ["ok"]
+    assert [m.get("id") for m in messages(drain(alice))] == ["ok"]
 
 
 def test_full_jid_messages_to_offline_user(server):
@@ -298,12 +308,12 @@ def test_full_jid_messages_to_offline_user(server):
     send_msg(bob, f"{AJ}/gone", "fn", "normal to full", "normal")
     send_msg(bob, f"{AJ}/gone", "fc", "chat to full", "chat")
     sync(bob)
-    back = {m.get("id"): m for m in messages(drain(bob, 0.3))}
+    back = {m.get("id"): m for m in messages(drain(bob))}
     for m in back.values():
         assert m.get("type") == "error", to_str(m)
     alice = server.login(A, AP, resource="a")
     alice.send("<presence/>")
-    got = [m.get("id") for m in messages(drain(alice, 0.8))]
+    got = [m.get("id") for m in messages(drain(alice))]
     assert "fn" not in got, f"a normal message to a full JID was stored: {got}"
     assert ("fc" in got) != ("fc" in back), (got, list(back))
 
@@ -315,20 +325,19 @@ def test_full_jid_without_match_while_online(server):
     resource (nor stored)."""
     bob = server.online(B, BP, resource="b")
     alice = server.online(A, AP, resource="a")
-    drain(alice, 0.2)
+    drain(alice)
     send_msg(bob, f"{AJ}/other", "c", "chat", "chat")
     send_msg(bob, f"{AJ}/other", "n", "normal", "normal")
     send_msg(bob, f"{AJ}/other", "h", "headline", "headline")
-    sync(bob)
-    for m in messages(drain(bob, 0.3)):
+    # drain() is bob's barrier: his messages are routed before alice's barrier below.
+    for m in messages(drain(bob)):
         assert m.get("type") == "error" and m.get("id") in ("n", "h"), to_str(m)
-    got = [m.get("id") for m in messages(drain(alice, 0.6))]
+    got = [m.get("id") for m in messages(drain(alice))]
     assert got == ["c"], got
-    alice.close()
-    time.sleep(0.2)
+    alice.logout()
     again = server.login(A, AP, resource="again")
     again.send("<presence/>")
-    assert messages(drain(again, 0.8)) == []
+    assert messages(drain(again)) == []
 
 
 def test_slixmpp_offline_message(server):

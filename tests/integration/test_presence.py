@@ -4,12 +4,11 @@ unit-tested row by row (tests/unit/server/subscription_test.cpp)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import slix
 from im_helpers import (befriend, drain, expect_all, get_roster, is_presence, is_push, items,
                         online, presence, push_item, roster_query, set_item)
-from xmpp_raw import NS_CLIENT, q, stanza_error_condition, to_str
+from xmpp_raw import (NS_CLIENT, drain_after, no_element_after, q, stanza_error_condition,
+                      to_str)
 
 A, AP = "alice", "alice-password"
 B, BP = "bob", "bob-password"
@@ -39,14 +38,15 @@ def test_subscription_handshake(server):
     sub, push, pres = expect_all(alice, [is_presence(BJ, "subscribed"), is_push(BJ),
                                          is_presence(f"{BJ}/b")])
     assert push_item(push)[1]["subscription"] == "to"
-    # From now on bob's presence changes reach alice, but not the reverse.
-    drain(alice)
+    # From now on bob's presence changes reach alice, but not the reverse. (Barriers
+    # first, so that the presence waited for below is the new one.)
+    drain_after(bob, alice)
     bob.send("<presence><show>away</show></presence>")
     away = alice.wait_for(is_presence(f"{BJ}/b"))
     assert away.findtext(q(NS_CLIENT, "show")) == "away"
-    drain(bob)
+    drain_after(alice, bob)
     alice.send("<presence><show>dnd</show></presence>")
-    assert not any(is_presence(f"{AJ}/a")(e) for e in drain(bob, 0.5))
+    assert not any(is_presence(f"{AJ}/a")(e) for e in drain_after(alice, bob))
 
 
 def test_request_to_offline_contact_is_delivered_at_each_login(server):
@@ -67,7 +67,7 @@ def test_request_to_offline_contact_is_delivered_at_each_login(server):
     bob.close()
     bob = server.login(B, BP, resource="b10")
     bob.send("<presence/>")
-    assert not any(is_presence(AJ, "subscribe")(e) for e in drain(bob, 0.6))
+    assert not any(is_presence(AJ, "subscribe")(e) for e in drain(bob))
 
 
 def test_refused_request(server):
@@ -90,10 +90,10 @@ def test_preapproval(server):
     presence(bob, AJ, "subscribed")
     _, it = push_item(bob.wait_for(is_push(AJ)))
     assert it["approved"] == "true" and it["subscription"] == "none"
-    alice.no_element(0.3)  # §3.4.2: not routed
+    no_element_after(bob, alice)  # §3.4.2: not routed
     presence(alice, BJ, "subscribe")
     expect_all(alice, [is_presence(BJ, "subscribed"), is_presence(f"{BJ}/b")])
-    elements = drain(bob, 0.5)
+    elements = drain_after(alice, bob)
     assert not any(is_presence(AJ, "subscribe")(e) for e in elements)
     assert any(is_push(AJ)(e) and push_item(e)[1]["subscription"] == "from" for e in elements)
 
@@ -114,16 +114,16 @@ def test_unsubscribe_and_cancel(server):
     # Bob's presence no longer reaches alice.
     drain(alice)
     bob.send("<presence><show>xa</show></presence>")
-    assert not any(is_presence(f"{BJ}/b")(e) for e in drain(alice, 0.5))
+    assert not any(is_presence(f"{BJ}/b")(e) for e in drain_after(bob, alice))
     # §3.2: alice cancels bob's subscription to her.
     presence(alice, BJ, "unsubscribed")
     assert push_item(alice.wait_for(is_push(BJ)))[1]["subscription"] == "none"
     _, _, push = expect_all(bob, [is_presence(f"{AJ}/a", "unavailable"),
                                   is_presence(AJ, "unsubscribed"), is_push(AJ)])
     assert push_item(push)[1]["subscription"] == "none"
-    drain(bob)
+    drain_after(alice, bob)
     alice.send("<presence><show>dnd</show></presence>")
-    assert not any(is_presence(f"{AJ}/a")(e) for e in drain(bob, 0.5))
+    assert not any(is_presence(f"{AJ}/a")(e) for e in drain_after(alice, bob))
 
 
 def test_removing_contact_cancels_both_directions(server):
@@ -200,7 +200,7 @@ def test_explicit_unavailable_and_directed_unavailable(server):
     u = bob.wait_for(is_presence(f"{AJ}/a", "unavailable"))
     assert u.findtext(q(NS_CLIENT, "status")) == "bye"
     alice2.wait_for(is_presence(f"{AJ}/a", "unavailable"))
-    assert not any(is_presence(f"{AJ}/a", "unavailable")(e) for e in drain(carol, 0.5))
+    assert not any(is_presence(f"{AJ}/a", "unavailable")(e) for e in drain_after(alice, carol))
 
 
 def test_bad_priority_and_type(server):
@@ -232,17 +232,16 @@ def test_slixmpp_subscription_and_presence(server):
                 await c.get_roster()
                 c.send_presence()
             a.send_presence(pto=BJ, ptype="subscribe")
-            for _ in range(50):
-                await asyncio.sleep(0.1)
-                if a.client_roster[BJ]["subscription"] in ("to", "both"):
-                    break
-            assert a.client_roster[BJ]["subscription"] in ("to", "both")
+            await slix.wait_until(
+                lambda: a.client_roster[BJ]["subscription"] in ("to", "both"),
+                "alice's roster shows her subscribed to bob")
             b.send_presence(pstatus="writing tests")
-            for _ in range(50):
-                await asyncio.sleep(0.1)
+
+            def status() -> object:
                 res = a.client_roster[BJ].resources
-                if "slix" in res and res["slix"]["status"] == "writing tests":
-                    break
+                return res["slix"]["status"] if "slix" in res else None
+            await slix.wait_until(lambda: status() == "writing tests",
+                                  "alice sees bob's new status")
             assert a.client_roster[BJ].resources["slix"]["status"] == "writing tests"
         finally:
             await slix.disconnect(a)
@@ -259,5 +258,5 @@ def test_directed_presence_to_subscriber_is_not_doubled(server):
     alice.send(f"<presence to='{BJ}'><show>chat</show></presence>")
     bob.wait_for(is_presence(f"{AJ}/a"))
     alice.send("<presence type='unavailable'/>")
-    got = [e for e in drain(bob, 0.6) if is_presence(f"{AJ}/a", "unavailable")(e)]
+    got = [e for e in drain_after(alice, bob) if is_presence(f"{AJ}/a", "unavailable")(e)]
     assert len(got) == 1, got

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 
 from im_helpers import (NS_CAPS, NS_LAST, NS_PRIVATE, NS_VCARD, befriend, iq, is_presence, online,
                         presence)
-from xmpp_raw import NS_DISCO_INFO, NS_SASL, q, stanza_error_condition, to_str
+from xmpp_raw import NS_DISCO_INFO, NS_SASL, q, stanza_error_condition, to_str, wait_until
 
 A, AP = "alice", "alice-password"
 B, BP = "bob", "bob-password"
@@ -165,15 +164,20 @@ def test_last_activity_of_contact(server):
     assert qe is not None and qe.get("seconds") == "0", to_str(r)
     bob.send("<presence type='unavailable'><status>gone fishing</status></presence>")
     alice.wait_for(is_presence(f"{BJ}/b", "unavailable"))
-    bob.close()
-    time.sleep(0.3)
+    # Once the server has closed bob's stream his session is over, and the logout time
+    # is written in a storage job queued before those of alice's next query.
+    bob.logout()
     r = last(alice, BJ)
     assert r.get("type") == "result", to_str(r)
     qe = r.find(q(NS_LAST, "query"))
     assert 0 <= int(qe.get("seconds")) < 30, to_str(r)
     assert qe.text == "gone fishing", to_str(r)
-    time.sleep(1.5)
-    later = int(last(alice, BJ).find(q(NS_LAST, "query")).get("seconds"))
+
+    def seconds() -> int:
+        return int(last(alice, BJ).find(q(NS_LAST, "query")).get("seconds"))
+    # Whole seconds since the logout: at least 1 within a second or so.
+    wait_until(lambda: seconds() >= 1, 5, "bob's last activity is a second old")
+    later = seconds()
     assert 1 <= later < 30, later
 
 

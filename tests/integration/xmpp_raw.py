@@ -5,6 +5,10 @@ STARTTLS or direct TLS (XEP-0368), SASL PLAIN and SCRAM-SHA-1/-256 (RFC 5802,
 RFC 7677, written here from the RFCs), resource binding, and stanzas. Input
 is parsed incrementally, so a test can wait for "the next element" or "the
 stream error" with a short timeout, and can also look at the raw bytes.
+
+Tests wait for conditions, never for time: "nothing arrives" is checked with a
+barrier (XmppStream.sync(): a ping round trip on the same stream, see no_element()),
+and effects of the server's own timers are polled for with wait_until().
 """
 
 from __future__ import annotations
@@ -111,6 +115,10 @@ class _ElementReader:
         self.header: Optional[ET.Element] = None
         self.closed = False  # saw </stream:stream>
         self.broken: Optional[str] = None  # the server sent something that is not XML
+        # Character data between top-level elements other than whitespace (RFC 6120 §4.6.1
+        # allows only whitespace there, as keepalives), in the order received.
+        self.stray_text: list[str] = []
+        self._last_top: Optional[ET.Element] = None
 
     def feed(self, data: bytes) -> list[ET.Element]:
         out: list[ET.Element] = []
@@ -122,18 +130,30 @@ class _ElementReader:
                 if event == "start":
                     if self.depth == 0:
                         self.header = el
+                    elif self.depth == 1:
+                        self._note_text_before_top()
                     self.depth += 1
                 else:
                     self.depth -= 1
                     if self.depth == 1:
                         out.append(el)
+                        self._last_top = el
                         if self.header is not None and el in list(self.header):
                             self.header.remove(el)
                     elif self.depth == 0:
+                        self._note_text_before_top()
                         self.closed = True
         except ET.ParseError as e:
             self.broken = str(e)
         return out
+
+    def _note_text_before_top(self) -> None:
+        # The parser has just attached the text before this event to the previous
+        # top-level element's tail (or to the header's text before the first one).
+        text = self._last_top.tail if self._last_top is not None else (
+            self.header.text if self.header is not None else None)
+        if text and text.strip():
+            self.stray_text.append(text)
 
 
 class XmppStream:
@@ -214,6 +234,11 @@ class XmppStream:
         self.queue.extend(self.reader.feed(data))
         return True
 
+    def poll(self, timeout: float = 0.0) -> None:
+        """Takes in what has arrived (waiting up to timeout for something), without
+        failing: for loops that watch several streams at once."""
+        self._pump(time.monotonic() + max(timeout, 0.001))
+
     def read_until(self, needle: Union[str, Callable[[bytes], bool]],
                    timeout: Optional[float] = None) -> bytes:
         """Reads until `needle` (a substring or a predicate on all bytes received so far)
@@ -269,12 +294,89 @@ class XmppStream:
             raise XmppError(f"expected <{name} xmlns='{ns}'/>, got {to_str(el)}")
         return el
 
-    def no_element(self, timeout: float = 0.3) -> None:
-        """Asserts the server sends nothing (no element) within timeout."""
+    # ----- barriers: "everything caused so far has arrived" -----
+
+    def sync(self, timeout: Optional[float] = None) -> list[ET.Element]:
+        """A barrier: sends an XEP-0199 ping to the server and reads until its result.
+
+        The server handles one stream's stanzas in order, each to its end (storage jobs
+        and the hand-over of deliveries to other sessions included), and writes to a
+        stream in order. So when the result is here, everything the stanzas sent before
+        it caused on this stream has arrived, and whatever they caused for other sessions
+        has been handed to those sessions: a barrier on such a stream then shows it (see
+        no_element_after()). Elements received before the result stay queued, in order,
+        and are returned; the result itself is consumed.
+
+        Only with a bound resource: before binding, hongyand ends the stream on an iq
+        other than the bind request (<not-authorized/>, RFC 6120 §4.9.3.12; before
+        authentication, except XEP-0077 registration); see silent_for()."""
+        if self.jid is None:
+            raise XmppError("a ping barrier needs a bound resource (before it an iq ends the "
+                            "stream, RFC 6120 §4.9.3.12); see silent_for()")
+        ping_id = new_id("barrier")
+        self.send(f"<iq type='get' id='{ping_id}' to='{DOMAIN}'><ping xmlns='{NS_PING}'/></iq>")
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+
+        def position() -> int:
+            for i, e in enumerate(self.queue):
+                if e.tag == q(NS_CLIENT, "iq") and e.get("id") == ping_id:
+                    return i
+            return -1
+
+        while (i := position()) < 0:
+            if not self._pump(deadline):
+                if position() >= 0:
+                    continue
+                if self.eof:
+                    raise StreamClosed(f"connection closed before the barrier ping's result; "
+                                       f"received {self.raw[-2000:]!r}")
+                if time.monotonic() >= deadline:
+                    raise XmppError(f"no result for the barrier ping; received {self.raw[-2000:]!r}")
+        pong = self.queue.pop(i)
+        if pong.get("type") != "result":
+            raise XmppError(f"the barrier ping failed: {to_str(pong)}")
+        return self.queue[:i]
+
+    def drain(self, timeout: Optional[float] = None) -> list[ET.Element]:
+        """A barrier (sync()), then takes and returns every element received before its
+        result: all that this stream's stanzas so far caused here, and whatever other
+        sessions had handed to this one before the ping was read."""
+        n = len(self.sync(timeout))
+        before, self.queue = self.queue[:n], self.queue[n:]
+        return before
+
+    def no_element(self, *, allow: Optional[Callable[[ET.Element], bool]] = None,
+                   timeout: Optional[float] = None) -> list[ET.Element]:
+        """Asserts that nothing arrives: a barrier (sync()), and nothing but its result
+        before it, except whitespace (keepalives, RFC 6120 §4.6.1) and elements that
+        `allow` accepts (returned). Elements already queued count as arrived.
+
+        This proves that the stanzas this stream sent so far caused nothing here. For
+        what another stream's stanzas caused, use no_element_after(sender, self)."""
+        stray = len(self.reader.stray_text)
+        got = self.drain(timeout)
+        bad = [e for e in got if allow is None or not allow(e)]
+        if bad:
+            raise XmppError("unexpected element(s) before the barrier: "
+                            + " ".join(to_str(e) for e in bad))
+        if len(self.reader.stray_text) > stray:
+            raise XmppError(f"unexpected character data between stanzas: "
+                            f"{self.reader.stray_text[stray:]!r}")
+        return got
+
+    def silent_for(self, seconds: float, reason: str) -> None:
+        """Before resource binding only, where the ping barrier is impossible (an iq
+        ends the stream, RFC 6120 §4.9.3.12): asserts that no element arrives within
+        `seconds`. Unlike no_element() this can pass by luck on a
+        slow machine, so the caller must say why no barrier is possible."""
+        if self.jid is not None:
+            raise XmppError("the stream is bound: use no_element(), a real barrier")
+        if not reason.strip():
+            raise ValueError("silent_for() needs the reason a barrier is impossible")
         try:
-            el = self.next(timeout)
+            el = self.next(seconds)
         except StreamClosed:
-            raise XmppError("connection closed unexpectedly")
+            raise XmppError(f"connection closed unexpectedly (waited because {reason})")
         except XmppError:
             return
         raise XmppError(f"unexpected element {to_str(el)}")
@@ -423,6 +525,16 @@ class XmppStream:
         return self.iq("set", f"<query xmlns='{NS_REGISTER}'><username>{xml_escape(user)}"
                               f"</username><password>{xml_escape(password)}</password></query>")
 
+    def logout(self, timeout: Optional[float] = None) -> None:
+        """RFC 6120 §4.4: closes the stream and waits until the server has closed its
+        own and the TCP connection. The server ends the session (the resource leaves the
+        routing table, the unavailable presence is broadcast) before it writes its
+        closing tag, so afterwards every stanza it handles finds the resource gone."""
+        self.send("</stream:stream>")
+        if not self.wait_closed(timeout):
+            raise XmppError(f"the server did not close the connection; received {self.raw[-500:]!r}")
+        self.close()
+
     def close(self) -> None:
         try:
             if not self.eof:
@@ -501,6 +613,36 @@ class ScramClient:
 
 
 # ----- conveniences used by several test files -----
+
+def wait_until(pred: Callable[[], bool], timeout: float, what: str,
+               interval: float = 0.02) -> None:
+    """Polls pred until it holds, for effects of the server's own timers (a timeout, the
+    directory-feed poll) and of other processes: as short as the condition allows, with
+    a deadline generous enough for a slow machine. Raises naming `what`."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() >= deadline:
+            raise XmppError(f"timed out after {timeout} s waiting until {what}")
+        time.sleep(interval)
+
+
+def no_element_after(sender: XmppStream, *receivers: XmppStream,
+                     allow: Optional[Callable[[ET.Element], bool]] = None) -> None:
+    """What `sender` sent so far causes nothing on `receivers`: a barrier on the
+    sender's stream (its stanzas have been routed, deliveries handed to the receivers'
+    sessions), then no_element() on each receiver (what was handed over is written).
+    The sender's own elements stay queued."""
+    sender.sync()
+    for r in receivers:
+        r.no_element(allow=allow)
+
+
+def drain_after(sender: XmppStream, receiver: XmppStream) -> list[ET.Element]:
+    """Everything `sender`'s stanzas so far (and the receiver's own) caused on
+    `receiver`: a barrier on the sender's stream, then receiver.drain()."""
+    sender.sync()
+    return receiver.drain()
+
 
 def assert_still_serves(server, user: str = "probe", password: str = "probe-password") -> None:
     """After any bad input: a fresh client still logs in over STARTTLS and gets a pong."""
