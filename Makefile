@@ -44,7 +44,8 @@ format-check:
 docs: build
 	./scripts/gen-docs.sh $(BUILD)
 
-bench: deps build
+bench: build
+	@./scripts/install-deps.sh --bench
 	./bench/compare.sh
 
 clean:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Hongyan needs to build, run and test.
+# Installs the Debian 12 packages Hongyan needs to build, run and test (--test), or to run
+# the side-by-side benchmarks (--bench).
 # Idempotent: does nothing (and prints nothing) when everything is present.
 set -euo pipefail
 
@@ -9,24 +10,45 @@ BUILD_PKGS=(
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
 )
-TEST_PKGS=(python3 python3-slixmpp python3-pytest openssl sqlite3)
+TEST_PKGS=(python3 python3-slixmpp python3-pytest python3-websocket openssl sqlite3 util-linux
+           nodejs npm)
+
+# The servers bench/compare.sh measures hongyand against.
+BENCH_PKGS=(prosody ejabberd)
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${TEST_PKGS[@]}")
 fi
+if [[ "${1:-}" == "--bench" ]]; then
+  want+=("${BENCH_PKGS[@]}")
+fi
 
 missing=()
 for p in "${want[@]}"; do
+  # A Node.js from elsewhere (nodesource) counts: only node and npm themselves matter.
+  if [[ "$p" == nodejs || "$p" == npm ]] && command -v "${p/nodejs/node}" >/dev/null 2>&1; then
+    continue
+  fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
 
-echo "install-deps: installing ${missing[*]}" >&2
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The npm clients the integration tests drive (versions pinned in tests/node's lock file).
+if [[ "${1:-}" == "--test" ]]; then
+  node_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/node"
+  if [[ ! -d "$node_dir/node_modules" || "$node_dir/package-lock.json" -nt "$node_dir/node_modules" ]]; then
+    echo "install-deps: npm ci in tests/node" >&2
+    (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+fi

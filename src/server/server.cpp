@@ -13,9 +13,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <thread>
 
-#include "server/c2s/c2s_session.hpp"
+#include "server/c2s/client_connection.hpp"
+#include "server/http/http_listener.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module.hpp"
+#include "server/net/tcp_transport.hpp"
 #include "server/net/tls.hpp"
 #include "server/router/router.hpp"
 #include "server/router/session_registry.hpp"
@@ -32,6 +34,7 @@ Settings Settings::from(const config::Config& cfg) {
     s.domain = *jid::nameprep(cfg.string("server.domain"));
     s.require_tls = cfg.boolean("c2s.require_tls");
     s.preauth_timeout = std::chrono::seconds(cfg.integer("c2s.preauth_timeout"));
+    s.close_timeout = std::chrono::seconds(cfg.integer("c2s.close_timeout"));
     s.idle_timeout = std::chrono::seconds(cfg.integer("c2s.idle_timeout"));
     s.keepalive_interval = std::chrono::seconds(cfg.integer("c2s.keepalive_interval"));
     s.parser_release_after = std::chrono::seconds(cfg.integer("c2s.parser_release_after"));
@@ -74,7 +77,7 @@ namespace {
 // One I/O thread: its event loop, its listeners and the sessions it owns.
 struct Worker {
     asio::io_context io{1};
-    std::vector<std::weak_ptr<c2s::C2SSession>> sessions;
+    std::vector<std::weak_ptr<c2s::ClientConnection>> connections;
     std::thread thread;
 };
 
@@ -105,15 +108,41 @@ asio::awaitable<void> accept_loop(ServerContext& server, Worker& worker, tcp::ac
         }
         if (server.shutting_down) co_return;
         boost::system::error_code ep_ec;
-        auto remote = socket.remote_endpoint(ep_ec);
+        socket.remote_endpoint(ep_ec);
         if (ep_ec) continue;
-        auto addr = remote.address();
-        if (addr.is_v6() && addr.to_v6().is_v4_mapped())
-            addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
-        auto session = std::make_shared<c2s::C2SSession>(server, std::move(socket), direct_tls,
-                                                         addr.to_string());
-        worker.sessions.push_back(session);
-        session->start();
+        auto transport = std::make_unique<net::TcpTransport>(
+            std::move(socket), server.tls, direct_tls, server.settings.preauth_parser_limits);
+        auto connection = std::make_shared<c2s::ClientConnection>(server, std::move(transport));
+        worker.connections.push_back(connection);
+        connection->start();
+    }
+}
+
+asio::awaitable<void> http_accept_loop(ServerContext& server, const http::HttpService& service,
+                                       Worker& worker, tcp::acceptor acceptor, bool tls) {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+        if (ec) {
+            if (ec == asio::error::operation_aborted || server.shutting_down) co_return;
+            spdlog::warn("http accept failed: {}", ec.message());
+            asio::steady_timer t(worker.io, std::chrono::milliseconds(100));
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        if (server.shutting_down) co_return;
+        asio::co_spawn(worker.io,
+                       http::serve_http(server, service, std::move(socket), tls,
+                                        [&worker](std::shared_ptr<c2s::ClientConnection> c) {
+                                            worker.connections.push_back(c);
+                                        }),
+                       [](std::exception_ptr e) {
+                           if (!e) return;
+                           try {
+                               std::rethrow_exception(e);
+                           } catch (const std::exception& x) {
+                               spdlog::error("http connection: {}", x.what());
+                           }
+                       });
     }
 }
 
@@ -123,16 +152,16 @@ asio::awaitable<void> sweep_loop(Worker& worker, ServerContext& server) {
         timer.expires_after(std::chrono::seconds(1));
         auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         if (ec) co_return;
-        auto now = c2s::C2SSession::Clock::now();
-        std::erase_if(worker.sessions, [&](auto& w) {
-            auto s = w.lock();
-            if (!s) return true;
-            s->tick(now);
+        auto now = c2s::ClientConnection::Clock::now();
+        std::erase_if(worker.connections, [&](auto& w) {
+            auto c = w.lock();
+            if (!c) return true;
+            c->tick(now);
             return false;
         });
-        if (worker.sessions.capacity() > 64 &&
-            worker.sessions.size() < worker.sessions.capacity() / 4)
-            worker.sessions.shrink_to_fit();
+        if (worker.connections.capacity() > 64 &&
+            worker.connections.size() < worker.connections.capacity() / 4)
+            worker.connections.shrink_to_fit();
     }
 }
 
@@ -145,6 +174,7 @@ struct Server::Impl {
     std::unique_ptr<ServerContext> ctx;
     std::vector<std::unique_ptr<modules::Module>> modules;
     std::vector<std::unique_ptr<Worker>> workers;
+    http::HttpService http;
 
     explicit Impl(const config::Config& c) : cfg(c) {}
 };
@@ -153,6 +183,8 @@ Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
     auto& I = *impl_;
     std::filesystem::create_directories(cfg.data_dir());
     I.storage = std::make_unique<storage::Storage>(cfg.database_path());
+    I.storage->set_busy_timeout(static_cast<int>(cfg.integer("storage.busy_timeout")));
+    I.storage->set_retry_attempts(static_cast<int>(cfg.integer("storage.retry_attempts")));
 
     auto cert = cfg.cert_file(), key = cfg.key_file();
     if (!std::filesystem::exists(cert) && !std::filesystem::exists(key) &&
@@ -167,6 +199,8 @@ Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
     I.ctx->storage = I.storage.get();
     I.ctx->tls = I.tls.get();
     I.ctx->registry = std::make_unique<SessionRegistry>();
+    I.ctx->hashing = std::make_unique<asio::thread_pool>(
+        static_cast<std::size_t>(cfg.integer("auth.hash_threads")));
     I.ctx->modules = std::make_unique<modules::ModuleHost>();
     I.ctx->router = std::make_unique<Router>(*I.ctx);
     I.ctx->im = std::make_unique<im::Im>(*I.ctx);
@@ -206,10 +240,51 @@ int Server::run() {
     if (cfg.integer("c2s.port") > 0) listeners.push_back({cfg.integer("c2s.port"), false});
     if (cfg.integer("c2s.tls_port") > 0) listeners.push_back({cfg.integer("c2s.tls_port"), true});
 
+    auto& hs = I.http.settings;
+    hs.port = cfg.integer("http.port");
+    hs.tls_port = cfg.integer("https.port");
+    hs.max_request_size = static_cast<std::size_t>(cfg.integer("http.max_request_size"));
+    hs.request_timeout = std::chrono::seconds(cfg.integer("http.request_timeout"));
+    hs.websocket_path = cfg.string("websocket.path");
+    hs.allow_plain = cfg.string("websocket.allow_plain");
+    hs.public_urls = cfg.list("websocket.public_urls");
+    hs.see_other_uri = cfg.string("websocket.see_other_uri");
+    if (hs.tls_port > 0) {
+        // The same certificate and settings as c2s (asio takes a reference of its own).
+        SSL_CTX_up_ref(I.tls.get());
+        I.http.tls = std::make_unique<asio::ssl::context>(I.tls.get());
+    }
+    auto http_address = asio::ip::make_address(cfg.string("http.address"), address_ec);
+    if (address_ec)
+        throw std::runtime_error(
+            "key 'http.address' expects an IP address such as 0.0.0.0, :: or 127.0.0.1, got '" +
+            cfg.string("http.address") + "'");
+    struct HttpListenerSpec {
+        std::int64_t port;
+        bool tls;
+    };
+    std::vector<HttpListenerSpec> http_listeners;
+    if (hs.port > 0) http_listeners.push_back({hs.port, false});
+    if (hs.tls_port > 0) http_listeners.push_back({hs.tls_port, true});
+
     I.storage->start();
     I.ctx->im->start();
     for (std::size_t i = 0; i < n_threads; ++i) {
         auto w = std::make_unique<Worker>();
+        for (const auto& l : http_listeners) {
+            tcp::endpoint ep(http_address, static_cast<unsigned short>(l.port));
+            tcp::acceptor acc = [&] {
+                try {
+                    return make_acceptor(w->io, ep);
+                } catch (const boost::system::system_error& e) {
+                    throw std::runtime_error("cannot listen on " + cfg.string("http.address") +
+                                             ":" + std::to_string(l.port) + ": " +
+                                             e.code().message());
+                }
+            }();
+            asio::co_spawn(w->io, http_accept_loop(*I.ctx, I.http, *w, std::move(acc), l.tls),
+                           asio::detached);
+        }
         for (const auto& l : listeners) {
             tcp::endpoint ep(address, static_cast<unsigned short>(l.port));
             tcp::acceptor acc = [&] {
@@ -229,6 +304,10 @@ int Server::run() {
     for (const auto& l : listeners)
         spdlog::info("listening on {}:{} ({})", cfg.string("c2s.address"), l.port,
                      l.direct_tls ? "c2s direct TLS" : "c2s STARTTLS");
+    for (const auto& l : http_listeners)
+        spdlog::info("listening on {}:{} ({}, XMPP over WebSocket at {})",
+                     cfg.string("http.address"), l.port, l.tls ? "HTTPS" : "HTTP",
+                     hs.websocket_path);
     spdlog::info("hongyand {} serving {} with {} I/O threads, data in {}", HONGYAN_VERSION,
                  I.ctx->settings.domain, n_threads, cfg.data_dir().string());
 
@@ -243,9 +322,10 @@ int Server::run() {
         // Every session gets <system-shutdown/> from its own thread (RFC 6120 §4.9.3.17).
         for (auto& w : I.workers) {
             asio::post(w->io, [&w = *w] {
-                for (auto& weak : w.sessions)
-                    if (auto s = weak.lock())
-                        s->close(StreamErrorCondition::system_shutdown, "server shutting down");
+                for (auto& weak : w.connections)
+                    if (auto c = weak.lock())
+                        c->end_stream(StreamErrorCondition::system_shutdown,
+                                      "server shutting down");
             });
         }
     });
@@ -263,6 +343,7 @@ int Server::run() {
     // Storage work still in flight completes by posting to a worker's io_context: finish
     // it while those still exist, then drop the sessions (and their sockets).
     I.ctx->im->stop();
+    I.ctx->hashing->join();
     I.storage->stop();
     I.workers.clear();
     spdlog::info("stopped");

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -33,6 +34,7 @@ struct Settings {
     std::string domain;
     bool require_tls = true;
     std::chrono::seconds preauth_timeout{60};
+    std::chrono::seconds close_timeout{10};
     std::chrono::seconds idle_timeout{900};
     std::chrono::seconds keepalive_interval{120};
     std::chrono::seconds parser_release_after{2};
@@ -61,6 +63,9 @@ struct ServerContext {
     std::unique_ptr<modules::ModuleHost> modules;
     std::unique_ptr<Router> router;
     std::unique_ptr<im::Im> im;
+    // Password hashing (PBKDF2) for logins and new passwords, off the I/O threads and the
+    // storage thread.
+    std::unique_ptr<boost::asio::thread_pool> hashing;
     net::ConnectionLimiter connections;
     net::WindowCounter auth_failures_ip;
     net::WindowCounter auth_failures_account;

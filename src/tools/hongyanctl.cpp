@@ -217,7 +217,8 @@ int main(int argc, char** argv) {
             std::cout << "created " << u << "@" << domain << "\n";
         } else if (del->parsed()) {
             auto u = username_or_fail(name, domain);
-            if (!accounts.remove(u)) throw Failure("no account " + u + "@" + domain);
+            if (!storage.delete_account(u, u + "@" + domain))
+                throw Failure("no account " + u + "@" + domain);
             std::cout << "deleted " << u << "@" << domain << "\n";
         } else if (passwd->parsed()) {
             auto u = username_or_fail(name, domain);

@@ -15,6 +15,8 @@ inline constexpr std::string_view tls = "urn:ietf:params:xml:ns:xmpp-tls";
 inline constexpr std::string_view sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
 inline constexpr std::string_view bind = "urn:ietf:params:xml:ns:xmpp-bind";
 inline constexpr std::string_view xml = "http://www.w3.org/XML/1998/namespace";
+// RFC 7395 (XMPP over WebSocket)
+inline constexpr std::string_view framing = "urn:ietf:params:xml:ns:xmpp-framing";
 // RFC 3921 §3 (kept by RFC 6121 only as an optional feature for old clients)
 inline constexpr std::string_view session = "urn:ietf:params:xml:ns:xmpp-session";
 // XEP-0030

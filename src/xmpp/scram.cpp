@@ -169,6 +169,8 @@ std::variant<std::string, Failure> ScramServer::client_first(std::string_view ms
         if (!az) return Failure::malformed_request;
         auto at = az->find('@');
         if (az->substr(0, at) != *prepped) return Failure::invalid_authzid;
+        // The domain is the caller's to check: it knows which domain it serves.
+        authzid_ = *az;
     }
     return *prepped;
 }

@@ -63,9 +63,12 @@ class ScramServer {
                              std::string nonce = {});
     // Verifies client-final-message; on success returns server-final-message (v=...).
     std::variant<std::string, Failure> client_final(std::string_view msg);
+    // The authorization identity of client-first-message (decoded), empty if none.
+    const std::string& authzid() const { return authzid_; }
 
   private:
     crypto::Hash hash_;
+    std::string authzid_;
     std::string gs2_header_;
     std::string client_first_bare_;
     std::string client_nonce_;

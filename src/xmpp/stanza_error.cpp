@@ -54,8 +54,11 @@ std::string_view to_string(StreamErrorCondition c) {
     return "undefined-condition";
 }
 
-std::string stream_error_xml(StreamErrorCondition c, std::string_view text) {
-    std::string out = "<stream:error><";
+std::string stream_error_xml(StreamErrorCondition c, std::string_view text,
+                             std::string_view declaration) {
+    std::string out = "<stream:error";
+    out += declaration;
+    out += "><";
     out += to_string(c);
     out += " xmlns=\"";
     out += ns::streams_error;

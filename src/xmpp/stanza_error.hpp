@@ -36,8 +36,11 @@ enum class StreamErrorCondition {
 
 std::string_view to_string(StreamErrorCondition c);
 
-// <stream:error> with the condition and an optional human-readable text.
-std::string stream_error_xml(StreamErrorCondition c, std::string_view text = {});
+// <stream:error> with the condition and an optional human-readable text. `declaration` is
+// added to the element's start tag where the 'stream' prefix is not declared by a stream
+// header (a WebSocket message, RFC 7395 §3.3.3).
+std::string stream_error_xml(StreamErrorCondition c, std::string_view text = {},
+                             std::string_view declaration = {});
 
 enum class StanzaErrorType { auth, cancel, continue_, modify, wait };
 

@@ -53,12 +53,13 @@ def run_daemon(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess
 class Server:
     """A running hongyand."""
 
-    def __init__(self, data_dir: Path, overrides: dict[str, Any]) -> None:
+    def __init__(self, data_dir: Path, overrides: dict[str, Any],
+                 wrap: Optional[list[str]] = None) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
-        self.tls_port = free_port()
-        while self.tls_port == self.port:
-            self.tls_port = free_port()
+        ports: set[int] = set()
+        while len(ports) < 4:
+            ports.add(free_port())
+        self.port, self.tls_port, self.http_port, self.https_port = sorted(ports)
         n = 0
         while (data_dir.parent / f"{data_dir.name}.{n}.log").exists():
             n += 1
@@ -70,6 +71,9 @@ class Server:
             "c2s.port": self.port,
             "c2s.tls_port": self.tls_port,
             "c2s.address": "127.0.0.1",
+            "http.port": self.http_port,
+            "https.port": self.https_port,
+            "http.address": "127.0.0.1",
             "server.threads": 2,
             "log.level": "debug",
         }
@@ -77,7 +81,10 @@ class Server:
         self.settings = settings
         self.port = int(settings["c2s.port"])
         self.tls_port = int(settings["c2s.tls_port"])
-        self.args = [HONGYAND]
+        self.http_port = int(settings["http.port"])
+        self.https_port = int(settings["https.port"])
+        # `wrap` runs the daemon through another command (a mount namespace, say).
+        self.args = list(wrap or []) + [HONGYAND]
         for k, v in settings.items():
             if isinstance(v, bool):
                 v = "true" if v else "false"
@@ -213,12 +220,12 @@ def start_server(tmp_path: Path) -> Callable[..., Server]:
     servers: list[Server] = []
 
     def start(overrides: Optional[dict[str, Any]] = None, data_dir: Optional[Path] = None,
-              **kw: Any) -> Server:
+              wrap: Optional[list[str]] = None, **kw: Any) -> Server:
         """Overrides as a dict of dotted keys, or as keywords with '__' for '.'
         (c2s__preauth_timeout=1). data_dir reuses another server's data directory."""
         o = dict(overrides or {})
         o.update({k.replace("__", "."): v for k, v in kw.items()})
-        s = Server(data_dir or tmp_path / f"data{len(servers)}", o)
+        s = Server(data_dir or tmp_path / f"data{len(servers)}", o, wrap)
         servers.append(s)
         return s
 

@@ -565,6 +565,24 @@ def test_scram_authzid_other_user(server):
     assert s.next().tag == q(NS_SASL, "success")
 
 
+def test_authzid_of_another_domain(server):
+    """RFC 6120 §6.3.8, §6.5.6: an authzid is the user's own bare JID, domain included:
+    alice@elsewhere.example is another entity (only the local part used to be compared),
+    with SCRAM and with PLAIN."""
+    import base64
+    from xmpp_raw import ScramClient
+    server.add_user(USER, PASSWORD)
+    s = server.connect_secure()
+    c = ScramClient(USER, PASSWORD, "SCRAM-SHA-256")
+    c.gs2_header = f"n,a={USER}@elsewhere.example,"
+    ch = scram_exchange(s, "SCRAM-SHA-256", c.first())
+    assert ch.tag == q(NS_SASL, "failure"), to_str(ch)
+    assert sasl_condition(ch) == "invalid-authzid"
+    el = s.auth_plain(USER, PASSWORD, authzid=f"{USER}@elsewhere.example")
+    assert sasl_condition(el) == "invalid-authzid", to_str(el)
+    assert s.auth_plain(USER, PASSWORD, authzid=f"{USER}@localhost").tag == q(NS_SASL, "success")
+
+
 def test_scram_mandatory_extension(server):
     """RFC 5802 §5.1: a client-first-message with the reserved 'm' extension must make
     authentication fail."""

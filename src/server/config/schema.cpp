@@ -49,6 +49,10 @@ const std::vector<KeySpec>& schema() {
          "Seconds a connection may take to authenticate and bind before it is closed with "
          "<connection-timeout/>.",
          1, 86400},
+        {"c2s.close_timeout", ValueType::integer, std::int64_t{10},
+         "Seconds a closing connection may take to receive its last bytes (a stream error, "
+         "the stream's close) before it is cut.",
+         1, 3600},
         {"c2s.idle_timeout", ValueType::integer, std::int64_t{900},
          "Seconds an authenticated client may stay silent (not even a whitespace keepalive) "
          "before it is closed with <connection-timeout/>; 0 means never.",
@@ -61,6 +65,39 @@ const std::vector<KeySpec>& schema() {
          "Seconds a client may be silent before its XML parser (several KiB) is freed, to be "
          "rebuilt when it sends again; 0 keeps parsers for the whole session.",
          0, 86400},
+        // [http]
+        {"http.address", ValueType::string, S("0.0.0.0"),
+         "Address the HTTP and HTTPS listeners bind to (WebSocket, host-meta)."},
+        {"http.port", ValueType::integer, std::int64_t{5280},
+         "Plain HTTP port (XMPP over WebSocket as ws://, host-meta); 0 disables it.", 0, kMaxPort},
+        {"http.max_request_size", ValueType::integer, std::int64_t{16384},
+         "Largest HTTP request (headers, and body where one is accepted) in bytes; larger "
+         "gets 431 or 413.",
+         1024, 67108864},
+        {"http.request_timeout", ValueType::integer, std::int64_t{10},
+         "Seconds a client may take to send an HTTP request (and to finish a TLS or "
+         "WebSocket handshake); an idle keep-alive connection is closed after it.",
+         1, 3600},
+        // [https]
+        {"https.port", ValueType::integer, std::int64_t{5443},
+         "HTTPS port, with the certificate of tls.cert_file (wss://); 0 disables it.", 0, kMaxPort},
+        // [websocket]
+        {"websocket.path", ValueType::string, S("/xmpp-websocket"),
+         "URL path of the XMPP WebSocket endpoint (RFC 7395) on both HTTP listeners."},
+        {"websocket.allow_plain",
+         ValueType::string,
+         S("loopback"),
+         "Who may use XMPP over plain ws:// (no TLS): 'loopback' (clients on this machine, or "
+         "a TLS-terminating proxy on it), 'always' or 'never'. Like c2s.require_tls for TCP.",
+         0,
+         0,
+         {"loopback", "always", "never"}},
+        {"websocket.public_urls", ValueType::string_list, L{},
+         "WebSocket URLs announced in /.well-known/host-meta (XEP-0156), for servers behind "
+         "a proxy; empty: derived from the request (its Host header and scheme)."},
+        {"websocket.see_other_uri", ValueType::string, S(""),
+         "When set, every WebSocket client is sent there (<close see-other-uri/>, RFC 7395 "
+         "§3.6.1) instead of being served: for moving clients to another endpoint."},
         // [tls]
         {"tls.cert_file", ValueType::string, S(""),
          "PEM certificate chain; empty means <data_dir>/tls/cert.pem, generated (self-signed "
@@ -86,6 +123,10 @@ const std::vector<KeySpec>& schema() {
         {"auth.scram_iterations", ValueType::integer, std::int64_t{4096},
          "PBKDF2 iterations for newly set passwords (RFC 7677 asks for at least 4096).", 4096,
          10000000},
+        {"auth.hash_threads", ValueType::integer, std::int64_t{1},
+         "Threads that compute password hashes (PBKDF2 for PLAIN logins and new passwords), "
+         "so that a large auth.scram_iterations never holds up message delivery or storage.",
+         1, 256},
         {"auth.max_attempts_per_stream", ValueType::integer, std::int64_t{3},
          "Failed SASL attempts allowed on one stream before it is closed with "
          "<policy-violation/> (RFC 6120 §6.4.5).",
@@ -145,6 +186,16 @@ const std::vector<KeySpec>& schema() {
          "Bytes per second one connection may send (bursts up to one second's worth); "
          "reading pauses beyond it. 0 means unlimited.",
          0, 1073741824},
+        // [storage]
+        {"storage.busy_timeout", ValueType::integer, std::int64_t{5000},
+         "Milliseconds a write waits while another process (hongyanctl, a backup) holds the "
+         "database's write lock; past it the request concerned gets <internal-server-error/> "
+         "or, for work that must not be lost, is retried.",
+         0, 600000},
+        {"storage.retry_attempts", ValueType::integer, std::int64_t{10},
+         "Attempts at a write that must happen eventually (deleting delivered offline "
+         "messages) before it is given up, waiting 1 s, then doubling up to 30 s.",
+         1, 1000},
         // [roster]
         {"roster.max_items", ValueType::integer, std::int64_t{10000},
          "Contacts a user may add to their own roster (shared-group contacts do not count); "

@@ -2,7 +2,7 @@
 // asked for the list, and presence to or from the blocked contact stopped or restored.
 #include <algorithm>
 
-#include "server/c2s/c2s_session.hpp"
+#include "server/c2s/client_session.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module.hpp"
 #include "server/server_context.hpp"

@@ -9,14 +9,14 @@
 #include <vector>
 
 namespace hongyan::c2s {
-class C2SSession;
+class ClientSession;
 }
 
 namespace hongyan::im {
 
 class DeliveryBatch {
   public:
-    using SessionPtr = std::shared_ptr<c2s::C2SSession>;
+    using SessionPtr = std::shared_ptr<c2s::ClientSession>;
     void add(const SessionPtr& s, std::shared_ptr<const std::string> bytes);
     void flush();
     ~DeliveryBatch() { flush(); }

@@ -6,11 +6,12 @@
 #include <boost/asio/post.hpp>
 #include <future>
 
-#include "server/c2s/c2s_session.hpp"
+#include "server/c2s/client_session.hpp"
 #include "server/im/im.hpp"
 #include "server/router/router.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
+#include "xmpp/namespaces.hpp"
 
 namespace hongyan::im {
 
@@ -83,6 +84,41 @@ void Im::poll_feed() {
     }
 }
 
+void Im::forget_contact(const std::string& contact) {
+    // The account was deleted, and with it (in the same transaction) every roster item
+    // for it: users in memory take the tombstones from the database, get the push, and
+    // hear that the subscription is gone, so nobody who registers the name later gets
+    // their presence.
+    std::vector<UserPtr> holders;
+    cache_.for_each([&](const UserPtr& st) {
+        std::lock_guard lock(st->mu);
+        if (st->item_locked(contact) || st->items.count(contact)) holders.push_back(st);
+    });
+    for (const auto& st : holders) {
+        auto items = server_.storage->rosters().load(st->user);
+        bool saw_presence = false;
+        {
+            std::lock_guard lock(st->mu);
+            auto it = st->items.find(contact);
+            if (it == st->items.end() || it->second.removed) continue;
+            saw_presence = it->second.sub.to || it->second.sub.pending_out;
+            st->replace_items(std::move(items));
+        }
+        push_item(st->user, contact);
+        if (saw_presence) {
+            // RFC 6121 §3.2: as if the contact had cancelled the subscription.
+            xml::Element p("presence", ns::client);
+            p.set_attr("from", contact);
+            p.set_attr("type", "unsubscribed");
+            deliver_to_available(st->user, p.to_string(ns::client));
+        }
+    }
+}
+
+void Im::sync_directory() {
+    poll_feed();
+}
+
 std::vector<std::string> Im::bound_users() const {
     std::vector<std::string> out;
     cache_.for_each([&](const UserPtr& st) {
@@ -102,6 +138,7 @@ void Im::apply_event(const DirectoryEvent& e) {
                     if (u != e.user) push_item(u, contact);
             break;
         case K::account_removed: {
+            forget_contact(contact);
             for (const auto& r : server_.registry->resources(contact)) {
                 auto s = r.session;
                 asio::post(s->executor(), [s] {

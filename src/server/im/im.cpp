@@ -10,7 +10,7 @@
 #include <chrono>
 #include <future>
 
-#include "server/c2s/c2s_session.hpp"
+#include "server/c2s/client_session.hpp"
 #include "server/im/delivery.hpp"
 #include "server/router/router.hpp"
 #include "server/server_context.hpp"
@@ -72,19 +72,47 @@ asio::awaitable<void> Im::bound(const Jid& full) {
     });
 }
 
-void Im::ended(const Jid& full, const SessionRegistry::Resource& r,
-               std::vector<std::string> directed, std::string status) {
-    if (r.state.available) {
+void Im::release(const std::string& user) {
+    server_.storage->post([this, user] {
+        auto st = cache_.find(user);
+        if (st && --st->pins <= 0 && server_.registry->resources(full_bare(user)).empty())
+            cache_.erase(user);
+    });
+}
+
+SessionPtr Im::bind(const Jid& full, SessionPtr session) {
+    auto st = cache_.find(full.local());  // pinned by bound()
+    std::unique_lock<std::mutex> lock;
+    if (st) lock = std::unique_lock(st->presence_mu);
+    auto replaced = server_.registry->add(full, std::move(session));
+    if (!replaced) return nullptr;
+    ended(full, *replaced);
+    return replaced->session;
+}
+
+void Im::unbind(const Jid& full, const c2s::ClientSession* session) {
+    auto st = cache_.find(full.local());
+    std::unique_lock<std::mutex> lock;
+    if (st) lock = std::unique_lock(st->presence_mu);
+    if (auto r = server_.registry->remove(full, session)) ended(full, *r);
+}
+
+void Im::ended(const Jid& full, const SessionRegistry::Resource& r) {
+    const std::string& status = r.state.last_status;
+    if (r.state.available || !r.state.directed.empty()) {
         // RFC 6121 §4.5.2, §4.6.3: the server says unavailable for a resource that left
         // without saying so, to everyone who had its presence.
-        xml::Element p("presence", std::string(ns::client));
+        xml::Element p("presence", ns::client);
         p.set_attr("from", full.str());
         p.set_attr("type", "unavailable");
         if (!status.empty()) p.add_child("status", std::string(ns::client)).add_text(status);
-        broadcast(full, p.to_string(ns::client), directed);
+        if (r.state.available)
+            broadcast(full, p.to_string(ns::client), r.state.directed);
+        else
+            broadcast_directed(full, p.to_string(ns::client), r.state.directed);
     }
     std::string user = full.local();
-    server_.storage->post([this, user, status = std::move(status)] {
+    server_.storage->post([this, user, status] {
         auto st = cache_.find(user);
         if (st && --st->pins <= 0 && server_.registry->resources(full_bare(user)).empty())
             cache_.erase(user);
@@ -220,24 +248,79 @@ void Im::push_item(const std::string& user, const std::string& contact) {
     send_to_interested(user, push_xml(item, ver));
 }
 
-void Im::commit(UserState& st, RosterItem item, bool push) {
-    std::string item_xml, ver;
+std::optional<RosterItem> Im::RosterTxn::find(const UserState& st, const std::string& jid) const {
+    for (auto c = changes.rbegin(); c != changes.rend(); ++c)
+        if (c->st.get() == &st && c->item.jid == jid) return c->item;
+    std::lock_guard lock(st.mu);
+    auto it = st.items.find(jid);
+    if (it == st.items.end()) return std::nullopt;
+    return it->second;
+}
+
+std::int64_t Im::RosterTxn::next_ver(const UserState& st) const {
+    std::int64_t v;
     {
         std::lock_guard lock(st.mu);
-        item.ver = ++st.ver;
-        auto it = st.items.find(item.jid);
+        v = st.ver;
+    }
+    for (const auto& c : changes)
+        if (c.st.get() == &st) v = std::max(v, c.item.ver);
+    return v + 1;
+}
+
+UserPtr Im::load_for(RosterTxn& txn, const std::string& user) {
+    auto st = load_state(user);
+    txn.loaded.push_back(st);
+    return st;
+}
+
+void Im::commit(RosterTxn& txn, const UserPtr& st, RosterItem item, bool push) {
+    auto before = txn.find(*st, item.jid);
+    const bool was_listed = before && before->listed && !before->removed;
+    const bool is_listed = item.listed && !item.removed;
+    item.ver = txn.next_ver(*st);
+    if (push && (is_listed || was_listed)) {
+        // Computed when the effects run, from memory that then holds the transaction.
+        txn.effects.push_back([this, st, jid = item.jid, ver = item.ver] {
+            std::string item_xml;
+            {
+                std::lock_guard lock(st->mu);
+                append_item(item_xml, st->user, jid, *st);
+            }
+            send_to_interested(st->user, push_xml(item_xml, version_of(ver, shared_.seq())));
+        });
+    }
+    txn.changes.push_back(RosterTxn::Change{st, std::move(item)});
+}
+
+void Im::finish(RosterTxn& txn) {
+    auto release = [&] {
+        for (auto& st : txn.loaded) release_if_unpinned(st);
+        txn.loaded.clear();
+    };
+    try {
+        if (!txn.changes.empty())
+            server_.storage->transaction([&] {
+                for (const auto& c : txn.changes)
+                    server_.storage->rosters().put(c.st->user, c.item);
+            });
+    } catch (...) {
+        release();
+        throw;
+    }
+    for (auto& c : txn.changes) {
+        UserState& st = *c.st;
+        std::lock_guard lock(st.mu);
+        auto it = st.items.find(c.item.jid);
         bool was_listed = it != st.items.end() && it->second.listed && !it->second.removed;
-        bool is_listed = item.listed && !item.removed;
+        bool is_listed = c.item.listed && !c.item.removed;
         if (was_listed && !is_listed) --st.listed;
         if (!was_listed && is_listed) ++st.listed;
-        st.items[item.jid] = item;
-        if (push && (is_listed || was_listed)) {
-            append_item(item_xml, st.user, item.jid, st);
-            ver = version(st);
-        }
+        st.ver = std::max(st.ver, c.item.ver);
+        st.items[c.item.jid] = std::move(c.item);
     }
-    server_.storage->rosters().put(st.user, item);
-    if (!item_xml.empty()) send_to_interested(st.user, push_xml(item_xml, ver));
+    for (auto& e : txn.effects) e();
+    release();
 }
 
 // ---- delivery -----------------------------------------------------------------------
@@ -256,7 +339,7 @@ void DeliveryBatch::add(const SessionPtr& s, std::shared_ptr<const std::string> 
 void DeliveryBatch::flush() {
     for (auto& g : groups_) {
         asio::post(g.ex, [items = std::move(g.items)] {
-            for (const auto& [s, bytes] : items) s->send_raw(*bytes);
+            for (const auto& [s, bytes] : items) s->send_stanza(bytes);
         });
     }
     groups_.clear();
@@ -303,7 +386,7 @@ asio::awaitable<std::optional<StanzaError>> Im::deliver_or_store(Jid from, xml::
         // message is stored before their offline messages are read.
         auto targets = server_.registry->message_targets(full_bare(user));
         if (!targets.empty()) {
-            std::string bytes = m.to_string(ns::client);
+            auto bytes = std::make_shared<const std::string>(m.to_string(ns::client));
             for (auto& s : targets) Router::deliver(s, bytes);
             return Outcome::delivered;
         }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,7 +26,7 @@
 namespace hongyan {
 struct ServerContext;
 namespace c2s {
-class C2SSession;
+class ClientSession;
 }
 namespace modules {
 struct IqRequest;
@@ -34,7 +35,9 @@ struct IqRequest;
 
 namespace hongyan::im {
 
-using SessionPtr = std::shared_ptr<c2s::C2SSession>;
+using SessionPtr = std::shared_ptr<c2s::ClientSession>;
+class OfflineSource;
+class DeliveryBatch;
 
 struct Limits {
     std::size_t roster_max_items = 10000;
@@ -56,13 +59,20 @@ class Im {
     void stop();
     // Reads the change feed now rather than at the next poll (after a local change).
     void poke();
+    // The same, from a job already on the storage thread (before creating an account, so
+    // that a deletion of the same name by hongyanctl is applied first).
+    void sync_directory();
 
-    // Session life (io). bound() loads and pins the user's state before the bind result.
+    // Session life (io). bound() loads and pins the user's state before the bind result;
+    // release() gives the pin back for a session that never entered the registry.
     boost::asio::awaitable<void> bound(const Jid& full);
-    // A registry entry went away (closed, or replaced by a newer session with the same
-    // resource): broadcasts unavailable if it was available and releases the state.
-    void ended(const Jid& full, const SessionRegistry::Resource& r,
-               std::vector<std::string> directed, std::string status);
+    void release(const std::string& user);
+    // Enters a bound session into the registry. Returns the session it replaces (same
+    // full JID, RFC 6120 §7.7.2.2), whose presence has ended; the caller closes it.
+    SessionPtr bind(const Jid& full, SessionPtr session);
+    // Takes the session out of the registry if the entry is still its own; contacts and
+    // directed-presence recipients hear it is unavailable if it was available.
+    void unbind(const Jid& full, const c2s::ClientSession* session);
 
     // Roster (RFC 6121 §2, io).
     boost::asio::awaitable<void> roster_get(modules::IqRequest& iq);
@@ -94,6 +104,16 @@ class Im {
     std::string full_bare(const std::string& user) const;
 
   private:
+    friend class OfflineSource;
+
+    // A registry entry went away: broadcasts unavailable if it was available (to
+    // directed-presence recipients too) and releases the state. Caller holds the user's
+    // presence lock.
+    void ended(const Jid& full, const SessionRegistry::Resource& r);
+    // A stored offline message was written to a session (or could not be): deleted, or
+    // left for the next delivery (storage thread).
+    void offline_written(const UserPtr& st, std::int64_t id, bool written);
+
     ServerContext& server_;
     Limits limits_;
     mutable UserCache cache_;
@@ -116,15 +136,37 @@ class Im {
     void poll_feed();
     void schedule_poll();
     void apply_event(const DirectoryEvent& e);
+    void forget_contact(const std::string& contact);
     std::vector<std::string> bound_users() const;
-    // Stores `item` for `st` at the next version; pushes it to interested resources.
-    void commit(UserState& st, RosterItem item, bool push = true);
-    void remove_item(UserState& st, RosterItem item);
+    // Roster changes made together (the two sides of a subscription between local users,
+    // a removal with the unsubscriptions it causes) are written in one database
+    // transaction; memory, roster pushes and the presence they cause follow only once it
+    // has committed. Storage thread.
+    struct RosterTxn {
+        struct Change {
+            UserPtr st;
+            RosterItem item;
+        };
+        std::vector<Change> changes;
+        std::vector<std::function<void()>> effects;  // after the commit, in order
+        std::vector<UserPtr> loaded;                 // released once done
+        // The item for `jid` as this transaction sees it (removed ones included).
+        std::optional<RosterItem> find(const UserState& st, const std::string& jid) const;
+        std::int64_t next_ver(const UserState& st) const;
+    };
+    UserPtr load_for(RosterTxn& txn, const std::string& user);
+    // Records `item` for `st` at the next version; pushes it to interested resources once
+    // committed (when `push`).
+    void commit(RosterTxn& txn, const UserPtr& st, RosterItem item, bool push = true);
+    // Writes the transaction, then applies it to memory and runs its effects. Throws, with
+    // nothing applied, when the write fails.
+    void finish(RosterTxn& txn);
+    void remove_item(RosterTxn& txn, const UserPtr& st, RosterItem item);
     // RFC 6121 §3 / Appendix A. False when `contact` is a local user that does not exist.
-    bool outbound_subscription(const std::string& user, const std::string& contact, SubType t,
-                               const std::string& stanza);
-    void inbound_subscription(const std::string& owner, const std::string& other, SubType t,
-                              const std::string& stanza);
+    bool outbound_subscription(RosterTxn& txn, const std::string& user, const std::string& contact,
+                               SubType t, const std::string& stanza);
+    void inbound_subscription(RosterTxn& txn, const std::string& owner, const std::string& other,
+                              SubType t, const std::string& stanza);
 
     // -- roster output (caller holds the state's mutex where it takes a state) --
     std::string version(const UserState& st) const;
@@ -148,16 +190,26 @@ class Im {
     bool may_see(const UserState& st, const std::string& viewer) const;
     // Either side blocks the other.
     bool presence_blocked(const std::string& from_user, const std::string& to_user) const;
+    // To the resources of the given full or bare JIDs that did not block `from`.
+    void broadcast_directed(const Jid& from, const std::string& bytes,
+                            const std::vector<std::string>& to, DeliveryBatch* batch = nullptr);
     void broadcast(const Jid& from, const std::string& bytes,
                    const std::vector<std::string>& extra_full = {});
-    std::string presences_of(const std::string& user) const;
-    void deliver_to_available(const std::string& user, const std::string& bytes) const;
+    using Stanzas = std::vector<std::shared_ptr<const std::string>>;
+    // The current presence of each available resource of `user`, appended to `out`.
+    void presences_of(const std::string& user, Stanzas& out) const;
+    void deliver_to_available(const std::string& user, const std::string& stanza) const;
+    void deliver_to_available(const std::string& user, const Stanzas& stanzas) const;
     void send_current_presence(const std::string& from_user, const std::string& to_user);
     void send_unavailable(const std::string& from_user, const std::string& to_user);
-    // Storage thread: hands the stored offline messages to `sender` (when priority >= 0),
-    // then records the resource as available with this priority and presence.
-    int activate(const SessionPtr& sender, const Jid& from, const std::string& user, int priority,
-                 const std::shared_ptr<const std::string>& bytes);
+    // Storage thread: the resource becomes available with this priority and presence, and
+    // the presence is broadcast, as one step under the user's presence lock (so a resource
+    // that left meanwhile is never shown online: unbind() takes the same lock). First, with
+    // a non-negative priority, the stored offline messages are queued for the session,
+    // ahead of anything delivered to it live once it is available. False when the session
+    // is no longer in the registry.
+    bool activate(const SessionPtr& sender, const Jid& from, const std::string& user, int priority,
+                  const std::shared_ptr<const std::string>& bytes);
 };
 
 }  // namespace hongyan::im

@@ -3,10 +3,12 @@
 // sent as stanzas; subscription stanzas are processed on both sides in one storage job.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <unordered_set>
 
-#include "server/c2s/c2s_session.hpp"
+#include "server/c2s/client_session.hpp"
+#include "server/c2s/output_queue.hpp"
 #include "server/im/delivery.hpp"
 #include "server/im/im.hpp"
 #include "server/router/router.hpp"
@@ -91,6 +93,24 @@ bool Im::presence_blocked(const std::string& from_user, const std::string& to_us
 
 // ---- delivery of presence ---------------------------------------------------------------
 
+void Im::broadcast_directed(const Jid& from, const std::string& bytes,
+                            const std::vector<std::string>& to, DeliveryBatch* batch) {
+    DeliveryBatch own;
+    DeliveryBatch& b = batch ? *batch : own;
+    auto shared_bytes = std::make_shared<const std::string>(bytes);
+    for (const auto& f : to) {
+        auto j = Jid::parse(f);
+        if (!j || j->domain() != domain_) continue;
+        if (blocks(j->local(), from)) continue;
+        if (j->is_bare()) {
+            for (const auto& r : server_.registry->resources(j->str()))
+                if (r.state.available) b.add(r.session, shared_bytes);
+        } else if (auto s = server_.registry->find(*j)) {
+            b.add(s, shared_bytes);
+        }
+    }
+}
+
 void Im::broadcast(const Jid& from, const std::string& bytes,
                    const std::vector<std::string>& extra_full) {
     const std::string& user = from.local();
@@ -105,59 +125,54 @@ void Im::broadcast(const Jid& from, const std::string& bytes,
     for (const auto& r : server_.registry->resources(from.bare_str()))
         if (r.state.available || r.resource == from.resource()) batch.add(r.session, shared_bytes);
     // §4.6.3: directed-presence recipients hear of unavailable too.
-    for (const auto& f : extra_full) {
-        auto j = Jid::parse(f);
-        if (!j || j->domain() != domain_) continue;
-        if (blocks(j->local(), from)) continue;
-        if (j->is_bare()) {
-            for (const auto& r : server_.registry->resources(j->str()))
-                if (r.state.available) batch.add(r.session, shared_bytes);
-        } else if (auto s = server_.registry->find(*j)) {
-            batch.add(s, shared_bytes);
-        }
-    }
+    broadcast_directed(from, bytes, extra_full, &batch);
 }
 
-std::string Im::presences_of(const std::string& user) const {
-    std::string out;
+void Im::presences_of(const std::string& user, Stanzas& out) const {
     for (const auto& r : server_.registry->resources(full_bare(user)))
-        if (r.state.available && r.state.presence) out += *r.state.presence;
-    return out;
+        if (r.state.available && r.state.presence) out.push_back(r.state.presence);
 }
 
-void Im::deliver_to_available(const std::string& user, const std::string& bytes) const {
-    if (bytes.empty()) return;
+void Im::deliver_to_available(const std::string& user, const std::string& stanza) const {
+    auto bytes = std::make_shared<const std::string>(stanza);
     for (const auto& r : server_.registry->resources(full_bare(user)))
         if (r.state.available) Router::deliver(r.session, bytes);
 }
 
+void Im::deliver_to_available(const std::string& user, const Stanzas& stanzas) const {
+    if (stanzas.empty()) return;
+    for (const auto& r : server_.registry->resources(full_bare(user)))
+        if (r.state.available) Router::deliver(r.session, stanzas);
+}
+
 void Im::send_current_presence(const std::string& from_user, const std::string& to_user) {
     if (presence_blocked(from_user, to_user)) return;
-    deliver_to_available(to_user, presences_of(from_user));
+    Stanzas out;
+    presences_of(from_user, out);
+    deliver_to_available(to_user, out);
 }
 
 void Im::send_unavailable(const std::string& from_user, const std::string& to_user) {
     if (presence_blocked(from_user, to_user)) return;
-    std::string out;
+    Stanzas out;
     for (const auto& r : server_.registry->resources(full_bare(from_user)))
-        if (r.state.available) out += unavailable_xml(from_user + "@" + domain_ + "/" + r.resource);
+        if (r.state.available)
+            out.push_back(std::make_shared<const std::string>(
+                unavailable_xml(from_user + "@" + domain_ + "/" + r.resource)));
     deliver_to_available(to_user, out);
 }
 
 // ---- subscriptions (§3, Appendix A) -------------------------------------------------------
 
-void Im::inbound_subscription(const std::string& owner, const std::string& other, SubType t,
-                              const std::string& stanza) {
-    auto st = load_state(owner);
+void Im::inbound_subscription(RosterTxn& txn, const std::string& owner, const std::string& other,
+                              SubType t, const std::string& stanza) {
+    auto st = load_for(txn, owner);
     const std::string other_jid = full_bare(other);
     RosterItem item;
-    {
-        std::lock_guard lock(st->mu);
-        if (auto it = st->items.find(other_jid); it != st->items.end() && !it->second.removed)
-            item = it->second;
-        else
-            item = RosterItem{other_jid, {}, {}, {}, false, false, 0, {}};
-    }
+    if (auto found = txn.find(*st, other_jid); found && !found->removed)
+        item = *found;
+    else
+        item = RosterItem{other_jid, {}, {}, {}, false, false, 0, {}};
     Outcome o = inbound(item.sub, t);
     const RosterItem item_before = item;
     if (o.changed() || (t == SubType::subscribe && o.forward)) {
@@ -170,74 +185,75 @@ void Im::inbound_subscription(const std::string& owner, const std::string& other
         // count it as a roster modification).
         SubState seen_before = item_before.sub, seen_after = o.state;
         seen_before.pending_in = seen_after.pending_in = false;
-        commit(*st, item, item.listed && !(seen_before == seen_after));
+        const bool push = item.listed && !(seen_before == seen_after);
+        commit(txn, st, item, push);
     }
     if (o.forward) {
-        if (t == SubType::subscribe) {
-            deliver_to_available(owner, stanza);
-        } else {
-            send_to_interested(owner, stanza);
-        }
-        if (t == SubType::subscribed) send_current_presence(other, owner);  // §3.1.6
-        if (t == SubType::unsubscribed) send_unavailable(other, owner);     // §3.2.3
-        if (t == SubType::unsubscribe) send_unavailable(owner, other);      // §3.3.3
+        txn.effects.push_back([this, owner, other, t, stanza] {
+            if (t == SubType::subscribe) {
+                deliver_to_available(owner, stanza);
+            } else {
+                send_to_interested(owner, stanza);
+            }
+            if (t == SubType::subscribed) send_current_presence(other, owner);  // §3.1.6
+            if (t == SubType::unsubscribed) send_unavailable(other, owner);     // §3.2.3
+            if (t == SubType::unsubscribe) send_unavailable(owner, other);      // §3.3.3
+        });
     }
     if (o.auto_subscribed) {
         // §3.1.3: already approved (or pre-approved): the server answers for the owner.
-        xml::Element reply("presence", std::string(ns::client));
+        xml::Element reply("presence", ns::client);
         reply.set_attr("from", full_bare(owner));
         reply.set_attr("to", other_jid);
         reply.set_attr("type", "subscribed");
-        inbound_subscription(other, owner, SubType::subscribed, reply.to_string(ns::client));
+        inbound_subscription(txn, other, owner, SubType::subscribed, reply.to_string(ns::client));
     }
-    release_if_unpinned(st);
 }
 
-bool Im::outbound_subscription(const std::string& user, const std::string& contact, SubType t,
-                               const std::string& stanza) {
+bool Im::outbound_subscription(RosterTxn& txn, const std::string& user, const std::string& contact,
+                               SubType t, const std::string& stanza) {
     auto local = local_user(contact);
     if (local && !server_.storage->accounts().exists(*local)) return false;
-    auto st = load_state(user);
+    auto st = load_for(txn, user);
     RosterItem item;
-    {
-        std::lock_guard lock(st->mu);
-        if (auto it = st->items.find(contact); it != st->items.end() && !it->second.removed)
-            item = it->second;
-        else
-            item = RosterItem{contact, {}, {}, {}, false, false, 0, {}};
-    }
+    if (auto found = txn.find(*st, contact); found && !found->removed)
+        item = *found;
+    else
+        item = RosterItem{contact, {}, {}, {}, false, false, 0, {}};
     Outcome o = outbound(item.sub, t);
-    if (t == SubType::unsubscribed && o.forward && local) send_unavailable(user, *local);  // §3.2.2
+    if (t == SubType::unsubscribed && o.forward && local)
+        txn.effects.push_back([this, user, l = *local] { send_unavailable(user, l); });  // §3.2.2
     if (o.changed()) {
         item.sub = o.state;
         // An outbound subscribe creates the item (§3.1.2); so does an approval or a
         // pre-approval (§3.1.5, §3.4.2).
         if (t == SubType::subscribe || t == SubType::subscribed) item.listed = true;
         if (!o.state.pending_in) item.request.clear();
-        commit(*st, item, item.listed);
+        const bool push = item.listed;
+        commit(txn, st, item, push);
     }
     // §3.1.5: after an approval the user's presence goes to the contact; the contact's
     // side (inbound 'subscribed' there) sends it.
-    if (o.forward && local) inbound_subscription(*local, user, t, stanza);
-    release_if_unpinned(st);
+    if (o.forward && local) inbound_subscription(txn, *local, user, t, stanza);
     return true;
 }
 
-void Im::remove_item(UserState& st, RosterItem item) {
+void Im::remove_item(RosterTxn& txn, const UserPtr& st, RosterItem item) {
     // RFC 6121 §2.5.2: removing a contact cancels both directions of the subscription.
     const SubState before = item.sub;
-    const std::string user = st.user;
+    const std::string user = st->user;
     auto local = local_user(item.jid);
     auto say = [&](SubType t) {
         if (!local) return;
-        xml::Element p("presence", std::string(ns::client));
+        xml::Element p("presence", ns::client);
         p.set_attr("from", full_bare(user));
         p.set_attr("to", item.jid);
         p.set_attr("type", std::string(to_string(t)));
-        inbound_subscription(*local, user, t, p.to_string(ns::client));
+        inbound_subscription(txn, *local, user, t, p.to_string(ns::client));
     };
     if (before.from || before.pending_in) {
-        if (local && before.from) send_unavailable(user, *local);
+        if (local && before.from)
+            txn.effects.push_back([this, user, l = *local] { send_unavailable(user, l); });
         say(SubType::unsubscribed);
     }
     if (before.to || before.pending_out) say(SubType::unsubscribe);
@@ -247,46 +263,124 @@ void Im::remove_item(UserState& st, RosterItem item) {
     item.request.clear();
     item.name.clear();
     item.groups.clear();
-    commit(st, item);
+    commit(txn, st, item);
 }
 
 // ---- presence from a client ---------------------------------------------------------------
 
-int Im::activate(const SessionPtr& sender, const Jid& from, const std::string& user, int priority,
-                 const std::shared_ptr<const std::string>& bytes) {
-    // Storage thread: see deliver_or_store for why this is one job.
-    std::vector<storage::OfflineMessage> msgs;
-    if (priority >= 0) {
-        auto st = load_state(user);
-        for (auto& m : server_.storage->offline().load(user))
-            if (st->offline_in_flight.insert(m.id).second) msgs.push_back(std::move(m));
+// Stored messages (XEP-0160) for a session that became available, read a page at a time as
+// the session writes them: a backlog far larger than the outbound queue limit goes out at
+// the pace of the client, in order, before anything delivered live after it.
+class OfflineSource final : public c2s::BulkSource,
+                            public std::enable_shared_from_this<OfflineSource> {
+  public:
+    OfflineSource(Im& im, UserPtr st) : im_(im), st_(std::move(st)) {}
+    ~OfflineSource() override {
+        im_.server_.storage->post([st = st_] { st->offline_delivering = false; });
     }
-    if (!msgs.empty()) {
-        std::string out;
-        std::vector<std::int64_t> ids;
-        for (auto& m : msgs) {
-            out += m.stanza;
-            ids.push_back(m.id);
+
+    void next(std::size_t budget, std::function<void(c2s::BulkBatch)> deliver) override {
+        im_.server_.storage->post(
+            [self = shared_from_this(), budget, deliver] { deliver(self->page(budget)); });
+    }
+
+  private:
+    static constexpr std::size_t kPage = 64;
+
+    // Storage thread.
+    c2s::BulkBatch page(std::size_t budget) {
+        c2s::BulkBatch batch;
+        std::vector<storage::OfflineMessage> msgs;
+        try {
+            msgs = im_.server_.storage->offline().load_after(st_->user, after_, kPage);
+        } catch (const std::exception& e) {
+            // They stay stored, for the next login.
+            spdlog::error("offline messages of {}: {}", st_->user, e.what());
+            batch.last = true;
+            return batch;
         }
-        // XEP-0160: removed only once written to the client's socket.
-        asio::post(sender->executor(), [this, sender, user, out = std::move(out),
-                                        ids = std::move(ids)]() mutable {
-            sender->send_raw_tracked(out, [this, user, ids = std::move(ids)](bool written) {
-                server_.storage->post([this, user, ids, written] {
-                    if (written) server_.storage->offline().remove(user, ids);
-                    if (auto st = cache_.find(user))
-                        for (auto id : ids) st->offline_in_flight.erase(id);
+        std::size_t bytes = 0;
+        bool cut = false;
+        for (auto& m : msgs) {
+            if (bytes >= budget) {
+                cut = true;
+                break;
+            }
+            after_ = m.id;
+            // Already queued for another session and not yet deleted.
+            if (!st_->offline_in_flight.insert(m.id).second) continue;
+            bytes += m.stanza.size();
+            auto unit = c2s::OutUnit::stanza(std::move(m.stanza));
+            unit.done =
+                std::make_unique<c2s::WriteDone>([&im = im_, st = st_, id = m.id](bool written) {
+                    im.server_.storage->post(
+                        [&im, st, id, written] { im.offline_written(st, id, written); });
                 });
-            });
-        });
+            batch.entries.push_back(std::move(unit));
+        }
+        batch.last = !cut && msgs.size() < kPage;
+        return batch;
+    }
+
+    Im& im_;
+    UserPtr st_;
+    std::int64_t after_ = 0;  // storage thread
+};
+
+void Im::offline_written(const UserPtr& st, std::int64_t id, bool written) {
+    if (!written) {
+        st->offline_in_flight.erase(id);  // stays stored: delivered at the next login
+        return;
+    }
+    // XEP-0160: removed only once written to the client's connection. Until the delete
+    // succeeds (a locked database is retried) the id stays in flight, so the message is
+    // neither lost nor delivered twice.
+    server_.storage->post_retrying("deleting a delivered offline message", [this, st, id] {
+        server_.storage->offline().remove(st->user, {id});
+        st->offline_in_flight.erase(id);
+    });
+}
+
+bool Im::activate(const SessionPtr& sender, const Jid& from, const std::string& user, int priority,
+                  const std::shared_ptr<const std::string>& bytes) {
+    auto st = load_state(user);
+    bool offline = false;
+    if (priority >= 0 && !st->offline_delivering) {
+        try {
+            offline = server_.storage->offline().count(user) > 0;
+        } catch (const std::exception& e) {
+            spdlog::error("offline messages of {}: {}", user, e.what());
+        }
+    }
+    std::lock_guard lock(st->presence_mu);
+    if (!server_.registry->state(from, sender.get())) return false;  // the session left
+    if (offline) {
+        // Queued on the session before it is marked available: messages delivered live
+        // from now on are queued after the stored ones.
+        st->offline_delivering = true;
+        auto source = std::make_shared<OfflineSource>(*this, st);
+        asio::post(sender->executor(), [sender, source] { sender->add_source(source); });
     }
     server_.registry->update(from, sender.get(), [&](ResourceState& r) {
         r.available = true;
         r.priority = priority;
         r.presence = bytes;
     });
-    return 0;
+    broadcast(from, *bytes);
+    return true;
 }
+
+namespace {
+// §4.6: a directed-presence recipient is remembered, and forgotten after unavailable.
+void note_directed(std::vector<std::string>& list, const std::string& to, bool unavailable) {
+    auto it = std::find(list.begin(), list.end(), to);
+    if (unavailable) {
+        if (it != list.end()) list.erase(it);
+    } else if (it == list.end()) {
+        list.push_back(to);
+    }
+}
+}  // namespace
 
 asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optional<Jid> to) {
     const Jid from = sender->jid();
@@ -301,7 +395,10 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         p.set_attr("to", contact);
         std::string bytes = p.to_string(ns::client);
         bool ok = co_await server_.storage->run([this, user, contact, t, bytes] {
-            return outbound_subscription(user, contact, *t, bytes);
+            RosterTxn txn;
+            if (!outbound_subscription(txn, user, contact, *t, bytes)) return false;
+            finish(txn);
+            return true;
         });
         if (!ok && *t == SubType::subscribe) {
             auto err = make_error_reply(
@@ -316,24 +413,17 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         // §4.3: clients should not probe, but get an answer if they do.
         if (!to || to->local().empty()) co_return;
         std::string contact = to->local();
-        std::string out;
-        if (co_await may_see_presence(contact, from)) {
-            out = presences_of(contact);
-            if (out.empty()) {
-                xml::Element u("presence", std::string(ns::client));
-                u.set_attr("from", to->bare_str());
-                u.set_attr("type", "unavailable");
-                if (p.has_attr("id")) u.set_attr("id", p.attr("id"));
-                out = u.to_string(ns::client);
-            }
-        } else {
-            xml::Element u("presence", std::string(ns::client));
+        Stanzas out;
+        bool visible = co_await may_see_presence(contact, from);
+        if (visible) presences_of(contact, out);
+        if (out.empty()) {
+            xml::Element u("presence", ns::client);
             u.set_attr("from", to->bare_str());
-            u.set_attr("type", "unsubscribed");
+            u.set_attr("type", visible ? "unavailable" : "unsubscribed");
             if (p.has_attr("id")) u.set_attr("id", p.attr("id"));
-            out = u.to_string(ns::client);
+            out.push_back(std::make_shared<const std::string>(u.to_string(ns::client)));
         }
-        sender->send_raw(out);
+        Router::deliver(sender, std::move(out));
         co_return;
     }
     if (type == "error") {
@@ -377,33 +467,40 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         // §4.6.2: only those who do not already get the broadcast are remembered.
         bool subscriber = false;
         if (auto st = cache_.find(user)) subscriber = may_see(*st, to->local());
-        if (!subscriber || type == "unavailable")
-            sender->note_directed(to->str(), type == "unavailable");
+        if (!subscriber || type == "unavailable") {
+            const std::string target = to->str();
+            const bool unavailable = type == "unavailable";
+            server_.registry->update(from, sender.get(), [&](ResourceState& r) {
+                note_directed(r.directed, target, unavailable);
+            });
+        }
         co_return;
     }
 
     if (type == "unavailable") {
         // §4.5: broadcast and forget the directed-presence list.
-        bool was = sender->available();
-        server_.registry->update(from, sender.get(), [](ResourceState& r) {
+        bool was = false;
+        std::vector<std::string> directed;
+        std::string status = p.child_text("status", ns::client);
+        server_.registry->update(from, sender.get(), [&](ResourceState& r) {
+            was = r.available;
             r.available = false;
             r.presence.reset();
+            directed = std::move(r.directed);
+            r.directed.clear();
+            r.last_status = status;
         });
-        sender->set_available(false);
-        auto directed = sender->take_directed();
         if (was || !directed.empty()) broadcast(from, p.to_string(ns::client), directed);
-        sender->set_last_status(p.child_text("status", ns::client));
         co_return;
     }
 
     auto bytes = std::make_shared<const std::string>(p.to_string(ns::client));
-    if (sender->available()) {
+    auto own = server_.registry->state(from, sender.get());
+    if (!own) co_return;  // the session is leaving
+    if (own->available) {
         // §4.4: subsequent presence. A resource that comes up from a negative priority
         // now takes the offline messages (XEP-0160 §3), as at initial presence.
-        int before = 0;
-        for (const auto& r : server_.registry->resources(from.bare_str()))
-            if (r.session == sender) before = r.state.priority;
-        if (before < 0 && priority >= 0) {
+        if (own->priority < 0 && priority >= 0) {
             co_await server_.storage->run([this, sender, from, user, priority, bytes] {
                 return activate(sender, from, user, priority, bytes);
             });
@@ -412,8 +509,8 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
                 r.priority = priority;
                 r.presence = bytes;
             });
+            broadcast(from, *bytes);
         }
-        broadcast(from, *bytes);
         co_return;
     }
 
@@ -423,27 +520,31 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
     // presence, so that two users coming online together each get the other's presence
     // once, by broadcast or by probe, not both.
     co_await server_.storage->run([this, sender, from, user, priority, bytes] {
-        activate(sender, from, user, priority, bytes);
-        broadcast(from, *bytes);
+        if (!activate(sender, from, user, priority, bytes)) return 0;
         // Probes, answered locally: the presence of everyone the user is subscribed to,
         // of the user's other resources, and the subscription requests still waiting.
-        std::string out;
+        Stanzas out;
         for (const auto& c : contacts(user, false)) {
             if (presence_blocked(c, user)) continue;
-            out += presences_of(c);
+            presences_of(c, out);
         }
         for (const auto& r : server_.registry->resources(from.bare_str()))
             if (r.state.available && r.resource != from.resource() && r.state.presence)
-                out += *r.state.presence;
+                out.push_back(r.state.presence);
         if (auto st = cache_.find(user)) {
             std::lock_guard lock(st->mu);
             for (const auto& [jid, item] : st->items)
-                if (item.sub.pending_in && !item.request.empty()) out += item.request;
+                if (item.sub.pending_in && !item.request.empty())
+                    out.push_back(std::make_shared<const std::string>(item.request));
         }
-        if (!out.empty()) Router::deliver(sender, std::move(out));
+        // With thousands of contacts online this is a flood: it goes out as the client
+        // reads, not into the queue at once.
+        if (!out.empty()) {
+            auto source = std::make_shared<c2s::StanzaListSource>(std::move(out));
+            asio::post(sender->executor(), [sender, source] { sender->add_source(source); });
+        }
         return 0;
     });
-    sender->set_available(true);
 }
 
 }  // namespace hongyan::im

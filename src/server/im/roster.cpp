@@ -7,7 +7,8 @@
 #include <set>
 #include <unordered_map>
 
-#include "server/c2s/c2s_session.hpp"
+#include "server/c2s/client_session.hpp"
+#include "server/c2s/output_queue.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module.hpp"
 #include "server/router/router.hpp"
@@ -164,8 +165,15 @@ asio::awaitable<void> Im::roster_get(modules::IqRequest& iq) {
             out += "</query></iq>";
         }
     }
-    for (auto& p : pushes) out += p;
-    iq.session->send_raw(out);
+    iq.session->send_stanza(std::move(out));
+    // §2.6.3: the changes as pushes, as the client reads them (after a long absence,
+    // thousands of them).
+    if (!pushes.empty()) {
+        std::vector<std::shared_ptr<const std::string>> list;
+        list.reserve(pushes.size());
+        for (auto& p : pushes) list.push_back(std::make_shared<const std::string>(std::move(p)));
+        iq.session->add_source(std::make_shared<c2s::StanzaListSource>(std::move(list)));
+    }
 }
 
 asio::awaitable<void> Im::roster_set(modules::IqRequest& iq) {
@@ -216,7 +224,8 @@ asio::awaitable<void> Im::roster_set(modules::IqRequest& iq) {
 
     enum class R { ok, not_found, full, shared_only };
     auto r = co_await server_.storage->run([this, user, contact, name, groups, remove] {
-        auto st = load_state(user);
+        RosterTxn txn;
+        auto st = load_for(txn, user);
         RosterItem item;
         bool existed = false;
         {
@@ -238,13 +247,15 @@ asio::awaitable<void> Im::roster_set(modules::IqRequest& iq) {
                               !shared_.groups_between(user, c->local()).empty();
                 return shared ? R::shared_only : R::not_found;
             }
-            remove_item(*st, item);
+            remove_item(txn, st, item);
+            finish(txn);
             return R::ok;
         }
         item.name = name;
         item.groups = groups;
         item.listed = true;
-        commit(*st, item);
+        commit(txn, st, item);
+        finish(txn);
         return R::ok;
     });
     if (r == R::full) {

@@ -35,9 +35,16 @@ struct UserState {
     std::int64_t forgotten_below = 0;
     std::unordered_set<std::string> blocked;
 
+    // Orders a resource becoming available (storage thread) against it leaving (I/O
+    // thread), so contacts never see a presence after the unavailable that ends it.
+    std::mutex presence_mu;
+
     // Storage thread only.
     int pins = 0;  // bound sessions holding the state in the cache
+    // Offline messages queued for a session and not yet deleted (by id), and whether a
+    // session is taking the stored messages now.
     std::unordered_set<std::int64_t> offline_in_flight;
+    bool offline_delivering = false;
 
     // XEP-0191 §3.6 matching: full JID, bare JID, domain/resource, domain. Caller holds mu.
     bool blocks_locked(const Jid& other) const;

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "server/c2s/c2s_session.hpp"
+#include "server/c2s/client_session.hpp"
 #include "server/server_context.hpp"
 #include "xmpp/crypto.hpp"
 #include "xmpp/namespaces.hpp"
@@ -42,7 +42,7 @@ void IqRequest::reply_raw(std::string_view payload_xml) {
     out += '>';
     out += payload_xml;
     out += "</iq>";
-    session->send_raw(out);
+    session->send_stanza(std::move(out));
 }
 
 void IqRequest::error(const StanzaError& err, std::optional<xml::Element> app) {

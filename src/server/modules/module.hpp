@@ -20,7 +20,7 @@
 namespace hongyan {
 struct ServerContext;
 namespace c2s {
-class C2SSession;
+class ClientSession;
 }
 }  // namespace hongyan
 
@@ -37,7 +37,7 @@ enum class StreamPhase { pre_auth, post_auth };
 // One iq request handed to a module, with helpers to answer it.
 struct IqRequest {
     ServerContext& server;
-    std::shared_ptr<c2s::C2SSession> session;  // the local client that sent it
+    std::shared_ptr<c2s::ClientSession> session;  // the local client that sent it
     xml::Element iq;
     std::optional<Jid> from;  // the sender's full JID; empty before authentication
     std::optional<Jid> to;    // as addressed; empty when there was no 'to'

@@ -38,6 +38,13 @@ std::vector<ProtocolSupport> core_protocols() {
         {"RFC 7590", "TLS in XMPP", "", "complete", "TLS 1.2 minimum (configurable to 1.3)"},
         {"XEP-0368", "SRV records for XMPP over TLS", "1.1.0", "complete",
          "direct TLS on c2s.tls_port (5223)"},
+        {"RFC 7395", "XMPP over WebSocket", "", "complete",
+         "ws:// on http.port (5280, loopback only by default) and wss:// on https.port "
+         "(5443) at websocket.path; <open/>/<close/> framing, see-other-uri, pings as "
+         "keepalives; the same session, limits and features as TCP"},
+        {"XEP-0156", "Discovering Alternative XMPP Connection Methods", "1.4.0", "complete",
+         "/.well-known/host-meta and host-meta.json with the WebSocket endpoint, CORS *; "
+         "BOSH links wait for BOSH"},
     };
 }
 

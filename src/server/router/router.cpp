@@ -4,31 +4,46 @@
 
 #include <boost/asio/post.hpp>
 
-#include "server/c2s/c2s_session.hpp"
+#include "server/c2s/client_session.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module.hpp"
 #include "server/router/session_registry.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
+#include "server/storage/storage_error.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan {
 
 namespace asio = boost::asio;
-using c2s::C2SSession;
+using c2s::ClientSession;
 using xml::Element;
 
-void Router::deliver(const std::shared_ptr<C2SSession>& target, std::string bytes) {
-    auto ex = target->executor();
-    if (ex.target<asio::io_context::executor_type>() &&
-        ex.target<asio::io_context::executor_type>()->running_in_this_thread()) {
-        target->send_raw(bytes);
-        return;
-    }
-    asio::post(ex, [target, bytes = std::move(bytes)] { target->send_raw(bytes); });
+// Always a post, even to a session on the calling thread: what other threads posted to
+// the session before (the stored offline messages queued at initial presence, say) must
+// come first, and a post is cheap from the session's own thread.
+void Router::deliver(const std::shared_ptr<ClientSession>& target, std::string stanza) {
+    asio::post(target->executor(), [target, stanza = std::move(stanza)]() mutable {
+        target->send_stanza(std::move(stanza));
+    });
 }
 
-void Router::bounce(C2SSession& sender, const Element& stanza, StanzaErrorCondition c,
+void Router::deliver(const std::shared_ptr<ClientSession>& target,
+                     std::shared_ptr<const std::string> stanza) {
+    asio::post(target->executor(), [target, stanza = std::move(stanza)]() mutable {
+        target->send_stanza(std::move(stanza));
+    });
+}
+
+void Router::deliver(const std::shared_ptr<ClientSession>& target,
+                     std::vector<std::shared_ptr<const std::string>> stanzas) {
+    if (stanzas.empty()) return;
+    asio::post(target->executor(), [target, stanzas = std::move(stanzas)]() mutable {
+        for (auto& s : stanzas) target->send_stanza(std::move(s));
+    });
+}
+
+void Router::bounce(ClientSession& sender, const Element& stanza, StanzaErrorCondition c,
                     std::string text) {
     // RFC 6120 §8.3.1: never answer an error with an error.
     if (stanza.attr("type") == "error") return;
@@ -37,7 +52,7 @@ void Router::bounce(C2SSession& sender, const Element& stanza, StanzaErrorCondit
     sender.send(reply);
 }
 
-asio::awaitable<void> Router::route_from_client(std::shared_ptr<C2SSession> sender,
+asio::awaitable<void> Router::route_from_client(std::shared_ptr<ClientSession> sender,
                                                 Element stanza) {
     std::string_view to_attr = stanza.attr("to");
     std::optional<Jid> to;
@@ -70,14 +85,18 @@ asio::awaitable<void> Router::route_from_client(std::shared_ptr<C2SSession> send
         co_await route_message(sender, std::move(stanza), target);
         co_return;
     }
+    // The stanza is kept for an error answer: presence() consumes its copy.
+    Element copy = stanza;
     try {
         co_await server_.im->presence(sender, std::move(stanza), to);
     } catch (const std::exception& e) {
         spdlog::error("presence from {} failed: {}", sender->jid().str(), e.what());
+        bounce(*sender, copy, StanzaErrorCondition::internal_server_error,
+               storage::storage_failure_text(e));
     }
 }
 
-bool Router::blocking_allows(C2SSession& sender, const Element& stanza, const Jid& to) {
+bool Router::blocking_allows(ClientSession& sender, const Element& stanza, const Jid& to) {
     // XEP-0191 §3.7: nothing goes to a JID the sender blocks; the sender is told.
     const std::string_view type = stanza.attr("type");
     const bool answerable =
@@ -102,7 +121,7 @@ bool Router::blocking_allows(C2SSession& sender, const Element& stanza, const Ji
     return true;
 }
 
-asio::awaitable<void> Router::route_iq(std::shared_ptr<C2SSession> sender, Element stanza,
+asio::awaitable<void> Router::route_iq(std::shared_ptr<ClientSession> sender, Element stanza,
                                        const std::optional<Jid>& to) {
     std::string_view type = stanza.attr("type");
     // RFC 6120 §8.2.3: id and a known type are required; get/set carry exactly one payload.
@@ -149,11 +168,11 @@ asio::awaitable<void> Router::route_iq(std::shared_ptr<C2SSession> sender, Eleme
     } catch (const std::exception& e) {
         spdlog::error("iq handler for {} failed: {}", payload ? req.payload().xmlns() : "",
                       e.what());
-        req.error(StanzaErrorCondition::internal_server_error);
+        req.error(StanzaErrorCondition::internal_server_error, storage::storage_failure_text(e));
     }
 }
 
-asio::awaitable<void> Router::route_message(std::shared_ptr<C2SSession> sender, Element stanza,
+asio::awaitable<void> Router::route_message(std::shared_ptr<ClientSession> sender, Element stanza,
                                             const Jid& to) {
     const std::string_view type = stanza.attr("type");
     if (!to.is_bare()) {
@@ -179,7 +198,7 @@ asio::awaitable<void> Router::route_message(std::shared_ptr<C2SSession> sender, 
     // §8.5.2.1.1: every available resource with a non-negative priority.
     auto sessions = server_.registry->message_targets(to.bare_str());
     if (!sessions.empty()) {
-        std::string bytes = stanza.to_string(ns::client);
+        auto bytes = std::make_shared<const std::string>(stanza.to_string(ns::client));
         for (auto& s : sessions) deliver(s, bytes);
         co_return;
     }
@@ -192,7 +211,8 @@ asio::awaitable<void> Router::route_message(std::shared_ptr<C2SSession> sender, 
     } catch (const std::exception& e) {
         // A storage failure: the sender learns the message was not taken.
         spdlog::error("offline message for {} failed: {}", to.bare_str(), e.what());
-        err = StanzaError{StanzaErrorCondition::internal_server_error, {}, {}};
+        err = StanzaError{
+            StanzaErrorCondition::internal_server_error, storage::storage_failure_text(e), {}};
     }
     if (err) bounce(*sender, stanza, err->condition, err->text);
 }

@@ -24,8 +24,8 @@ std::optional<SessionRegistry::Resource> SessionRegistry::add(const Jid& full, S
     return std::nullopt;
 }
 
-std::optional<SessionRegistry::Resource> SessionRegistry::remove(const Jid& full,
-                                                                 const c2s::C2SSession* session) {
+std::optional<SessionRegistry::Resource> SessionRegistry::remove(
+    const Jid& full, const c2s::ClientSession* session) {
     std::string bare = full.bare_str();
     auto& shard = shard_for(bare);
     std::optional<Resource> removed;  // its session is released after the lock
@@ -64,7 +64,7 @@ std::vector<SessionRegistry::SessionPtr> SessionRegistry::message_targets(
     return out;
 }
 
-bool SessionRegistry::update(const Jid& full, const c2s::C2SSession* session,
+bool SessionRegistry::update(const Jid& full, const c2s::ClientSession* session,
                              const std::function<void(ResourceState&)>& f) {
     std::string bare = full.bare_str();
     auto& shard = shard_for(bare);
@@ -78,6 +78,18 @@ bool SessionRegistry::update(const Jid& full, const c2s::C2SSession* session,
         }
     }
     return false;
+}
+
+std::optional<ResourceState> SessionRegistry::state(const Jid& full,
+                                                    const c2s::ClientSession* session) const {
+    std::string bare = full.bare_str();
+    auto& shard = shard_for(bare);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.by_bare.find(bare);
+    if (it == shard.by_bare.end()) return std::nullopt;
+    for (const auto& r : it->second)
+        if (r.resource == full.resource() && r.session.get() == session) return r.state;
+    return std::nullopt;
 }
 
 std::vector<std::string> SessionRegistry::available_users() const {

@@ -17,7 +17,7 @@
 namespace hongyan {
 
 namespace c2s {
-class C2SSession;
+class ClientSession;
 }
 
 // What the rest of the server needs to know about one bound resource (RFC 6121 §4).
@@ -29,11 +29,16 @@ struct ResourceState {
     std::shared_ptr<const std::string> presence;
     bool roster_interested = false;     // asked for the roster (RFC 6121 §2.1.6)
     bool blocklist_interested = false;  // asked for the blocklist (XEP-0191 §3.5)
+    // Those who got directed presence from this resource and must hear when it goes
+    // unavailable (§4.6.3): full or bare JIDs.
+    std::vector<std::string> directed;
+    // The status of the resource's last unavailable presence (for last activity).
+    std::string last_status;
 };
 
 class SessionRegistry {
   public:
-    using SessionPtr = std::shared_ptr<c2s::C2SSession>;
+    using SessionPtr = std::shared_ptr<c2s::ClientSession>;
     struct Resource {
         std::string resource;
         SessionPtr session;
@@ -43,7 +48,7 @@ class SessionRegistry {
     // Adds a bound session; returns the entry it replaces (same full JID), if any.
     std::optional<Resource> add(const Jid& full, SessionPtr session);
     // Removes the entry for `full` if it still belongs to `session`; returns it.
-    std::optional<Resource> remove(const Jid& full, const c2s::C2SSession* session);
+    std::optional<Resource> remove(const Jid& full, const c2s::ClientSession* session);
     SessionPtr find(const Jid& full) const;
     std::vector<SessionPtr> find_bare(const Jid& bare) const;
     // Every resource of a bare JID with its state (a copy).
@@ -52,8 +57,10 @@ class SessionRegistry {
     // goes (RFC 6121 §8.5.2.1.1).
     std::vector<SessionPtr> message_targets(const std::string& bare) const;
     // Changes the state of `full` if it still belongs to `session`; false otherwise.
-    bool update(const Jid& full, const c2s::C2SSession* session,
+    bool update(const Jid& full, const c2s::ClientSession* session,
                 const std::function<void(ResourceState&)>& f);
+    // The state of `full` if it still belongs to `session` (a copy).
+    std::optional<ResourceState> state(const Jid& full, const c2s::ClientSession* session) const;
     // Bare JIDs with at least one available resource.
     std::vector<std::string> available_users() const;
     // Bare JIDs with at least one bound resource.

@@ -19,6 +19,10 @@ class OfflineStore {
     // Appends unless `user` already has `limit` messages; false when full.
     virtual bool add(const std::string& user, const std::string& stanza, std::size_t limit) = 0;
     virtual std::vector<OfflineMessage> load(const std::string& user) = 0;
+    // At most `limit` messages with an id above `after_id`, oldest first: a page of a
+    // backlog that is delivered as the client reads.
+    virtual std::vector<OfflineMessage> load_after(const std::string& user, std::int64_t after_id,
+                                                   std::size_t limit) = 0;
     virtual void remove(const std::string& user, const std::vector<std::int64_t>& ids) = 0;
 };
 

@@ -47,6 +47,9 @@ class RosterStore {
     virtual void forget_removed(const std::string& user, std::int64_t ver) = 0;
     // The version below which removals were forgotten (0: none).
     virtual std::int64_t forgotten_below(const std::string& user) = 0;
+    // Removes `jid` from every roster that lists it (a tombstone at the next version of
+    // each), when that account is deleted; returns the users whose roster had it.
+    virtual std::vector<std::string> remove_contact(const std::string& jid) = 0;
 };
 
 }  // namespace hongyan::storage

@@ -13,6 +13,7 @@
 #include "server/modules/module_list.hpp"
 #include "server/router/router.hpp"
 #include "server/router/session_registry.hpp"
+#include "server/sasl/sasl_server.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/crypto.hpp"
@@ -143,11 +144,12 @@ class AdhocModule final : public Module {
                                         std::to_string(iq.server.settings.min_password_length) +
                                         " characters");
                  auto& st = *iq.server.storage;
-                 bool created = co_await st.run(
-                     [&st, u = *user, pw, it = iq.server.settings.scram_iterations] {
-                         if (st.accounts().exists(u)) return false;
-                         return st.accounts().create(u, sasl::make_credentials(pw, it));
-                     });
+                 auto creds = co_await sasl::hash_new_password(iq.server, pw);
+                 bool created = co_await st.run([&server = iq.server, &st, u = *user, creds] {
+                     server.im->sync_directory();
+                     if (st.accounts().exists(u)) return false;
+                     return st.accounts().create(u, creds);
+                 });
                  if (!created)
                      co_return fail(StanzaErrorCondition::conflict, "that account exists");
                  iq.server.im->poke();
@@ -171,10 +173,11 @@ class AdhocModule final : public Module {
                                      users.push_back(*u);
                                  }
                                  auto& st = *iq.server.storage;
-                                 auto missing = co_await st.run([&st, users] {
+                                 auto missing = co_await st.run([&st, users, domain] {
                                      std::vector<std::string> m;
                                      for (const auto& u : users)
-                                         if (!st.accounts().remove(u)) m.push_back(u);
+                                         if (!st.delete_account(u, u + "@" + domain))
+                                             m.push_back(u);
                                      return m;
                                  });
                                  iq.server.im->poke();  // sessions end and rosters learn of it
@@ -200,10 +203,9 @@ class AdhocModule final : public Module {
                      co_return fail(StanzaErrorCondition::not_acceptable,
                                     "the password is too short");
                  auto& st = *iq.server.storage;
+                 auto creds = co_await sasl::hash_new_password(iq.server, pw);
                  bool ok = co_await st.run(
-                     [&st, u = *user, pw, it = iq.server.settings.scram_iterations] {
-                         return st.accounts().set_credentials(u, sasl::make_credentials(pw, it));
-                     });
+                     [&st, u = *user, creds] { return st.accounts().set_credentials(u, creds); });
                  if (!ok) co_return fail(StanzaErrorCondition::item_not_found, "no such account");
                  co_return Done{"password changed", std::nullopt, std::nullopt};
              }});

@@ -4,12 +4,14 @@
 
 #include <boost/asio/post.hpp>
 
-#include "server/c2s/c2s_session.hpp"
+#include "server/c2s/client_session.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module_list.hpp"
 #include "server/router/session_registry.hpp"
+#include "server/sasl/sasl_server.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
+#include "server/storage/storage_error.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan::modules {
@@ -118,15 +120,17 @@ class RegisterModule final : public Module {
         }
         bool created = false;
         try {
-            created =
-                co_await server.storage->run([&store = server.storage->accounts(), user = *user,
-                                              password, it = s.scram_iterations] {
-                    if (store.exists(user)) return false;
-                    return store.create(user, sasl::make_credentials(password, it));
-                });
+            auto creds = co_await sasl::hash_new_password(server, password);
+            created = co_await server.storage->run([&server, user = *user, creds] {
+                // A deletion of this name (by hongyanctl, say) reaches the rosters first.
+                server.im->sync_directory();
+                auto& store = server.storage->accounts();
+                if (store.exists(user)) return false;
+                return store.create(user, creds);
+            });
         } catch (const std::exception& e) {
             spdlog::error("registration of {} failed: {}", *user, e.what());
-            iq.error(StanzaErrorCondition::internal_server_error);
+            iq.error(StanzaErrorCondition::internal_server_error, storage::storage_failure_text(e));
             co_return;
         }
         if (!created) {
@@ -160,10 +164,10 @@ class RegisterModule final : public Module {
                          std::to_string(server.settings.min_password_length) + " characters");
             co_return;
         }
-        bool ok = co_await server.storage->run([&store = server.storage->accounts(), user = *user,
-                                                password, it = server.settings.scram_iterations] {
-            return store.set_credentials(user, sasl::make_credentials(password, it));
-        });
+        auto creds = co_await sasl::hash_new_password(server, password);
+        bool ok =
+            co_await server.storage->run([&store = server.storage->accounts(), user = *user,
+                                          creds] { return store.set_credentials(user, creds); });
         if (!ok) {
             iq.error(StanzaErrorCondition::item_not_found, "no such account");
             co_return;
@@ -180,8 +184,9 @@ class RegisterModule final : public Module {
             co_return;
         }
         std::string user = iq.from->local();
-        co_await server.storage->run(
-            [&store = server.storage->accounts(), user] { return store.remove(user); });
+        co_await server.storage->run([&st = *server.storage, user, bare = iq.from->bare_str()] {
+            return st.delete_account(user, bare);
+        });
         server.im->poke();
         spdlog::info("account {} cancelled by its owner", iq.from->bare_str());
         iq.reply();

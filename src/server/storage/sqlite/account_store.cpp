@@ -4,10 +4,27 @@
 
 namespace hongyan::storage::sqlite {
 
+namespace {
+StorageError::Kind kind_of(int code) {
+    switch (code & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            return StorageError::Kind::busy;
+        case SQLITE_FULL:
+            return StorageError::Kind::full;
+        default:
+            return StorageError::Kind::other;
+    }
+}
+}  // namespace
+
+Error::Error(int code, const std::string& what) : StorageError(kind_of(code), what) {}
+
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
     if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
         SQLITE_OK)
-        throw Error(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
+        throw Error(sqlite3_extended_errcode(db),
+                    std::string("sqlite prepare: ") + sqlite3_errmsg(db));
 }
 
 Statement::~Statement() {
@@ -33,7 +50,7 @@ bool Statement::step() {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw Error(std::string("sqlite step: ") + sqlite3_errmsg(db_));
+    throw Error(rc, std::string("sqlite step: ") + sqlite3_errmsg(db_));
 }
 
 void Statement::reset() {
@@ -84,10 +101,10 @@ Database::~Database() {
 void Database::exec(std::string_view sql) {
     char* err = nullptr;
     std::string s(sql);
-    if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    if (int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
         std::string msg = err ? err : "unknown error";
         sqlite3_free(err);
-        throw Error("sqlite: " + msg + " in: " + s);
+        throw Error(rc, "sqlite: " + msg + " in: " + s);
     }
 }
 
@@ -185,6 +202,10 @@ const char* const kMigrations[] = {
     CREATE TRIGGER group_removed AFTER DELETE ON shared_groups BEGIN
         INSERT INTO directory_events (kind, username, grp) VALUES (4, '', OLD.name);
     END;
+    )sql",
+    // Who lists a contact: an account's deletion removes it from every roster.
+    R"sql(
+    CREATE INDEX roster_by_jid ON roster_items (jid);
     )sql",
 };
 }  // namespace

@@ -10,11 +10,15 @@
 #include <string_view>
 #include <type_traits>
 
+#include "server/storage/storage_error.hpp"
+
 namespace hongyan::storage::sqlite {
 
-class Error : public std::runtime_error {
+class Error : public StorageError {
   public:
-    using std::runtime_error::runtime_error;
+    // From SQLite's result code: SQLITE_BUSY/LOCKED and SQLITE_FULL are told apart.
+    Error(int code, const std::string& what);
+    explicit Error(const std::string& what) : StorageError(Kind::other, what) {}
 };
 
 class Statement {
@@ -48,6 +52,8 @@ class Database {
 
     void exec(std::string_view sql);
     sqlite3* handle() { return db_; }
+    // How long a write waits for another process's write lock before SQLITE_BUSY.
+    void set_busy_timeout(int ms) { sqlite3_busy_timeout(db_, ms); }
     int changes() const { return sqlite3_changes(db_); }
     // Brings the schema to the newest version, one migration at a time.
     void migrate();
@@ -66,12 +72,17 @@ class Database {
                 return r;
             }
         } catch (...) {
-            exec("ROLLBACK");
+            rollback();
             throw;
         }
     }
 
   private:
+    // Ends a failed transaction (if SQLite has not already) without hiding why it failed.
+    void rollback() noexcept {
+        if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+
     sqlite3* db_ = nullptr;
 };
 

@@ -98,6 +98,26 @@ std::int64_t SqliteRosterStore::forgotten_below(const std::string& user) {
     return st.step() ? st.integer(0) : 0;
 }
 
+std::vector<std::string> SqliteRosterStore::remove_contact(const std::string& jid) {
+    std::vector<std::string> users;
+    {
+        Statement st(db_.handle(),
+                     "SELECT username FROM roster_items WHERE jid = ? AND removed = 0");
+        st.bind(1, jid);
+        while (st.step()) users.push_back(st.text(0));
+    }
+    Statement tomb(db_.handle(),
+                   "UPDATE roster_items SET name = '', groups = '', state = 0, listed = 0, "
+                   "removed = 1, request = '', ver = (SELECT MAX(ver) FROM roster_items r "
+                   "WHERE r.username = roster_items.username) + 1 WHERE username = ? AND jid = ?");
+    for (const auto& u : users) {
+        tomb.bind(1, u).bind(2, jid);
+        tomb.step();
+        tomb.reset();
+    }
+    return users;
+}
+
 std::size_t SqliteOfflineStore::count(const std::string& user) {
     Statement st(db_.handle(), "SELECT COUNT(*) FROM offline_messages WHERE username = ?");
     st.bind(1, user);
@@ -118,6 +138,18 @@ std::vector<OfflineMessage> SqliteOfflineStore::load(const std::string& user) {
     Statement st(db_.handle(),
                  "SELECT id, stanza FROM offline_messages WHERE username = ? ORDER BY id");
     st.bind(1, user);
+    std::vector<OfflineMessage> out;
+    while (st.step()) out.push_back(OfflineMessage{st.integer(0), st.text(1)});
+    return out;
+}
+
+std::vector<OfflineMessage> SqliteOfflineStore::load_after(const std::string& user,
+                                                           std::int64_t after_id,
+                                                           std::size_t limit) {
+    Statement st(db_.handle(),
+                 "SELECT id, stanza FROM offline_messages WHERE username = ? AND id > ? "
+                 "ORDER BY id LIMIT ?");
+    st.bind(1, user).bind(2, after_id).bind(3, static_cast<std::int64_t>(limit));
     std::vector<OfflineMessage> out;
     while (st.step()) out.push_back(OfflineMessage{st.integer(0), st.text(1)});
     return out;

@@ -17,6 +17,7 @@ class SqliteRosterStore final : public RosterStore {
     void put(const std::string& user, const RosterItem& item) override;
     void forget_removed(const std::string& user, std::int64_t ver) override;
     std::int64_t forgotten_below(const std::string& user) override;
+    std::vector<std::string> remove_contact(const std::string& jid) override;
 
   private:
     Database& db_;
@@ -28,6 +29,8 @@ class SqliteOfflineStore final : public OfflineStore {
     std::size_t count(const std::string& user) override;
     bool add(const std::string& user, const std::string& stanza, std::size_t limit) override;
     std::vector<OfflineMessage> load(const std::string& user) override;
+    std::vector<OfflineMessage> load_after(const std::string& user, std::int64_t after_id,
+                                           std::size_t limit) override;
     void remove(const std::string& user, const std::vector<std::int64_t>& ids) override;
 
   private:

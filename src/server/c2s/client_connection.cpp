@@ -1,0 +1,484 @@
+#include "server/c2s/client_connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "server/c2s/resource_binding.hpp"
+#include "server/c2s/stream_features.hpp"
+#include "server/modules/module.hpp"
+#include "server/router/router.hpp"
+#include "server/sasl/sasl_server.hpp"
+#include "server/server_context.hpp"
+#include "xmpp/crypto.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace hongyan::c2s {
+
+namespace asio = boost::asio;
+using net::StreamEvent;
+using xml::Element;
+
+namespace {
+
+// Most bytes handed to the transport in one write.
+constexpr std::size_t kMaxWrite = 256 * 1024;
+
+// RFC 6120 §6.4: the SASL elements of a client stream.
+std::string sasl_element(std::string_view name, std::string_view data = {},
+                         bool with_data = false) {
+    std::string out = "<";
+    out += name;
+    out += " xmlns=\"";
+    out += ns::sasl;
+    out += "\"";
+    if (!with_data) return out + "/>";
+    out += ">";
+    out += data.empty() ? std::string("=") : crypto::base64_encode(data);
+    out += "</";
+    out += name;
+    out += ">";
+    return out;
+}
+
+std::string sasl_failure(sasl::Failure f, std::string_view text) {
+    std::string out = "<failure xmlns=\"";
+    out += ns::sasl;
+    out += "\"><";
+    out += to_string(f);
+    out += "/>";
+    if (!text.empty()) {
+        out += "<text xml:lang=\"en\">";
+        xml::escape(text, out);
+        out += "</text>";
+    }
+    out += "</failure>";
+    return out;
+}
+
+// Runs a connection's coroutine; an exception that escapes it is logged, never lost.
+void spawn(asio::any_io_executor ex, asio::awaitable<void> a, std::string what) {
+    asio::co_spawn(ex, std::move(a), [what = std::move(what)](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            spdlog::error("{}: {}", what, x.what());
+        } catch (...) {
+            spdlog::error("{}: unknown exception", what);
+        }
+    });
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(ServerContext& server, std::unique_ptr<net::Transport> transport)
+    : server_(server),
+      transport_(std::move(transport)),
+      ip_(transport_->remote_address().to_string()),
+      read_bucket_(static_cast<double>(server.settings.read_rate)) {
+    created_ = last_read_ = last_write_ = closing_at_ = Clock::now();
+}
+
+ClientConnection::~ClientConnection() {
+    if (counted_) server_.connections.release(ip_);
+}
+
+void ClientConnection::start() {
+    spawn(
+        transport_->executor(),
+        [](std::shared_ptr<ClientConnection> self) -> asio::awaitable<void> {
+            co_await self->run();
+        }(shared_from_this()),
+        "c2s connection");
+}
+
+asio::awaitable<void> ClientConnection::run() {
+    try {
+        co_await serve();
+    } catch (const std::exception& e) {
+        // A bug, not the peer's doing: log it and clean up like any other end.
+        spdlog::error("c2s {} failed: {}", transport_->remote_string(), e.what());
+        if (close_reason_.empty()) close_reason_ = std::string("internal error: ") + e.what();
+    }
+    closing_ = true;
+    if (session_) session_->leave();
+    // Let queued output (a stream error, say) reach the peer before the socket goes.
+    if (transport_->is_open() && session_ && (writing_ || !session_->output_empty()))
+        co_await drain(server_.settings.close_timeout);
+    transport_->close();
+    bool was_bound = session_ && session_->bound();
+    if (session_) {
+        session_->detach();
+        session_->end();
+    }
+    spdlog::info("c2s {} closed{}{}: {}", transport_->remote_string(), was_bound ? " " : "",
+                 was_bound ? session_->jid().str() : "",
+                 close_reason_.empty() ? "closed" : close_reason_);
+}
+
+asio::awaitable<void> ClientConnection::serve() {
+    session_ = std::make_shared<ClientSession>(server_, transport_->executor(), ip_,
+                                               transport_->remote_string());
+    session_->attach(this);
+    if (!server_.connections.acquire(ip_)) {
+        spdlog::warn("c2s {} refused: too many connections from {}", transport_->remote_string(),
+                     ip_);
+        fail(StreamErrorCondition::policy_violation, "too many connections from your address",
+             "too many connections");
+        co_return;
+    }
+    counted_ = true;
+    spdlog::info("c2s {} open ({})", transport_->remote_string(),
+                 transport_->kind() == "tls" ? "direct TLS" : transport_->kind());
+    if (!co_await transport_->handshake()) {
+        if (close_reason_.empty()) close_reason_ = "TLS handshake failed";
+        co_return;
+    }
+    while (transport_->is_open() && !closing_) {
+        StreamEvent ev = co_await transport_->next_event();
+        if (closing_) break;
+        last_read_ = Clock::now();
+        using K = StreamEvent::Kind;
+        if (ev.kind == K::eof) {
+            if (close_reason_.empty()) close_reason_ = "connection closed by peer";
+            break;
+        }
+        if (ev.kind == K::error) {
+            fail(ev.error, ev.text, std::string(to_string(ev.error)) + ": " + ev.text);
+            break;
+        }
+        if (ev.kind == K::close) {
+            close_reason_ = "stream closed by client";
+            end_stream(StreamErrorCondition::none, {});
+            break;
+        }
+        if (ev.kind == K::open) {
+            on_open(ev.element);
+        } else {
+            After after = co_await on_element(std::move(ev.element));
+            if (after == After::restart) header_sent_ = false;
+        }
+        if (read_bucket_.enabled() && !closing_) co_await throttle();
+    }
+}
+
+asio::awaitable<void> ClientConnection::throttle() {
+    std::uint64_t total = transport_->bytes_read();
+    auto pause = read_bucket_.consume(static_cast<std::size_t>(total - throttled_bytes_));
+    throttled_bytes_ = total;
+    if (pause <= Clock::duration::zero()) co_return;
+    asio::steady_timer t(transport_->executor(), pause);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+void ClientConnection::fail(StreamErrorCondition cond, std::string text, std::string reason) {
+    if (close_reason_.empty()) close_reason_ = std::move(reason);
+    end_stream(cond, text);
+}
+
+void ClientConnection::open_our_stream() {
+    session_->send_stream_data(
+        transport_->open_stream(server_.settings.domain, crypto::random_token(16)));
+    header_sent_ = true;
+}
+
+void ClientConnection::on_open(const Element& header) {
+    const Settings& s = server_.settings;
+    // RFC 6120 §4.7.5: version 1.0 is required for everything this server speaks.
+    std::string_view version = header.attr("version");
+    auto dot = version.find('.');
+    if (version.empty() || dot == std::string_view::npos || version.substr(0, dot) != "1") {
+        fail(StreamErrorCondition::unsupported_version, "version='1.0' is required",
+             "unsupported version");
+        return;
+    }
+    std::string_view to = header.attr("to");
+    if (!to.empty()) {
+        auto domain = jid::nameprep(to);
+        if (!domain || *domain != s.domain) {
+            fail(StreamErrorCondition::host_unknown, "this server serves " + s.domain,
+                 "unknown host " + std::string(to));
+            return;
+        }
+    }
+    open_our_stream();
+    std::vector<std::string> mechanisms;
+    if (!session_->authenticated()) {
+        sasl_ = std::make_unique<sasl::SaslServer>(server_, ip_, transport_->remote_string(),
+                                                   transport_->secure());
+        mechanisms = sasl_->mechanisms();
+    }
+    session_->send_stream_data(
+        stream_features(server_, *transport_, session_->authenticated(), mechanisms));
+}
+
+asio::awaitable<ClientConnection::After> ClientConnection::on_element(Element el) {
+    const bool authenticated = session_->authenticated();
+    if (el.xmlns() == ns::tls) {
+        if (el.name() == "starttls" && transport_->can_starttls() && !authenticated) {
+            After a = co_await handle_starttls();
+            co_return a;
+        }
+        fail(StreamErrorCondition::policy_violation, "STARTTLS is not available now",
+             "unexpected TLS negotiation");
+        co_return After::nothing;
+    }
+    if (!authenticated && tls_required(server_, *transport_)) {
+        // RFC 6120 §5.3.1: TLS is mandatory-to-negotiate here.
+        fail(StreamErrorCondition::policy_violation, "STARTTLS is required",
+             "stanza before STARTTLS");
+        co_return After::nothing;
+    }
+    if (el.xmlns() == ns::sasl) {
+        if (authenticated) {
+            fail(StreamErrorCondition::policy_violation, "already authenticated",
+                 "SASL after authentication");
+            co_return After::nothing;
+        }
+        After a = co_await handle_sasl(el);
+        co_return a;
+    }
+    if (el.xmlns() != ns::client) {
+        fail(StreamErrorCondition::invalid_namespace, "stanzas must be in jabber:client",
+             "stanza in namespace " + el.xmlns());
+        co_return After::nothing;
+    }
+    if (el.name() != "message" && el.name() != "presence" && el.name() != "iq") {
+        fail(StreamErrorCondition::unsupported_stanza_type,
+             "unknown top-level element <" + el.name() + "/>",
+             "unsupported element <" + el.name() + "/>");
+        co_return After::nothing;
+    }
+    if (!authenticated) {
+        if (el.name() == "iq") {
+            co_await handle_pre_auth_iq(std::move(el));
+            co_return After::nothing;
+        }
+        fail(StreamErrorCondition::not_authorized, "authenticate first",
+             "stanza before authentication");
+        co_return After::nothing;
+    }
+    if (!session_->bound()) {
+        if (el.name() == "iq" && el.attr("type") == "set" && el.child("bind", ns::bind)) {
+            co_await bind_resource(server_, session_, el);
+            co_return After::nothing;
+        }
+        fail(StreamErrorCondition::not_authorized, "bind a resource first",
+             "stanza before resource binding");
+        co_return After::nothing;
+    }
+    if (el.name() == "iq" && el.child("bind", ns::bind)) {
+        // RFC 6120 §7.7.2.2: only one resource per stream.
+        reply_unrouted_error(*session_, el, StanzaErrorCondition::not_allowed,
+                             "a resource is already bound");
+        co_return After::nothing;
+    }
+    // RFC 6120 §8.1.2.1: the server stamps the full JID; whatever the client put there
+    // (a spoofed address included) is replaced.
+    el.set_attr("from", session_->jid().str());
+    co_await server_.router->route_from_client(session_, std::move(el));
+    co_return After::nothing;
+}
+
+asio::awaitable<ClientConnection::After> ClientConnection::handle_starttls() {
+    session_->send_stream_data("<proceed xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\"/>");
+    co_await drain(server_.settings.close_timeout);
+    if (!transport_->is_open() || closing_) co_return After::nothing;
+    // Plaintext that followed <starttls/> is dropped (RFC 6120 §5.4.3.3).
+    transport_->restart_stream(false);
+    if (!co_await transport_->starttls()) {
+        if (close_reason_.empty()) close_reason_ = "TLS handshake failed";
+        closing_ = true;
+        closing_at_ = Clock::now();
+        transport_->close();
+        co_return After::nothing;
+    }
+    co_return After::restart;
+}
+
+asio::awaitable<ClientConnection::After> ClientConnection::handle_sasl(const Element& el) {
+    sasl::Step step;
+    if (el.name() == "abort") {
+        step = sasl_->abort();
+    } else if (el.name() == "auth") {
+        std::string text = el.text();
+        step = co_await sasl_->start(el.attr("mechanism"), text, !text.empty());
+    } else if (el.name() == "response") {
+        if (!sasl_->in_progress()) {
+            fail(StreamErrorCondition::policy_violation, "no SASL exchange in progress",
+                 "SASL response without exchange");
+            co_return After::nothing;
+        }
+        step = co_await sasl_->respond(el.text());
+    } else {
+        step.failure = sasl::Failure::malformed_request;
+        step.text = "unknown SASL element";
+    }
+    if (closing_) co_return After::nothing;
+    using K = sasl::Step::Kind;
+    if (step.kind == K::challenge) {
+        session_->send_stream_data(sasl_element("challenge", step.data, true));
+        co_return After::nothing;
+    }
+    if (step.kind == K::failure) {
+        session_->send_stream_data(sasl_failure(step.failure, step.text));
+        if (step.end_stream)
+            fail(StreamErrorCondition::policy_violation, "too many failed authentication attempts",
+                 "too many failed authentication attempts");
+        co_return After::nothing;
+    }
+    session_->send_stream_data(sasl_element("success", step.data, !step.data.empty()));
+    session_->set_authenticated(sasl_->username());
+    sasl_.reset();
+    transport_->set_limits(server_.settings.parser_limits);
+    // RFC 6120 §6.4.6: the stream restarts; what the client sent after its last SASL
+    // element already belongs to the new stream.
+    transport_->restart_stream(true);
+    co_return After::restart;
+}
+
+asio::awaitable<void> ClientConnection::handle_pre_auth_iq(Element iq) {
+    std::string_view type = iq.attr("type");
+    const Element* payload = iq.first_child();
+    const modules::ModuleHost::Entry* entry = nullptr;
+    if (payload && (type == "get" || type == "set")) {
+        entry =
+            server_.modules->find_iq(type == "get" ? modules::IqType::get : modules::IqType::set,
+                                     modules::IqTarget::host, payload->xmlns());
+    }
+    if (!entry || !entry->pre_auth) {
+        fail(StreamErrorCondition::not_authorized, "authenticate first",
+             "iq before authentication");
+        co_return;
+    }
+    modules::IqRequest req{server_, session_, std::move(iq), std::nullopt, std::nullopt};
+    try {
+        co_await entry->handler(req);
+    } catch (const std::exception& e) {
+        spdlog::error("pre-auth iq handler for {} failed: {}", req.payload().xmlns(), e.what());
+        req.error(StanzaErrorCondition::internal_server_error);
+    }
+}
+
+// ---- output ----------------------------------------------------------------------------
+
+void ClientConnection::output_ready() {
+    if (writing_ || !transport_->is_open() || !transport_->ready()) return;
+    writing_ = true;
+    spawn(transport_->executor(), write_loop(shared_from_this()), "c2s writer");
+}
+
+asio::awaitable<void> ClientConnection::write_loop(std::shared_ptr<ClientConnection> self) {
+    (void)self;  // keeps the connection alive while bytes are in flight
+    // Yield once, so that everything queued by the handlers running now (a burst of
+    // deliveries, a reply and a push) goes out in one write.
+    co_await asio::post(transport_->executor(), asio::use_awaitable);
+    while (transport_->is_open()) {
+        session_->take_output(wbatch_, kMaxWrite);
+        if (wbatch_.empty()) break;
+        if (spdlog::should_log(spdlog::level::trace))
+            for (const auto& u : wbatch_)
+                spdlog::trace("c2s {} >>> {}", transport_->remote_string(),
+                              u.kind == OutUnit::Kind::keepalive ? " " : u.bytes());
+        bool ok = co_await transport_->write(wbatch_);
+        last_write_ = Clock::now();
+        session_->written(wbatch_, ok);
+        if (!ok) {
+            if (close_reason_.empty()) close_reason_ = "write failed";
+            closing_ = true;
+            closing_at_ = Clock::now();
+            transport_->close();
+            break;
+        }
+    }
+    if (wbatch_.capacity() > 64) std::vector<OutUnit>().swap(wbatch_);
+    writing_ = false;
+    if (drain_waiter_) drain_waiter_->cancel();
+    if (closing_ && session_->output_empty()) transport_->close();
+}
+
+asio::awaitable<void> ClientConnection::drain(Clock::duration limit) {
+    const auto deadline = Clock::now() + limit;
+    while (transport_->is_open() && (writing_ || !session_->output_empty())) {
+        if (!writing_) {
+            output_ready();
+            if (!writing_) break;  // nothing can be written now
+        }
+        asio::steady_timer t(transport_->executor(), deadline);
+        drain_waiter_ = &t;
+        auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        drain_waiter_ = nullptr;
+        if (!ec) break;  // the deadline passed: the peer does not read
+    }
+}
+
+void ClientConnection::end_stream(StreamErrorCondition cond, std::string_view text) {
+    if (closing_) return;
+    if (close_reason_.empty()) close_reason_ = text.empty() ? "closed" : std::string(text);
+    closing_ = true;
+    closing_at_ = Clock::now();
+    if (!transport_->is_open()) return;
+    if (!transport_->ready()) {
+        // A TLS handshake is under way: no stream error can be written until it
+        // completes, which a silent peer never lets happen.
+        transport_->close();
+        return;
+    }
+    // RFC 6120 §4.9.1.2: a stream error goes inside our own stream, so open it first if
+    // the client's header never got an answer. Everything is queued before any write.
+    if (!header_sent_) open_our_stream();
+    session_->drop_bulk_output();
+    if (cond != StreamErrorCondition::none)
+        session_->send_stream_data(
+            stream_error_xml(cond, text, transport_->stream_prefix_declaration()));
+    session_->send_stream_data(transport_->close_stream());
+    session_->seal();
+    // Contacts learn at once that this resource is gone, not when the last bytes are out.
+    session_->leave();
+    output_ready();
+}
+
+void ClientConnection::abort(std::string_view reason) {
+    if (close_reason_.empty()) close_reason_ = reason;
+    closing_ = true;
+    closing_at_ = Clock::now();
+    session_->leave();
+    transport_->close();
+}
+
+void ClientConnection::tick(Clock::time_point now) {
+    const Settings& s = server_.settings;
+    if (closing_) {
+        // The peer does not read what is left, or a write is stuck: give up on it.
+        if (now - closing_at_ > s.close_timeout) transport_->close();
+        return;
+    }
+    // Any input counts as life, whitespace keepalives (RFC 6120 §4.6.1) included, though
+    // they make no stream event.
+    if (transport_->bytes_read() != bytes_seen_) {
+        bytes_seen_ = transport_->bytes_read();
+        last_read_ = now;
+    }
+    if (!session_ || !session_->bound()) {
+        if (now - created_ > s.preauth_timeout)
+            fail(StreamErrorCondition::connection_timeout, "no authentication in time",
+                 "authentication timeout");
+        return;
+    }
+    if (s.idle_timeout.count() > 0 && now - last_read_ > s.idle_timeout) {
+        fail(StreamErrorCondition::connection_timeout, "idle for too long", "idle timeout");
+        return;
+    }
+    if (s.parser_release_after.count() > 0 && now - last_read_ >= s.parser_release_after)
+        transport_->release_idle_memory();
+    if (s.keepalive_interval.count() > 0 && !writing_ && now - last_write_ > s.keepalive_interval) {
+        last_write_ = now;
+        session_->send_keepalive();
+    }
+}
+
+}  // namespace hongyan::c2s

@@ -1,0 +1,152 @@
+#include "server/c2s/client_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "server/im/im.hpp"
+#include "server/server_context.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace hongyan::c2s {
+
+namespace asio = boost::asio;
+
+namespace {
+// How much a bulk source produces per request: enough to keep the connection busy, small
+// beside the queue limit.
+constexpr std::size_t kBulkBudget = 64 * 1024;
+}  // namespace
+
+ClientSession::ClientSession(ServerContext& server, asio::any_io_executor executor, std::string ip,
+                             std::string peer)
+    : server_(server), executor_(std::move(executor)), ip_(std::move(ip)), peer_(std::move(peer)) {}
+
+ClientSession::~ClientSession() {
+    queue_.clear();
+}
+
+void ClientSession::set_bound(Jid full) {
+    jid_ = std::move(full);
+    bound_ = true;
+}
+
+void ClientSession::enqueue(OutUnit unit, WriteDone done) {
+    if (ended_ || closing_) {
+        if (done) done(false);
+        return;
+    }
+    // Only what is already queued counts: one large answer (a big roster, the presence of
+    // thousands of contacts at login) may pass; a client that does not read soon hits it.
+    if (queue_.bytes() > server_.settings.max_outbound_queue) {
+        spdlog::warn("c2s {} outbound queue over {} bytes; disconnecting", peer_,
+                     server_.settings.max_outbound_queue);
+        if (done) done(false);
+        closing_ = true;
+        if (sink_)
+            sink_->abort("outbound queue full");
+        else
+            end();
+        return;
+    }
+    if (unit.kind == OutUnit::Kind::stanza) ++stanzas_queued_;
+    queue_.push(std::move(unit), std::move(done));
+    if (sink_) sink_->output_ready();
+}
+
+void ClientSession::send(const xml::Element& stanza) {
+    std::string bytes;
+    stanza.serialize(bytes, ns::client);
+    enqueue(OutUnit::stanza(std::move(bytes)));
+}
+
+void ClientSession::send_stanza(std::string bytes) {
+    enqueue(OutUnit::stanza(std::move(bytes)));
+}
+
+void ClientSession::send_stanza(std::shared_ptr<const std::string> bytes) {
+    enqueue(OutUnit::stanza(std::move(bytes)));
+}
+
+void ClientSession::send_tracked(std::string bytes, WriteDone done) {
+    enqueue(OutUnit::stanza(std::move(bytes)), std::move(done));
+}
+
+void ClientSession::send_stream_data(std::string bytes) {
+    enqueue(OutUnit::data(std::move(bytes)));
+}
+
+void ClientSession::send_keepalive() {
+    enqueue(OutUnit::keepalive());
+}
+
+void ClientSession::add_source(std::shared_ptr<BulkSource> source) {
+    if (ended_ || closing_) return;
+    queue_.add_source(std::move(source));
+    if (sink_) sink_->output_ready();
+}
+
+void ClientSession::close(StreamErrorCondition cond, std::string_view text) {
+    if (closing_ || ended_) return;
+    if (sink_) {
+        sink_->end_stream(cond, text);  // queues the stream's last output, then seal()
+        closing_ = true;
+    } else {
+        closing_ = true;
+        end();
+    }
+}
+
+void ClientSession::attach(OutputSink* sink) {
+    sink_ = sink;
+    if (sink_ && !queue_.empty()) sink_->output_ready();
+}
+
+void ClientSession::detach() {
+    sink_ = nullptr;
+}
+
+void ClientSession::take_output(std::vector<OutUnit>& out, std::size_t max_bytes) {
+    std::shared_ptr<BulkSource> source;
+    if (queue_.take(out, max_bytes, &source) != OutputQueue::Next::pull) return;
+    std::weak_ptr<ClientSession> weak = weak_from_this();
+    const BulkSource* key = source.get();
+    source->next(kBulkBudget, [weak, ex = executor_, key](BulkBatch batch) {
+        asio::post(ex, [weak, key, batch = std::move(batch)]() mutable {
+            auto self = weak.lock();
+            if (!self || self->ended_) {
+                for (auto& e : batch.entries) e.finish(false);
+                return;
+            }
+            for (const auto& e : batch.entries)
+                if (e.kind == OutUnit::Kind::stanza) ++self->stanzas_queued_;
+            self->queue_.filled(key, std::move(batch));
+            if (self->sink_) self->sink_->output_ready();
+        });
+    });
+}
+
+void ClientSession::written(std::vector<OutUnit>& units, bool ok) {
+    for (auto& e : units) {
+        if (ok && e.kind == OutUnit::Kind::stanza) ++stanzas_written_;
+        e.finish(ok);
+    }
+    units.clear();
+}
+
+void ClientSession::leave() {
+    if (left_) return;
+    left_ = true;
+    if (bound_) server_.im->unbind(jid_, this);
+}
+
+void ClientSession::end() {
+    if (ended_) return;
+    leave();
+    ended_ = true;
+    closing_ = true;
+    sink_ = nullptr;
+    queue_.clear();
+}
+
+}  // namespace hongyan::c2s

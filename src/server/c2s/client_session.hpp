@@ -1,0 +1,124 @@
+// One client's XMPP session: who it is (after SASL and binding), its place in the session
+// registry, and its output queue. It is not its connection: a ClientConnection carries it
+// while attached (an OutputSink), and the session can be detached from one connection and
+// attached to another later (XEP-0198 resumption, BOSH requests), with its queue intact.
+//
+// A session lives on one I/O thread (its executor) and is touched only there; other
+// threads reach it through Router::deliver(), which posts to that executor.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/c2s/output_queue.hpp"
+#include "xmpp/jid.hpp"
+#include "xmpp/stanza_error.hpp"
+#include "xmpp/xml.hpp"
+
+namespace hongyan {
+struct ServerContext;
+}
+
+namespace hongyan::c2s {
+
+// The connection a session's output currently goes to.
+class OutputSink {
+  public:
+    virtual ~OutputSink() = default;
+    // Units were queued: write them when the connection can.
+    virtual void output_ready() = 0;
+    // Ends the stream (with a stream error unless `cond` is none) and the connection.
+    virtual void end_stream(StreamErrorCondition cond, std::string_view text) = 0;
+    // Drops the connection at once, without a stream error (the client does not read).
+    virtual void abort(std::string_view reason) = 0;
+};
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+  public:
+    // `peer` names the client in logs (address and port).
+    ClientSession(ServerContext& server, boost::asio::any_io_executor executor, std::string ip,
+                  std::string peer);
+    ~ClientSession();
+    ClientSession(const ClientSession&) = delete;
+    ClientSession& operator=(const ClientSession&) = delete;
+
+    boost::asio::any_io_executor executor() const { return executor_; }
+    const std::string& ip() const { return ip_; }
+    const std::string& peer() const { return peer_; }
+    // After SASL success: the account's username (nodeprepped).
+    bool authenticated() const { return !username_.empty(); }
+    const std::string& username() const { return username_; }
+    void set_authenticated(std::string username) { username_ = std::move(username); }
+    // After resource binding: the full JID, in the session registry.
+    bool bound() const { return bound_; }
+    const Jid& jid() const { return jid_; }
+    void set_bound(Jid full);
+
+    // Output; all on the session's executor. A stanza unit holds exactly one stanza (so
+    // WebSocket can frame it and stream management count it).
+    void send(const xml::Element& stanza);
+    void send_stanza(std::string bytes);
+    void send_stanza(std::shared_ptr<const std::string> bytes);
+    // As send_stanza; `done` runs once it was written (offline messages are deleted then).
+    void send_tracked(std::string bytes, WriteDone done);
+    // Stream data that is not a stanza (features, SASL, stream open and close).
+    void send_stream_data(std::string bytes);
+    void send_keepalive();
+    void add_source(std::shared_ptr<BulkSource> source);
+    // The stream is ending: bulk output not written yet stays where it came from.
+    void drop_bulk_output() { queue_.drop_sources(); }
+    // Ends the stream (with a stream error unless `cond` is none) and the session.
+    void close(StreamErrorCondition cond = StreamErrorCondition::none, std::string_view text = {});
+    bool closing() const { return closing_; }
+    // The stream's last output is queued: nothing more is accepted.
+    void seal() { closing_ = true; }
+
+    // The connection side.
+    void attach(OutputSink* sink);
+    void detach();
+    bool attached() const { return sink_ != nullptr; }
+    // Moves up to about `max_bytes` of what can be written now into `out` (asking a bulk
+    // source for more when it is next in line).
+    void take_output(std::vector<OutUnit>& out, std::size_t max_bytes);
+    // The units taken were written (`ok`) or the connection failed.
+    void written(std::vector<OutUnit>& units, bool ok);
+    bool output_empty() const { return queue_.empty(); }
+    std::size_t output_bytes() const { return queue_.bytes(); }
+    // Stanzas queued and written so far (what stream management will count).
+    std::uint64_t stanzas_queued() const { return stanzas_queued_; }
+    std::uint64_t stanzas_written() const { return stanzas_written_; }
+
+    // Leaves the session registry (the IM core hears of it: contacts get unavailable);
+    // output still queued can be written.
+    void leave();
+    // Ends the session: leave() and queued output is dropped. Called once its connection
+    // is gone for good.
+    void end();
+    bool ended() const { return ended_; }
+
+  private:
+    void enqueue(OutUnit unit, WriteDone done = {});
+
+    ServerContext& server_;
+    boost::asio::any_io_executor executor_;
+    std::string ip_;
+    std::string peer_;
+    std::string username_;
+    Jid jid_;
+    bool bound_ = false;
+    bool closing_ = false;
+    bool ended_ = false;
+    bool left_ = false;
+    OutputSink* sink_ = nullptr;
+    OutputQueue queue_;
+    std::uint64_t stanzas_queued_ = 0;
+    std::uint64_t stanzas_written_ = 0;
+};
+
+using SessionPtr = std::shared_ptr<ClientSession>;
+
+}  // namespace hongyan::c2s

@@ -1,0 +1,76 @@
+#include "server/c2s/resource_binding.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "server/im/im.hpp"
+#include "server/server_context.hpp"
+#include "xmpp/crypto.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace hongyan::c2s {
+
+namespace asio = boost::asio;
+using xml::Element;
+
+void reply_unrouted_error(ClientSession& session, const Element& request, StanzaErrorCondition c,
+                          std::string text) {
+    Element reply = make_error_reply(request, StanzaError{c, std::move(text), {}});
+    reply.remove_attr("from");
+    session.send(reply);
+}
+
+asio::awaitable<void> bind_resource(ServerContext& server, const SessionPtr& session,
+                                    const Element& iq) {
+    const Element* bind = iq.child("bind", ns::bind);
+    std::string requested = bind->child_text("resource", ns::bind);
+    std::string resource;
+    if (!requested.empty()) {
+        auto r = jid::resourceprep(requested);
+        if (!r) {
+            // RFC 6120 §7.7.2.1
+            reply_unrouted_error(*session, iq, StanzaErrorCondition::bad_request,
+                                 "invalid resource");
+            co_return;
+        }
+        resource = *r;
+    } else {
+        resource = "hongyan-" + crypto::random_token(10);
+    }
+    auto full = Jid::make(session->username(), server.settings.domain, resource);
+    if (!full) {
+        reply_unrouted_error(*session, iq, StanzaErrorCondition::bad_request, "invalid JID");
+        co_return;
+    }
+    // The user's roster and blocklist are in memory before the first stanza is routed.
+    try {
+        co_await server.im->bound(*full);
+    } catch (const std::exception& e) {
+        spdlog::error("binding {} failed: {}", full->str(), e.what());
+        reply_unrouted_error(*session, iq, StanzaErrorCondition::internal_server_error,
+                             "the server cannot load your account now; try again later");
+        co_return;
+    }
+    if (session->closing()) {
+        server.im->release(full->local());  // what bound() took
+        co_return;
+    }
+    session->set_bound(*full);
+    // RFC 6120 §7.7.2.2: the newer session wins; the old one gets <conflict/>.
+    if (auto old = server.im->bind(*full, session)) {
+        asio::post(old->executor(), [old] {
+            old->close(StreamErrorCondition::conflict, "replaced by a new connection");
+        });
+    }
+    Element result("iq", ns::client);
+    result.set_attr("type", "result");
+    result.set_attr("id", iq.attr("id"));
+    result.add_child("bind", std::string(ns::bind))
+        .add_child("jid", std::string(ns::bind))
+        .add_text(full->str());
+    session->send(result);
+    spdlog::info("c2s {} bound {}", session->peer(), full->str());
+}
+
+}  // namespace hongyan::c2s
