@@ -35,7 +35,7 @@ OutputQueue::Next OutputQueue::take(std::vector<OutUnit>& out, std::size_t max_b
             OutUnit& e = front.entries[front.head++];
             std::size_t n = e.bytes().size();
             taken += n;
-            bytes_ -= n;
+            (front.source ? bulk_bytes_ : bytes_) -= n;
             out.push_back(std::move(e));
         }
         if (front.head < front.entries.size()) return Next::units;  // max_bytes reached
@@ -61,7 +61,7 @@ void OutputQueue::filled(const BulkSource* source, BulkBatch batch) {
         s.requested = false;
         s.last = batch.last;
         for (auto& e : batch.entries) {
-            bytes_ += e.bytes().size();
+            bulk_bytes_ += e.bytes().size();
             s.entries.push_back(std::move(e));
         }
         return;
@@ -73,7 +73,7 @@ void OutputQueue::filled(const BulkSource* source, BulkBatch batch) {
 void OutputQueue::clear() {
     auto segments = std::move(segments_);
     segments_.clear();
-    bytes_ = 0;
+    bytes_ = bulk_bytes_ = 0;
     for (auto& s : segments)
         for (std::size_t i = s.head; i < s.entries.size(); ++i) s.entries[i].finish(false);
 }
@@ -90,7 +90,7 @@ void OutputQueue::drop_sources() {
             continue;
         }
         for (std::size_t i = s.head; i < s.entries.size(); ++i) {
-            bytes_ -= s.entries[i].bytes().size();
+            bulk_bytes_ -= s.entries[i].bytes().size();
             s.entries[i].finish(false);
         }
     }

@@ -65,8 +65,11 @@ class OutputQueue {
     // A source's answer to a pull.
     void filled(const BulkSource* source, BulkBatch batch);
 
-    // Bytes of the units waiting (a source's remaining output is not counted).
+    // Bytes of the pushed units waiting: what the queue limit applies to. Bulk output is
+    // produced at the client's pace and not counted (a source's batch, produced but not
+    // written yet, is in bulk_bytes()).
     std::size_t bytes() const { return bytes_; }
+    std::size_t bulk_bytes() const { return bulk_bytes_; }
     bool empty() const { return segments_.empty(); }
     // Every waiting unit's `done(false)`; sources are dropped.
     void clear();
@@ -84,6 +87,7 @@ class OutputQueue {
     };
     std::vector<Segment> segments_;
     std::size_t bytes_ = 0;
+    std::size_t bulk_bytes_ = 0;
 };
 
 }  // namespace hongyan::c2s

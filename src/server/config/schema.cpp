@@ -178,9 +178,11 @@ const std::vector<KeySpec>& schema() {
         {"limits.max_connections_per_ip", ValueType::integer, std::int64_t{1000},
          "Simultaneous client connections from one IP address; 0 means no limit.", 0, 10000000},
         {"limits.max_outbound_queue", ValueType::integer, std::int64_t{4194304},
-         "Bytes queued for a client that does not read before it is disconnected with "
-         "<policy-violation/>. One answer larger than this (a roster of tens of thousands of "
-         "contacts) still goes out; output queued behind it counts.",
+         "Bytes queued for a client that does not read before it is disconnected. One answer "
+         "larger than this (a roster of tens of thousands of contacts) still goes out; output "
+         "queued behind it counts. What the server sends in bulk (stored offline messages, "
+         "the presence of all contacts at login, roster pushes) is sent as the client reads "
+         "and does not count.",
          65536, 1073741824},
         {"limits.read_rate", ValueType::integer, std::int64_t{1048576},
          "Bytes per second one connection may send (bursts up to one second's worth); "

@@ -70,6 +70,9 @@ TEST(OutputQueue, SourceOutputGoesBetweenWhatCameBeforeAndAfterIt) {
     EXPECT_EQ(q.take(out, 1000, &asked), OutputQueue::Next::nothing);
     EXPECT_TRUE(out.empty());
     q.filled(src.get(), batch({"<s1/>", "<s2/>"}, false));
+    // Bulk output is not what the queue limit counts.
+    EXPECT_EQ(q.bytes(), 8u);
+    EXPECT_EQ(q.bulk_bytes(), 10u);
     EXPECT_EQ(q.take(out, 1000, &asked), OutputQueue::Next::units);
     EXPECT_EQ(texts(out), (std::vector<std::string>{"<s1/>", "<s2/>"}));
     out.clear();
@@ -115,6 +118,7 @@ TEST(OutputQueue, DroppedSourcesLeaveTheRestInOrder) {
     EXPECT_EQ(q.take(out, 1000, &asked), OutputQueue::Next::units);
     EXPECT_EQ(texts(out), (std::vector<std::string>{"<b/>"}));
     EXPECT_EQ(q.bytes(), 0u);
+    EXPECT_EQ(q.bulk_bytes(), 0u);
 }
 
 TEST(OutputQueue, FillForAGoneSourceIsNotWritten) {
