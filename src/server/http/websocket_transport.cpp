@@ -165,6 +165,8 @@ asio::awaitable<StreamEvent> WebSocketTransport<Stream>::next_event() {
         }
         std::string data = beast::buffers_to_string(buffer_.data());
         buffer_.consume(buffer_.size());
+        // Keep no large buffer after a large message (between reads, never during one).
+        if (buffer_.capacity() > 16384) buffer_ = beast::flat_buffer();
         if (spdlog::should_log(spdlog::level::trace))
             spdlog::trace("c2s {} <<< {}", remote_string(), data);
         std::string_view frame = trim(data);
@@ -260,8 +262,8 @@ void WebSocketTransport<Stream>::close() {
 
 template <class Stream>
 void WebSocketTransport<Stream>::release_idle_memory() {
+    // The read buffer belongs to the read under way; only the parser can go.
     if (parser_.can_release()) parser_.release();
-    buffer_.shrink_to_fit();
 }
 
 template class WebSocketTransport<PlainStream>;
