@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <functional>
 #include <thread>
 
 #include "server/c2s/client_connection.hpp"
@@ -21,6 +22,7 @@
 #include "server/net/tls.hpp"
 #include "server/router/router.hpp"
 #include "server/router/session_registry.hpp"
+#include "server/run_on.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 
@@ -94,8 +96,9 @@ tcp::acceptor make_acceptor(asio::io_context& io, const tcp::endpoint& ep) {
     return a;
 }
 
+// Accepts connections on one listener of one thread and hands each socket on.
 asio::awaitable<void> accept_loop(ServerContext& server, Worker& worker, tcp::acceptor acceptor,
-                                  bool direct_tls) {
+                                  std::function<void(tcp::socket)> on_socket) {
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
         if (ec) {
@@ -107,42 +110,40 @@ asio::awaitable<void> accept_loop(ServerContext& server, Worker& worker, tcp::ac
             continue;
         }
         if (server.shutting_down) co_return;
-        boost::system::error_code ep_ec;
-        socket.remote_endpoint(ep_ec);
-        if (ep_ec) continue;
-        auto transport = std::make_unique<net::TcpTransport>(
-            std::move(socket), server.tls, direct_tls, server.settings.preauth_parser_limits);
-        auto connection = std::make_shared<c2s::ClientConnection>(server, std::move(transport));
-        worker.connections.push_back(connection);
-        connection->start();
+        on_socket(std::move(socket));
     }
 }
 
-asio::awaitable<void> http_accept_loop(ServerContext& server, const http::HttpService& service,
-                                       Worker& worker, tcp::acceptor acceptor, bool tls) {
-    for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-        if (ec) {
-            if (ec == asio::error::operation_aborted || server.shutting_down) co_return;
-            spdlog::warn("http accept failed: {}", ec.message());
-            asio::steady_timer t(worker.io, std::chrono::milliseconds(100));
-            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-            continue;
-        }
-        if (server.shutting_down) co_return;
-        asio::co_spawn(worker.io,
-                       http::serve_http(server, service, std::move(socket), tls,
-                                        [&worker](std::shared_ptr<c2s::ClientConnection> c) {
-                                            worker.connections.push_back(c);
-                                        }),
-                       [](std::exception_ptr e) {
-                           if (!e) return;
-                           try {
-                               std::rethrow_exception(e);
-                           } catch (const std::exception& x) {
-                               spdlog::error("http connection: {}", x.what());
-                           }
-                       });
+void start_client(ServerContext& server, Worker& worker, tcp::socket socket, bool direct_tls) {
+    boost::system::error_code ec;
+    socket.remote_endpoint(ec);
+    if (ec) return;
+    auto transport = std::make_unique<net::TcpTransport>(std::move(socket), server.tls, direct_tls,
+                                                         server.settings.preauth_parser_limits);
+    auto connection = std::make_shared<c2s::ClientConnection>(server, std::move(transport));
+    worker.connections.push_back(connection);
+    connection->start();
+}
+
+void start_http(ServerContext& server, const http::HttpService& service, Worker& worker,
+                tcp::socket socket, bool tls) {
+    spawn_logged(worker.io.get_executor(),
+                 http::serve_http(server, service, std::move(socket), tls,
+                                  [&worker](std::shared_ptr<c2s::ClientConnection> c) {
+                                      worker.connections.push_back(c);
+                                  }),
+                 "http connection");
+}
+
+// Listens on `address`:`port` for this thread; the error names the configuration key.
+tcp::acceptor listen_on(asio::io_context& io, const asio::ip::address& address,
+                        const std::string& address_key, std::int64_t port) {
+    try {
+        return make_acceptor(io, tcp::endpoint(address, static_cast<unsigned short>(port)));
+    } catch (const boost::system::system_error& e) {
+        throw std::runtime_error("cannot listen on " + address.to_string() + ":" +
+                                 std::to_string(port) + " (" + address_key +
+                                 "): " + e.code().message());
     }
 }
 
@@ -271,32 +272,26 @@ int Server::run() {
     I.ctx->im->start();
     for (std::size_t i = 0; i < n_threads; ++i) {
         auto w = std::make_unique<Worker>();
+        Worker& worker = *w;
         for (const auto& l : http_listeners) {
-            tcp::endpoint ep(http_address, static_cast<unsigned short>(l.port));
-            tcp::acceptor acc = [&] {
-                try {
-                    return make_acceptor(w->io, ep);
-                } catch (const boost::system::system_error& e) {
-                    throw std::runtime_error("cannot listen on " + cfg.string("http.address") +
-                                             ":" + std::to_string(l.port) + ": " +
-                                             e.code().message());
-                }
-            }();
-            asio::co_spawn(w->io, http_accept_loop(*I.ctx, I.http, *w, std::move(acc), l.tls),
+            auto acc = listen_on(w->io, http_address, "http.address", l.port);
+            asio::co_spawn(w->io,
+                           accept_loop(*I.ctx, worker, std::move(acc),
+                                       [&server = *I.ctx, &service = I.http, &worker,
+                                        tls = l.tls](tcp::socket s) {
+                                           start_http(server, service, worker, std::move(s), tls);
+                                       }),
                            asio::detached);
         }
         for (const auto& l : listeners) {
-            tcp::endpoint ep(address, static_cast<unsigned short>(l.port));
-            tcp::acceptor acc = [&] {
-                try {
-                    return make_acceptor(w->io, ep);
-                } catch (const boost::system::system_error& e) {
-                    throw std::runtime_error("cannot listen on " + cfg.string("c2s.address") + ":" +
-                                             std::to_string(l.port) + ": " + e.code().message());
-                }
-            }();
-            asio::co_spawn(w->io, accept_loop(*I.ctx, *w, std::move(acc), l.direct_tls),
-                           asio::detached);
+            auto acc = listen_on(w->io, address, "c2s.address", l.port);
+            asio::co_spawn(
+                w->io,
+                accept_loop(*I.ctx, worker, std::move(acc),
+                            [&server = *I.ctx, &worker, direct_tls = l.direct_tls](tcp::socket s) {
+                                start_client(server, worker, std::move(s), direct_tls);
+                            }),
+                asio::detached);
         }
         asio::co_spawn(w->io, sweep_loop(*w, *I.ctx), asio::detached);
         I.workers.push_back(std::move(w));

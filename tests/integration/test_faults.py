@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-import threading
 import time
 from pathlib import Path
 
 from im_helpers import befriend, drain, get_roster, is_message, is_presence, is_push, \
     online, push_item, roster_query, set_item
-from xmpp_raw import NS_CLIENT, NS_STREAMS, XmppError, assert_still_serves, q, \
-    stanza_error_condition, to_str, wait_until
+from xmpp_raw import NS_CLIENT, assert_still_serves, q, stanza_error_condition, to_str, \
+    wait_until
 
 PW = "password-123"
 BODY = q(NS_CLIENT, "body")
@@ -53,6 +52,17 @@ def store_offline(server, sender, to_user: str, n: int, size: int, prefix: str =
         if i % 20 == 19:
             sender.no_element()
     sender.no_element()
+
+
+def read_messages(s, until, timeout: float = 60.0) -> list:
+    """Messages arriving on `s` (other elements skipped) until `until(messages)` holds."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while not until(got):
+        e = s.next(max(deadline - time.monotonic(), 0.01))
+        if e.tag == q(NS_CLIENT, "message"):
+            got.append(e)
+    return got
 
 
 # ----- a connection that never completes its TLS handshake -----
@@ -95,12 +105,7 @@ def test_offline_backlog_far_above_queue_limit(start_server):
     store_offline(server, alice, "bob", 100, 60_000)
     bob = server.login("bob", PW)
     bob.send("<presence/>")
-    got = []
-    deadline = time.monotonic() + 60
-    while len(got) < 100:
-        e = bob.next(max(deadline - time.monotonic(), 0.01))
-        if e.tag == q(NS_CLIENT, "message"):
-            got.append(e)
+    got = read_messages(bob, lambda got: len(got) == 100)
     assert [m.get("id") for m in got] == [f"m{i}" for i in range(100)]
     assert all(m.findtext(BODY).startswith(f"{i:05d}") for i, m in enumerate(got))
     bob.no_element(allow=lambda e: e.tag == q(NS_CLIENT, "presence"))
@@ -124,13 +129,8 @@ def test_live_message_waits_behind_backlog(start_server):
     # The backlog is sent as bob reads; bob has not read yet when this one is routed.
     alice.send(message("bob@localhost", "live", "now"))
     alice.no_element()
-    ids = []
-    deadline = time.monotonic() + 60
-    while "live" not in ids:
-        e = bob.next(max(deadline - time.monotonic(), 0.01))
-        if e.tag == q(NS_CLIENT, "message"):
-            ids.append(e.get("id"))
-    assert ids == [f"m{i}" for i in range(40)] + ["live"]
+    got = read_messages(bob, lambda got: got and got[-1].get("id") == "live")
+    assert [m.get("id") for m in got] == [f"m{i}" for i in range(40)] + ["live"]
 
 
 # ----- a database locked by another process -----
@@ -257,13 +257,8 @@ def test_full_disk(start_server, tmp_path):
     # A fresh login works on a full disk, and everything accepted is delivered.
     bob = server.login("bob", PW)
     bob.send("<presence/>")
-    ids = []
-    deadline = time.monotonic() + 30
-    while len(ids) < len(accepted):
-        e = bob.next(max(deadline - time.monotonic(), 0.01))
-        if e.tag == q(NS_CLIENT, "message"):
-            ids.append(e.get("id"))
-    assert ids == accepted
+    got = read_messages(bob, lambda got: len(got) == len(accepted), timeout=30)
+    assert [m.get("id") for m in got] == accepted
     alice.ping()
 
 

@@ -9,7 +9,6 @@ import asyncio
 import json
 import socket
 import ssl
-import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -17,9 +16,8 @@ import pytest
 import websocket
 
 import slix
-from im_helpers import is_presence
 from ws_raw import NS_FRAMING, WsStream, open_element
-from xmpp_raw import NS_BIND, NS_CLIENT, NS_PING, NS_SASL, NS_STREAMS, NS_TLS, q, to_str, \
+from xmpp_raw import NS_CLIENT, NS_PING, NS_SASL, NS_STREAMS, NS_TLS, q, to_str, \
     assert_still_serves
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"

@@ -11,6 +11,7 @@
 #include "server/c2s/stream_features.hpp"
 #include "server/modules/module.hpp"
 #include "server/router/router.hpp"
+#include "server/run_on.hpp"
 #include "server/sasl/sasl_server.hpp"
 #include "server/server_context.hpp"
 #include "xmpp/crypto.hpp"
@@ -59,36 +60,26 @@ std::string sasl_failure(sasl::Failure f, std::string_view text) {
     return out;
 }
 
-// Runs a connection's coroutine; an exception that escapes it is logged, never lost.
-void spawn(asio::any_io_executor ex, asio::awaitable<void> a, std::string what) {
-    asio::co_spawn(ex, std::move(a), [what = std::move(what)](std::exception_ptr e) {
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& x) {
-            spdlog::error("{}: {}", what, x.what());
-        } catch (...) {
-            spdlog::error("{}: unknown exception", what);
-        }
-    });
-}
-
 }  // namespace
 
 ClientConnection::ClientConnection(ServerContext& server, std::unique_ptr<net::Transport> transport)
     : server_(server),
       transport_(std::move(transport)),
       ip_(transport_->remote_address().to_string()),
+      session_(std::make_shared<ClientSession>(server, transport_->executor(), ip_,
+                                               transport_->remote_string())),
       read_bucket_(static_cast<double>(server.settings.read_rate)) {
     created_ = last_read_ = last_write_ = closing_at_ = Clock::now();
+    session_->attach(this);
 }
 
 ClientConnection::~ClientConnection() {
+    session_->detach();
     if (counted_) server_.connections.release(ip_);
 }
 
 void ClientConnection::start() {
-    spawn(
+    spawn_logged(
         transport_->executor(),
         [](std::shared_ptr<ClientConnection> self) -> asio::awaitable<void> {
             co_await self->run();
@@ -105,25 +96,20 @@ asio::awaitable<void> ClientConnection::run() {
         if (close_reason_.empty()) close_reason_ = std::string("internal error: ") + e.what();
     }
     closing_ = true;
-    if (session_) session_->leave();
+    session_->leave();
     // Let queued output (a stream error, say) reach the peer before the socket goes.
-    if (transport_->is_open() && session_ && (writing_ || !session_->output_empty()))
+    if (transport_->is_open() && (writing_ || !session_->output_empty()))
         co_await drain(server_.settings.close_timeout);
     transport_->close();
-    bool was_bound = session_ && session_->bound();
-    if (session_) {
-        session_->detach();
-        session_->end();
-    }
+    const bool was_bound = session_->bound();
+    session_->detach();
+    session_->end();
     spdlog::info("c2s {} closed{}{}: {}", transport_->remote_string(), was_bound ? " " : "",
                  was_bound ? session_->jid().str() : "",
                  close_reason_.empty() ? "closed" : close_reason_);
 }
 
 asio::awaitable<void> ClientConnection::serve() {
-    session_ = std::make_shared<ClientSession>(server_, transport_->executor(), ip_,
-                                               transport_->remote_string());
-    session_->attach(this);
     if (!server_.connections.acquire(ip_)) {
         spdlog::warn("c2s {} refused: too many connections from {}", transport_->remote_string(),
                      ip_);
@@ -369,7 +355,7 @@ asio::awaitable<void> ClientConnection::handle_pre_auth_iq(Element iq) {
 void ClientConnection::output_ready() {
     if (writing_ || !transport_->is_open() || !transport_->ready()) return;
     writing_ = true;
-    spawn(transport_->executor(), write_loop(shared_from_this()), "c2s writer");
+    spawn_logged(transport_->executor(), write_loop(shared_from_this()), "c2s writer");
 }
 
 asio::awaitable<void> ClientConnection::write_loop(std::shared_ptr<ClientConnection> self) {
@@ -463,7 +449,7 @@ void ClientConnection::tick(Clock::time_point now) {
         bytes_seen_ = transport_->bytes_read();
         last_read_ = now;
     }
-    if (!session_ || !session_->bound()) {
+    if (!session_->bound()) {
         if (now - created_ > s.preauth_timeout)
             fail(StreamErrorCondition::connection_timeout, "no authentication in time",
                  "authentication timeout");

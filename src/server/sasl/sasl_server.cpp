@@ -139,6 +139,36 @@ asio::awaitable<Step> SaslServer::step(std::string_view b64) {
     co_return co_await scram(data);
 }
 
+asio::awaitable<SaslServer::Identified> SaslServer::identify(std::string_view name,
+                                                             std::string_view authzid) {
+    Identified out;
+    auto user = jid::nodeprep(name);
+    if (!user) {
+        out.failure = fail(Failure::not_authorized, "invalid username");
+        co_return out;
+    }
+    username_ = *user;
+    if (!authzid_ok(authzid)) {
+        out.failure = fail(Failure::invalid_authzid, "authzid differs from the user");
+        co_return out;
+    }
+    if (server_.auth_failures_account.exceeded(username_)) {
+        out.failure = fail(Failure::temporary_auth_failure,
+                           "too many failed logins for this account; try again later");
+        co_return out;
+    }
+    try {
+        out.creds = co_await run_on(server_.storage->executor(),
+                                    [&store = server_.storage->accounts(), user = username_] {
+                                        return store.credentials(user);
+                                    });
+    } catch (const std::exception& e) {
+        spdlog::error("storage error during login: {}", e.what());
+        out.failure = fail(Failure::temporary_auth_failure, "storage unavailable");
+    }
+    co_return out;
+}
+
 asio::awaitable<Step> SaslServer::plain(const std::string& data) {
     // RFC 4616: [authzid] NUL authcid NUL passwd
     auto n1 = data.find('\0');
@@ -146,25 +176,10 @@ asio::awaitable<Step> SaslServer::plain(const std::string& data) {
     if (n2 == std::string::npos)
         co_return fail(Failure::malformed_request, "malformed PLAIN message");
     std::string authzid = data.substr(0, n1);
-    auto user = jid::nodeprep(data.substr(n1 + 1, n2 - n1 - 1));
     std::string password = data.substr(n2 + 1);
-    if (!user) co_return fail(Failure::not_authorized, "invalid username");
-    username_ = *user;
-    if (!authzid_ok(authzid))
-        co_return fail(Failure::invalid_authzid, "authzid differs from the user");
-    if (server_.auth_failures_account.exceeded(username_))
-        co_return fail(Failure::temporary_auth_failure,
-                       "too many failed logins for this account; try again later");
-    std::optional<ScramCredentials> creds;
-    try {
-        creds = co_await run_on(server_.storage->executor(),
-                                [&store = server_.storage->accounts(), user = username_] {
-                                    return store.credentials(user);
-                                });
-    } catch (const std::exception& e) {
-        spdlog::error("storage error during login: {}", e.what());
-        co_return fail(Failure::temporary_auth_failure, "storage unavailable");
-    }
+    auto who = co_await identify(data.substr(n1 + 1, n2 - n1 - 1), authzid);
+    if (who.failure) co_return *who.failure;
+    auto& creds = who.creds;
     // The same PBKDF2 for an unknown account as for a real one: the time taken does not
     // tell which accounts exist.
     const bool known = creds.has_value();
@@ -193,24 +208,9 @@ asio::awaitable<Step> SaslServer::scram(const std::string& data) {
     scram_ = std::make_unique<ScramServer>(hash);
     auto first = scram_->client_first(data);
     if (auto* f = std::get_if<Failure>(&first)) co_return fail(*f, "bad client-first-message");
-    auto user = jid::nodeprep(std::get<std::string>(first));
-    if (!user) co_return fail(Failure::not_authorized, "invalid username");
-    username_ = *user;
-    if (!authzid_ok(scram_->authzid()))
-        co_return fail(Failure::invalid_authzid, "authzid differs from the user");
-    if (server_.auth_failures_account.exceeded(username_))
-        co_return fail(Failure::temporary_auth_failure,
-                       "too many failed logins for this account; try again later");
-    std::optional<ScramCredentials> creds;
-    try {
-        creds = co_await run_on(server_.storage->executor(),
-                                [&store = server_.storage->accounts(), user = username_] {
-                                    return store.credentials(user);
-                                });
-    } catch (const std::exception& e) {
-        spdlog::error("storage error during login: {}", e.what());
-        co_return fail(Failure::temporary_auth_failure, "storage unavailable");
-    }
+    auto who = co_await identify(std::get<std::string>(first), scram_->authzid());
+    if (who.failure) co_return *who.failure;
+    const auto& creds = who.creds;
     Step s;
     s.kind = Step::Kind::challenge;
     if (creds)

@@ -12,6 +12,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,13 @@ class SaslServer {
     boost::asio::awaitable<Step> step(std::string_view b64);
     boost::asio::awaitable<Step> plain(const std::string& message);
     boost::asio::awaitable<Step> scram(const std::string& message);
+    // The client named its account: checks what applies to every mechanism (the name,
+    // the authzid, the per-account limit) and loads the credentials (none: no account).
+    struct Identified {
+        std::optional<Step> failure;
+        std::optional<ScramCredentials> creds;
+    };
+    boost::asio::awaitable<Identified> identify(std::string_view name, std::string_view authzid);
     Step fail(Failure f, std::string_view why);
     Step succeed(std::string additional);
     // RFC 6120 §6.3.8: an authorization identity, if given, is the user's own bare JID.
