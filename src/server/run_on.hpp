@@ -13,10 +13,11 @@
 
 namespace hongyan {
 
-// Starts `a` on `ex`; an exception that escapes it is logged with `what`.
-template <class Executor>
-void spawn_logged(Executor ex, boost::asio::awaitable<void> a, std::string what) {
-    boost::asio::co_spawn(ex, std::move(a), [what = std::move(what)](std::exception_ptr e) {
+// Starts `a` (an awaitable, or a function returning one) on `ex`; an exception that escapes
+// it is logged with `what`.
+template <class Executor, class A>
+void spawn_logged(Executor ex, A&& a, std::string what) {
+    boost::asio::co_spawn(ex, std::forward<A>(a), [what = std::move(what)](std::exception_ptr e) {
         if (!e) return;
         try {
             std::rethrow_exception(e);

@@ -79,17 +79,59 @@ ClientConnection::~ClientConnection() {
 }
 
 void ClientConnection::start() {
+    // The function object keeps the connection alive as long as run() lasts.
     spawn_logged(
-        transport_->executor(),
-        [](std::shared_ptr<ClientConnection> self) -> asio::awaitable<void> {
-            co_await self->run();
-        }(shared_from_this()),
+        transport_->executor(), [self = shared_from_this()] { return self->run(); },
         "c2s connection");
 }
 
+bool ClientConnection::admit() {
+    if (!server_.connections.acquire(ip_)) {
+        spdlog::warn("c2s {} refused: too many connections from {}", transport_->remote_string(),
+                     ip_);
+        fail(StreamErrorCondition::policy_violation, "too many connections from your address",
+             "too many connections");
+        return false;
+    }
+    counted_ = true;
+    spdlog::info("c2s {} open ({})", transport_->remote_string(),
+                 transport_->kind() == "tls" ? "direct TLS" : transport_->kind());
+    return true;
+}
+
 asio::awaitable<void> ClientConnection::run() {
+    // One coroutine frame for the whole life of the connection (frames are much of what
+    // an idle connection costs): the read loop, then the cleanup that always runs.
     try {
-        co_await serve();
+        bool ready = admit() && co_await transport_->handshake();
+        if (!ready && close_reason_.empty()) close_reason_ = "TLS handshake failed";
+        while (ready && transport_->is_open() && !closing_) {
+            StreamEvent ev = co_await transport_->next_event();
+            if (closing_) break;
+            last_read_ = Clock::now();
+            using K = StreamEvent::Kind;
+            if (ev.kind == K::eof) {
+                if (close_reason_.empty())
+                    close_reason_ = ev.text.empty() ? "connection closed by peer" : ev.text;
+                break;
+            }
+            if (ev.kind == K::error) {
+                fail(ev.error, ev.text, std::string(to_string(ev.error)) + ": " + ev.text);
+                break;
+            }
+            if (ev.kind == K::close) {
+                close_reason_ = "stream closed by client";
+                end_stream(StreamErrorCondition::none, {});
+                break;
+            }
+            if (ev.kind == K::open) {
+                on_open(ev.element);
+            } else {
+                After after = co_await on_element(std::move(ev.element));
+                if (after == After::restart) header_sent_ = false;
+            }
+            if (read_bucket_.enabled() && !closing_) co_await throttle();
+        }
     } catch (const std::exception& e) {
         // A bug, not the peer's doing: log it and clean up like any other end.
         spdlog::error("c2s {} failed: {}", transport_->remote_string(), e.what());
@@ -107,49 +149,6 @@ asio::awaitable<void> ClientConnection::run() {
     spdlog::info("c2s {} closed{}{}: {}", transport_->remote_string(), was_bound ? " " : "",
                  was_bound ? session_->jid().str() : "",
                  close_reason_.empty() ? "closed" : close_reason_);
-}
-
-asio::awaitable<void> ClientConnection::serve() {
-    if (!server_.connections.acquire(ip_)) {
-        spdlog::warn("c2s {} refused: too many connections from {}", transport_->remote_string(),
-                     ip_);
-        fail(StreamErrorCondition::policy_violation, "too many connections from your address",
-             "too many connections");
-        co_return;
-    }
-    counted_ = true;
-    spdlog::info("c2s {} open ({})", transport_->remote_string(),
-                 transport_->kind() == "tls" ? "direct TLS" : transport_->kind());
-    if (!co_await transport_->handshake()) {
-        if (close_reason_.empty()) close_reason_ = "TLS handshake failed";
-        co_return;
-    }
-    while (transport_->is_open() && !closing_) {
-        StreamEvent ev = co_await transport_->next_event();
-        if (closing_) break;
-        last_read_ = Clock::now();
-        using K = StreamEvent::Kind;
-        if (ev.kind == K::eof) {
-            if (close_reason_.empty()) close_reason_ = "connection closed by peer";
-            break;
-        }
-        if (ev.kind == K::error) {
-            fail(ev.error, ev.text, std::string(to_string(ev.error)) + ": " + ev.text);
-            break;
-        }
-        if (ev.kind == K::close) {
-            close_reason_ = "stream closed by client";
-            end_stream(StreamErrorCondition::none, {});
-            break;
-        }
-        if (ev.kind == K::open) {
-            on_open(ev.element);
-        } else {
-            After after = co_await on_element(std::move(ev.element));
-            if (after == After::restart) header_sent_ = false;
-        }
-        if (read_bucket_.enabled() && !closing_) co_await throttle();
-    }
 }
 
 asio::awaitable<void> ClientConnection::throttle() {
@@ -381,7 +380,7 @@ asio::awaitable<void> ClientConnection::write_loop(std::shared_ptr<ClientConnect
             break;
         }
     }
-    if (wbatch_.capacity() > 64) std::vector<OutUnit>().swap(wbatch_);
+    std::vector<OutUnit>().swap(wbatch_);  // idle connections keep no batch
     writing_ = false;
     if (drain_waiter_) drain_waiter_->cancel();
     if (closing_ && session_->output_empty()) transport_->close();

@@ -49,7 +49,8 @@ class ClientConnection final : public OutputSink,
     enum class After { nothing, restart };
 
     boost::asio::awaitable<void> run();
-    boost::asio::awaitable<void> serve();
+    // Counts the connection against the per-IP limit (or refuses it).
+    bool admit();
     void on_open(const xml::Element& header);
     void open_our_stream();
     boost::asio::awaitable<After> on_element(xml::Element el);

@@ -51,7 +51,8 @@ OutputQueue::Next OutputQueue::take(std::vector<OutUnit>& out, std::size_t max_b
         segments_.erase(segments_.begin());
         if (taken >= max_bytes) break;
     }
-    if (segments_.empty() && segments_.capacity() > 4) std::vector<Segment>().swap(segments_);
+    // An idle session keeps no queue storage.
+    if (segments_.empty()) std::vector<Segment>().swap(segments_);
     return out.empty() ? Next::nothing : Next::units;
 }
 

@@ -98,8 +98,8 @@ void Im::unbind(const Jid& full, const c2s::ClientSession* session) {
 }
 
 void Im::ended(const Jid& full, const SessionRegistry::Resource& r) {
-    const std::string& status = r.state.last_status;
-    if (r.state.available || !r.state.directed.empty()) {
+    const std::string status(r.state.last_status());
+    if (r.state.available || !r.state.directed().empty()) {
         // RFC 6121 §4.5.2, §4.6.3: the server says unavailable for a resource that left
         // without saying so, to everyone who had its presence.
         xml::Element p("presence", ns::client);
@@ -107,9 +107,9 @@ void Im::ended(const Jid& full, const SessionRegistry::Resource& r) {
         p.set_attr("type", "unavailable");
         if (!status.empty()) p.add_child("status", std::string(ns::client)).add_text(status);
         if (r.state.available)
-            broadcast(full, p.to_string(ns::client), r.state.directed);
+            broadcast(full, p.to_string(ns::client), r.state.directed());
         else
-            broadcast_directed(full, p.to_string(ns::client), r.state.directed);
+            broadcast_directed(full, p.to_string(ns::client), r.state.directed());
     }
     std::string user = full.local();
     server_.storage->post([this, user, status] {

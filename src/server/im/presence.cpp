@@ -471,7 +471,10 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
             const std::string target = to->str();
             const bool unavailable = type == "unavailable";
             server_.registry->update(from, sender.get(), [&](ResourceState& r) {
-                note_directed(r.directed, target, unavailable);
+                auto extras = r.extras ? std::make_shared<ResourceState::Extras>(*r.extras)
+                                       : std::make_shared<ResourceState::Extras>();
+                note_directed(extras->directed, target, unavailable);
+                r.extras = std::move(extras);
             });
         }
         co_return;
@@ -486,9 +489,10 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
             was = r.available;
             r.available = false;
             r.presence.reset();
-            directed = std::move(r.directed);
-            r.directed.clear();
-            r.last_status = status;
+            directed = r.directed();
+            auto extras = std::make_shared<ResourceState::Extras>();
+            extras->last_status = status;
+            r.extras = std::move(extras);
         });
         if (was || !directed.empty()) broadcast(from, p.to_string(ns::client), directed);
         co_return;

@@ -57,44 +57,36 @@ void TcpTransport::close() {
     socket_.close(ec);
 }
 
-asio::awaitable<bool> TcpTransport::wait_for_tls(int rc) {
+std::optional<tcp::socket::wait_type> TcpTransport::tls_wait(int rc) {
     int err = SSL_get_error(ssl_, rc);
-    tcp::socket::wait_type wait;
-    if (err == SSL_ERROR_WANT_READ) {
-        wait = tcp::socket::wait_read;
-    } else if (err == SSL_ERROR_WANT_WRITE) {
-        wait = tcp::socket::wait_write;
-    } else {
-        // A clean close_notify is not a failure; anything else leaves the TLS state unusable.
-        if (err != SSL_ERROR_ZERO_RETURN) tls_broken_ = true;
-        ERR_clear_error();
-        co_return false;
-    }
-    auto [ec] = co_await socket_.async_wait(wait, asio::as_tuple(asio::use_awaitable));
+    if (err == SSL_ERROR_WANT_READ) return tcp::socket::wait_read;
+    if (err == SSL_ERROR_WANT_WRITE) return tcp::socket::wait_write;
+    // A clean close_notify is not a failure; anything else leaves the TLS state unusable.
+    if (err != SSL_ERROR_ZERO_RETURN) tls_broken_ = true;
+    ERR_clear_error();
+    return std::nullopt;
+}
+
+asio::awaitable<bool> TcpTransport::wait(tcp::socket::wait_type w) {
+    auto [ec] = co_await socket_.async_wait(w, asio::as_tuple(asio::use_awaitable));
     co_return !ec && open_;
 }
 
-asio::awaitable<std::string_view> TcpTransport::read() {
+TcpTransport::ReadStep TcpTransport::try_read() {
     auto& buf = t_read_buffer;
-    while (open_) {
-        if (!ssl_) {
-            boost::system::error_code ec;
-            std::size_t n = socket_.read_some(asio::buffer(buf), ec);
-            if (!ec && n > 0) co_return std::string_view(buf.data(), n);
-            if (ec != asio::error::would_block && ec != asio::error::try_again)
-                co_return std::string_view{};
-            auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read,
-                                                     asio::as_tuple(asio::use_awaitable));
-            if (wec) co_return std::string_view{};
-            continue;
-        }
-        ERR_clear_error();
-        int n = SSL_read(ssl_, buf.data(), static_cast<int>(buf.size()));
-        if (n > 0) co_return std::string_view(buf.data(), static_cast<std::size_t>(n));
-        bool go_on = co_await wait_for_tls(n);
-        if (!go_on) co_return std::string_view{};
+    if (!open_) return {};
+    if (!ssl_) {
+        boost::system::error_code ec;
+        std::size_t n = socket_.read_some(asio::buffer(buf), ec);
+        if (!ec && n > 0) return {std::string_view(buf.data(), n), std::nullopt};
+        if (ec == asio::error::would_block || ec == asio::error::try_again)
+            return {{}, tcp::socket::wait_read};
+        return {};
     }
-    co_return std::string_view{};
+    ERR_clear_error();
+    int n = SSL_read(ssl_, buf.data(), static_cast<int>(buf.size()));
+    if (n > 0) return {std::string_view(buf.data(), static_cast<std::size_t>(n)), std::nullopt};
+    return {{}, tls_wait(n)};
 }
 
 asio::awaitable<bool> TcpTransport::write_bytes(std::string_view data) {
@@ -107,9 +99,7 @@ asio::awaitable<bool> TcpTransport::write_bytes(std::string_view data) {
                 continue;
             }
             if (ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
-            auto [wec] = co_await socket_.async_wait(tcp::socket::wait_write,
-                                                     asio::as_tuple(asio::use_awaitable));
-            if (wec) co_return false;
+            if (!co_await wait(tcp::socket::wait_write)) co_return false;
             continue;
         }
         ERR_clear_error();
@@ -119,8 +109,8 @@ asio::awaitable<bool> TcpTransport::write_bytes(std::string_view data) {
             data.remove_prefix(static_cast<std::size_t>(n));
             continue;
         }
-        bool go_on = co_await wait_for_tls(n);
-        if (!go_on) co_return false;
+        auto w = tls_wait(n);
+        if (!w || !co_await wait(*w)) co_return false;
     }
     co_return open_;
 }
@@ -134,9 +124,7 @@ asio::awaitable<bool> TcpTransport::write(std::span<const OutUnit> units) {
             wbuf_.append(u.bytes());
     }
     bool ok = co_await write_bytes(wbuf_);
-    wbuf_.clear();
-    // Keep no large buffers on idle connections.
-    if (wbuf_.capacity() > 4096) std::string().swap(wbuf_);
+    std::string().swap(wbuf_);  // idle connections keep no write buffer
     co_return ok;
 }
 
@@ -154,7 +142,8 @@ asio::awaitable<bool> TcpTransport::start_tls() {
             ok = true;
             break;
         }
-        if (!co_await wait_for_tls(rc)) break;
+        auto w = tls_wait(rc);
+        if (!w || !co_await wait(*w)) break;
     }
     handshaking_ = false;
     if (ok)
@@ -229,8 +218,19 @@ asio::awaitable<StreamEvent> TcpTransport::next_event() {
                 carried_.clear();
                 data = chunk_;
             } else {
-                data = co_await read();
-                if (data.empty()) co_return StreamEvent{};
+                // Read here rather than in a coroutine of its own: an idle connection waits
+                // in this frame, and frames are much of what it costs.
+                for (;;) {
+                    ReadStep r = try_read();
+                    if (!r.data.empty()) {
+                        data = r.data;
+                        break;
+                    }
+                    if (!r.wait) co_return StreamEvent{};
+                    auto [ec] =
+                        co_await socket_.async_wait(*r.wait, asio::as_tuple(asio::use_awaitable));
+                    if (ec || !open_) co_return StreamEvent{};
+                }
                 bytes_read_ += data.size();
                 if (spdlog::should_log(spdlog::level::trace))
                     spdlog::trace("c2s {} <<< {}", remote_string(), data);

@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <optional>
 
 #include "server/net/transport.hpp"
 
@@ -52,14 +53,21 @@ class TcpTransport final : public Transport {
     void release_idle_memory() override;
 
   private:
-    // The next bytes received, in a per-thread buffer valid until the caller's next
-    // suspension. Empty when the peer closed the connection or it failed.
-    boost::asio::awaitable<std::string_view> read();
+    // One non-blocking read: bytes (in a per-thread buffer valid until the caller's next
+    // suspension), or what to wait for before trying again, or neither when the peer
+    // closed the connection or it failed.
+    struct ReadStep {
+        std::string_view data;
+        std::optional<boost::asio::ip::tcp::socket::wait_type> wait;
+    };
+    ReadStep try_read();
     boost::asio::awaitable<bool> write_bytes(std::string_view data);
     boost::asio::awaitable<bool> start_tls();
-    // After an OpenSSL call returned `rc` <= 0: waits for the socket readiness it asked for.
-    // False when the TLS connection failed or ended.
-    boost::asio::awaitable<bool> wait_for_tls(int rc);
+    // After an OpenSSL call returned `rc` <= 0: the socket readiness it asks for, or
+    // nothing when the TLS connection failed or ended.
+    std::optional<boost::asio::ip::tcp::socket::wait_type> tls_wait(int rc);
+    // False when the wait failed or the transport was closed meanwhile.
+    boost::asio::awaitable<bool> wait(boost::asio::ip::tcp::socket::wait_type w);
     // RFC 6120 §4.7: the stream header's namespaces.
     StreamEvent check_header(const xml::Element& header) const;
 

@@ -4,6 +4,11 @@
 
 namespace hongyan {
 
+const std::vector<std::string>& ResourceState::directed() const {
+    static const std::vector<std::string> none;
+    return extras ? extras->directed : none;
+}
+
 SessionRegistry::Shard& SessionRegistry::shard_for(const std::string& bare) const {
     return shards_[std::hash<std::string>{}(bare) % kShards];
 }

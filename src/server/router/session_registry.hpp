@@ -29,11 +29,19 @@ struct ResourceState {
     std::shared_ptr<const std::string> presence;
     bool roster_interested = false;     // asked for the roster (RFC 6121 §2.1.6)
     bool blocklist_interested = false;  // asked for the blocklist (XEP-0191 §3.5)
-    // Those who got directed presence from this resource and must hear when it goes
-    // unavailable (§4.6.3): full or bare JIDs.
-    std::vector<std::string> directed;
-    // The status of the resource's last unavailable presence (for last activity).
-    std::string last_status;
+    // What few resources have, kept apart so that every entry stays small: those who got
+    // directed presence from this resource and must hear when it goes unavailable
+    // (§4.6.3), full or bare JIDs, and the status of its last unavailable presence (for
+    // last activity). Replaced, never changed in place (entries are copied out).
+    struct Extras {
+        std::vector<std::string> directed;
+        std::string last_status;
+    };
+    std::shared_ptr<const Extras> extras;
+    const std::vector<std::string>& directed() const;
+    std::string_view last_status() const {
+        return extras ? std::string_view(extras->last_status) : std::string_view();
+    }
 };
 
 class SessionRegistry {
