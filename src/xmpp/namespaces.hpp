@@ -59,4 +59,15 @@ inline constexpr std::string_view search = "jabber:iq:search";
 // XEP-0050
 inline constexpr std::string_view commands = "http://jabber.org/protocol/commands";
 
+// Every namespace above, most used first (xml::Element interns these).
+inline constexpr std::string_view all[] = {
+    client,     streams,    server,       streams_error, stanzas,
+    tls,        sasl,       bind,         xml,           framing,
+    session,    disco_info, disco_items,  register_,     register_feature,
+    data_forms, version,    ping,         time,          last,
+    roster,     roster_ver, pre_approval, blocking,      blocking_errors,
+    delay,      chatstates, msgoffline,   vcard,         private_,
+    caps,       search,     commands,
+};
+
 }  // namespace hongyan::ns

@@ -1,5 +1,7 @@
 #include "xmpp/xml.hpp"
 
+#include "xmpp/namespaces.hpp"
+
 namespace hongyan::xml {
 
 namespace {
@@ -61,6 +63,31 @@ std::string escape(std::string_view in) {
     std::string out;
     escape(in, out);
     return out;
+}
+
+namespace {
+// Static strings behind pointers that own nothing: copying them touches no counter.
+struct KnownNamespaces {
+    std::vector<std::unique_ptr<const std::string>> strings;
+    std::vector<Namespace> pointers;
+    KnownNamespaces() {
+        for (std::string_view uri : ns::all) {
+            strings.push_back(std::make_unique<const std::string>(uri));
+            pointers.emplace_back(std::shared_ptr<void>(), strings.back().get());
+        }
+    }
+};
+const KnownNamespaces& known_namespaces() {
+    static const KnownNamespaces k;
+    return k;
+}
+}  // namespace
+
+Namespace Element::make_namespace(std::string_view uri) {
+    if (uri.empty()) return nullptr;
+    for (const auto& n : known_namespaces().pointers)
+        if (n->size() == uri.size() && *n == uri) return n;
+    return std::make_shared<const std::string>(uri);
 }
 
 const std::string& Element::empty_namespace() {

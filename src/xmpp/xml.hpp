@@ -55,9 +55,10 @@ class Element {
         return name_ == name && this->xmlns() == xmlns;
     }
 
-    static Namespace make_namespace(std::string_view uri) {
-        return uri.empty() ? nullptr : std::make_shared<const std::string>(uri);
-    }
+    // The namespaces of src/xmpp/namespaces.hpp are interned (no allocation, no reference
+    // count: every element in jabber:client points at one static string); others are
+    // allocated.
+    static Namespace make_namespace(std::string_view uri);
 
     // Attributes (unqualified unless `ns` is given).
     std::string_view attr(std::string_view name) const;

@@ -179,7 +179,7 @@ Namespace XmlStreamParser::shared_namespace(const std::string& uri) {
     // stanza holds each distinct URI once, however many elements use it.
     for (const auto& n : namespaces_)
         if (*n == uri) return n;
-    auto n = std::make_shared<const std::string>(uri);
+    auto n = Element::make_namespace(uri);
     if (namespaces_.size() < kSharedNamespaces) namespaces_.push_back(n);
     return n;
 }

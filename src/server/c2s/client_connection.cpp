@@ -10,6 +10,7 @@
 #include "server/c2s/resource_binding.hpp"
 #include "server/c2s/stream_features.hpp"
 #include "server/modules/module.hpp"
+#include "server/net/buffer_pool.hpp"
 #include "server/router/router.hpp"
 #include "server/run_on.hpp"
 #include "server/sasl/sasl_server.hpp"
@@ -106,9 +107,9 @@ asio::awaitable<void> ClientConnection::run() {
         bool ready = admit() && co_await transport_->handshake();
         if (!ready && close_reason_.empty()) close_reason_ = "TLS handshake failed";
         while (ready && transport_->is_open() && !closing_) {
-            StreamEvent ev = co_await transport_->next_event();
+            auto buffered = transport_->buffered_event();
+            StreamEvent ev = buffered ? std::move(*buffered) : co_await transport_->next_event();
             if (closing_) break;
-            last_read_ = Clock::now();
             using K = StreamEvent::Kind;
             if (ev.kind == K::eof) {
                 if (close_reason_.empty())
@@ -130,7 +131,10 @@ asio::awaitable<void> ClientConnection::run() {
                 After after = co_await on_element(std::move(ev.element));
                 if (after == After::restart) header_sent_ = false;
             }
-            if (read_bucket_.enabled() && !closing_) co_await throttle();
+            // Throttled by the bytes read (limits.read_rate); a coroutine only to wait.
+            if (read_bucket_.enabled() && !closing_)
+                if (auto pause = read_pause(); pause > Clock::duration::zero())
+                    co_await pause_reading(pause);
         }
     } catch (const std::exception& e) {
         // A bug, not the peer's doing: log it and clean up like any other end.
@@ -151,11 +155,14 @@ asio::awaitable<void> ClientConnection::run() {
                  close_reason_.empty() ? "closed" : close_reason_);
 }
 
-asio::awaitable<void> ClientConnection::throttle() {
+ClientConnection::Clock::duration ClientConnection::read_pause() {
     std::uint64_t total = transport_->bytes_read();
     auto pause = read_bucket_.consume(static_cast<std::size_t>(total - throttled_bytes_));
     throttled_bytes_ = total;
-    if (pause <= Clock::duration::zero()) co_return;
+    return pause;
+}
+
+asio::awaitable<void> ClientConnection::pause_reading(Clock::duration pause) {
     asio::steady_timer t(transport_->executor(), pause);
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
 }
@@ -359,19 +366,21 @@ void ClientConnection::output_ready() {
 
 asio::awaitable<void> ClientConnection::write_loop(std::shared_ptr<ClientConnection> self) {
     (void)self;  // keeps the connection alive while bytes are in flight
+    using Batches = net::BufferPool<std::vector<OutUnit>, 1024>;
     // Yield once, so that everything queued by the handlers running now (a burst of
     // deliveries, a reply and a push) goes out in one write.
     co_await asio::post(transport_->executor(), asio::use_awaitable);
+    std::vector<OutUnit> batch = Batches::take(32);
     while (transport_->is_open()) {
-        session_->take_output(wbatch_, kMaxWrite);
-        if (wbatch_.empty()) break;
+        session_->take_output(batch, kMaxWrite);
+        if (batch.empty()) break;
         if (spdlog::should_log(spdlog::level::trace))
-            for (const auto& u : wbatch_)
+            for (const auto& u : batch)
                 spdlog::trace("c2s {} >>> {}", transport_->remote_string(),
                               u.kind == OutUnit::Kind::keepalive ? " " : u.bytes());
-        bool ok = co_await transport_->write(wbatch_);
-        last_write_ = Clock::now();
-        session_->written(wbatch_, ok);
+        bool ok = co_await transport_->write(batch);
+        ++writes_;  // tick() turns this into last_write_: no clock read per burst
+        session_->written(batch, ok);
         if (!ok) {
             if (close_reason_.empty()) close_reason_ = "write failed";
             closing_ = true;
@@ -380,7 +389,7 @@ asio::awaitable<void> ClientConnection::write_loop(std::shared_ptr<ClientConnect
             break;
         }
     }
-    std::vector<OutUnit>().swap(wbatch_);  // idle connections keep no batch
+    Batches::give(std::move(batch));
     writing_ = false;
     if (drain_waiter_) drain_waiter_->cancel();
     if (closing_ && session_->output_empty()) transport_->close();
@@ -448,6 +457,10 @@ void ClientConnection::tick(Clock::time_point now) {
         bytes_seen_ = transport_->bytes_read();
         last_read_ = now;
     }
+    if (writes_ != writes_seen_) {
+        writes_seen_ = writes_;
+        last_write_ = now;
+    }
     if (!session_->bound()) {
         if (now - created_ > s.preauth_timeout)
             fail(StreamErrorCondition::connection_timeout, "no authentication in time",
@@ -458,8 +471,9 @@ void ClientConnection::tick(Clock::time_point now) {
         fail(StreamErrorCondition::connection_timeout, "idle for too long", "idle timeout");
         return;
     }
-    if (s.parser_release_after.count() > 0 && now - last_read_ >= s.parser_release_after)
+    if (s.parser_release_after.count() > 0 && now - last_read_ >= s.parser_release_after) {
         transport_->release_idle_memory();
+    }
     if (s.keepalive_interval.count() > 0 && !writing_ && now - last_write_ > s.keepalive_interval) {
         last_write_ = now;
         session_->send_keepalive();

@@ -60,7 +60,9 @@ class ClientConnection final : public OutputSink,
     boost::asio::awaitable<void> write_loop(std::shared_ptr<ClientConnection> self);
     // Waits until everything queued was written, the connection failed or `limit` passed.
     boost::asio::awaitable<void> drain(Clock::duration limit);
-    boost::asio::awaitable<void> throttle();
+    // Read throttling: how long to pause after what was read since the last check.
+    Clock::duration read_pause();
+    boost::asio::awaitable<void> pause_reading(Clock::duration pause);
     // Ends the stream with `cond` and records why, for the log.
     void fail(StreamErrorCondition cond, std::string text, std::string reason);
 
@@ -71,14 +73,14 @@ class ClientConnection final : public OutputSink,
     std::unique_ptr<sasl::SaslServer> sasl_;
     net::TokenBucket read_bucket_;
     std::uint64_t throttled_bytes_ = 0;
-    std::uint64_t bytes_seen_ = 0;  // bytes_read() at the last tick
+    std::uint64_t bytes_seen_ = 0;                // bytes_read() at the last tick
+    std::uint64_t writes_ = 0, writes_seen_ = 0;  // write bursts, and at the last tick
 
     bool counted_ = false;  // holds a slot in the per-IP connection limit
     bool header_sent_ = false;
     bool closing_ = false;
     bool writing_ = false;
     std::string close_reason_;
-    std::vector<OutUnit> wbatch_;
     boost::asio::steady_timer* drain_waiter_ = nullptr;
 
     Clock::time_point created_, last_read_, last_write_, closing_at_;

@@ -22,6 +22,12 @@ ClientSession::ClientSession(ServerContext& server, asio::any_io_executor execut
                              std::string peer)
     : server_(server), executor_(std::move(executor)), ip_(std::move(ip)), peer_(std::move(peer)) {}
 
+bool ClientSession::can_queue_now() const {
+    auto* io = executor_.target<asio::io_context::executor_type>();
+    return io && io->running_in_this_thread() &&
+           pending_posts_.load(std::memory_order_relaxed) == 0;
+}
+
 ClientSession::~ClientSession() {
     queue_.clear();
 }

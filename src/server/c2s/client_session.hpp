@@ -7,7 +7,10 @@
 // threads reach it through Router::deliver(), which posts to that executor.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -47,6 +50,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     ClientSession& operator=(const ClientSession&) = delete;
 
     boost::asio::any_io_executor executor() const { return executor_; }
+
+    // Work for the session from anywhere goes through post(), which counts what is still
+    // waiting: output may be queued directly (without a post) only on the session's own
+    // thread when nothing posted to it is waiting, or it could overtake what was posted
+    // earlier (the stored offline messages queued from the storage thread, say).
+    template <class F>
+    void post(F f) {
+        add_pending_post();
+        boost::asio::post(executor_, [self = shared_from_this(), f = std::move(f)]() mutable {
+            self->pending_post_ran();
+            f();
+        });
+    }
+    bool can_queue_now() const;
+    // For posters that carry work for many sessions in one handler (DeliveryBatch): one
+    // add before posting, one ran() in the handler, per session.
+    void add_pending_post() { pending_posts_.fetch_add(1, std::memory_order_relaxed); }
+    void pending_post_ran() { pending_posts_.fetch_sub(1, std::memory_order_relaxed); }
     const std::string& ip() const { return ip_; }
     const std::string& peer() const { return peer_; }
     // After SASL success: the account's username (nodeprepped).
@@ -115,6 +136,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool left_ = false;
     OutputSink* sink_ = nullptr;
     OutputQueue queue_;
+    // Ordered before reading by the registry's mutex: a poster counts, then publishes what
+    // makes others deliver here (the resource becoming available).
+    std::atomic<std::uint32_t> pending_posts_{0};
     std::uint64_t stanzas_queued_ = 0;
     std::uint64_t stanzas_written_ = 0;
 };

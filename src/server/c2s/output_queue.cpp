@@ -1,6 +1,12 @@
 #include "server/c2s/output_queue.hpp"
 
+#include "server/net/buffer_pool.hpp"
+
 namespace hongyan::c2s {
+
+namespace {
+using UnitVectors = net::BufferPool<std::vector<OutUnit>, 1024>;
+}  // namespace
 
 void StanzaListSource::next(std::size_t budget, std::function<void(BulkBatch)> deliver) {
     BulkBatch batch;
@@ -13,8 +19,28 @@ void StanzaListSource::next(std::size_t budget, std::function<void(BulkBatch)> d
     deliver(std::move(batch));
 }
 
+void OutputQueue::push_segment(Segment s) {
+    using SegmentVectors = net::BufferPool<std::vector<Segment>, 16>;
+    if (segments_.capacity() == 0) segments_ = SegmentVectors::take();
+    segments_.push_back(std::move(s));
+}
+
+void OutputQueue::pop_front() {
+    using SegmentVectors = net::BufferPool<std::vector<Segment>, 16>;
+    UnitVectors::give(std::move(segments_.front().entries));
+    segments_.erase(segments_.begin());
+    if (segments_.empty()) {
+        SegmentVectors::give(std::move(segments_));
+        segments_ = std::vector<Segment>();
+    }
+}
+
 void OutputQueue::push(OutUnit unit, WriteDone done) {
-    if (segments_.empty() || segments_.back().source) segments_.emplace_back();
+    if (segments_.empty() || segments_.back().source) {
+        Segment seg;
+        seg.entries = UnitVectors::take(32);
+        push_segment(std::move(seg));
+    }
     bytes_ += unit.bytes().size();
     if (done) unit.done = std::make_unique<WriteDone>(std::move(done));
     segments_.back().entries.push_back(std::move(unit));
@@ -23,7 +49,7 @@ void OutputQueue::push(OutUnit unit, WriteDone done) {
 void OutputQueue::add_source(std::shared_ptr<BulkSource> source) {
     Segment s;
     s.source = std::move(source);
-    segments_.push_back(std::move(s));
+    push_segment(std::move(s));
 }
 
 OutputQueue::Next OutputQueue::take(std::vector<OutUnit>& out, std::size_t max_bytes,
@@ -48,11 +74,9 @@ OutputQueue::Next OutputQueue::take(std::vector<OutUnit>& out, std::size_t max_b
             if (source) *source = front.source;
             return Next::pull;
         }
-        segments_.erase(segments_.begin());
+        pop_front();
         if (taken >= max_bytes) break;
     }
-    // An idle session keeps no queue storage.
-    if (segments_.empty()) std::vector<Segment>().swap(segments_);
     return out.empty() ? Next::nothing : Next::units;
 }
 
@@ -73,10 +97,12 @@ void OutputQueue::filled(const BulkSource* source, BulkBatch batch) {
 
 void OutputQueue::clear() {
     auto segments = std::move(segments_);
-    segments_.clear();
+    segments_ = std::vector<Segment>();
     bytes_ = bulk_bytes_ = 0;
-    for (auto& s : segments)
+    for (auto& s : segments) {
         for (std::size_t i = s.head; i < s.entries.size(); ++i) s.entries[i].finish(false);
+        UnitVectors::give(std::move(s.entries));
+    }
 }
 
 }  // namespace hongyan::c2s

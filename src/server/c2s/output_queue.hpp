@@ -85,6 +85,11 @@ class OutputQueue {
         std::vector<OutUnit> entries;
         std::size_t head = 0;
     };
+    // Storage comes from and goes back to a pool of the thread (net/buffer_pool.hpp): an
+    // empty queue holds none.
+    void pop_front();
+    void push_segment(Segment s);
+
     std::vector<Segment> segments_;
     std::size_t bytes_ = 0;
     std::size_t bulk_bytes_ = 0;

@@ -338,8 +338,12 @@ void DeliveryBatch::add(const SessionPtr& s, std::shared_ptr<const std::string> 
 
 void DeliveryBatch::flush() {
     for (auto& g : groups_) {
+        for (const auto& item : g.items) item.first->add_pending_post();
         asio::post(g.ex, [items = std::move(g.items)] {
-            for (const auto& [s, bytes] : items) s->send_stanza(bytes);
+            for (const auto& [s, bytes] : items) {
+                s->pending_post_ran();
+                s->send_stanza(bytes);
+            }
         });
     }
     groups_.clear();

@@ -359,7 +359,7 @@ bool Im::activate(const SessionPtr& sender, const Jid& from, const std::string& 
         // from now on are queued after the stored ones.
         st->offline_delivering = true;
         auto source = std::make_shared<OfflineSource>(*this, st);
-        asio::post(sender->executor(), [sender, source] { sender->add_source(source); });
+        sender->post([sender, source] { sender->add_source(source); });
     }
     server_.registry->update(from, sender.get(), [&](ResourceState& r) {
         r.available = true;
@@ -545,7 +545,7 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         // reads, not into the queue at once.
         if (!out.empty()) {
             auto source = std::make_shared<c2s::StanzaListSource>(std::move(out));
-            asio::post(sender->executor(), [sender, source] { sender->add_source(source); });
+            sender->post([sender, source] { sender->add_source(source); });
         }
         return 0;
     });

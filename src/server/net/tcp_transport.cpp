@@ -7,6 +7,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "server/net/buffer_pool.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan::net {
@@ -89,8 +90,21 @@ TcpTransport::ReadStep TcpTransport::try_read() {
     return {{}, tls_wait(n)};
 }
 
-asio::awaitable<bool> TcpTransport::write_bytes(std::string_view data) {
-    while (open_ && !data.empty()) {
+asio::awaitable<bool> TcpTransport::write(std::span<const OutUnit> units) {
+    // One write (one TLS record where it fits) for everything queued together, from a
+    // buffer the thread lends (net/buffer_pool.hpp). One coroutine per burst: no frame
+    // for the write itself.
+    using WriteBuffers = BufferPool<std::string, 64 * 1024>;
+    std::string buf = WriteBuffers::take(4096);
+    for (const auto& u : units) {
+        if (u.kind == OutUnit::Kind::keepalive)
+            buf += ' ';  // RFC 6120 §4.6.1 whitespace keepalive
+        else
+            buf.append(u.bytes());
+    }
+    std::string_view data = buf;
+    bool ok = true;
+    while (ok && open_ && !data.empty()) {
         if (!ssl_) {
             boost::system::error_code ec;
             std::size_t n = socket_.write_some(asio::buffer(data.data(), data.size()), ec);
@@ -98,8 +112,8 @@ asio::awaitable<bool> TcpTransport::write_bytes(std::string_view data) {
                 data.remove_prefix(n);
                 continue;
             }
-            if (ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
-            if (!co_await wait(tcp::socket::wait_write)) co_return false;
+            ok = (ec == asio::error::would_block || ec == asio::error::try_again) &&
+                 co_await wait(tcp::socket::wait_write);
             continue;
         }
         ERR_clear_error();
@@ -110,22 +124,10 @@ asio::awaitable<bool> TcpTransport::write_bytes(std::string_view data) {
             continue;
         }
         auto w = tls_wait(n);
-        if (!w || !co_await wait(*w)) co_return false;
+        ok = w && co_await wait(*w);
     }
-    co_return open_;
-}
-
-asio::awaitable<bool> TcpTransport::write(std::span<const OutUnit> units) {
-    // One write (one TLS record where it fits) for everything queued together.
-    for (const auto& u : units) {
-        if (u.kind == OutUnit::Kind::keepalive)
-            wbuf_ += ' ';  // RFC 6120 §4.6.1 whitespace keepalive
-        else
-            wbuf_.append(u.bytes());
-    }
-    bool ok = co_await write_bytes(wbuf_);
-    std::string().swap(wbuf_);  // idle connections keep no write buffer
-    co_return ok;
+    WriteBuffers::give(std::move(buf));
+    co_return ok&& open_;
 }
 
 asio::awaitable<bool> TcpTransport::start_tls() {
@@ -245,16 +247,29 @@ asio::awaitable<StreamEvent> TcpTransport::next_event() {
         }
         parser_suspended_ = ev != Event::need_more && ev != Event::error;
         if (ev == Event::need_more) continue;
-        if (ev == Event::error)
-            co_return StreamEvent{
-                StreamEvent::Kind::error, {}, parser_.error(), parser_.error_text()};
-        if (ev == Event::stream_close) {
-            parser_suspended_ = false;
-            co_return StreamEvent{StreamEvent::Kind::close, {}, {}, {}};
-        }
-        if (ev == Event::stream_open) co_return check_header(parser_.header());
-        co_return StreamEvent{StreamEvent::Kind::element, parser_.take_stanza(), {}, {}};
+        co_return translate(ev);
     }
+}
+
+std::optional<StreamEvent> TcpTransport::buffered_event() {
+    using Event = xml::XmlStreamParser::Event;
+    if (!parser_suspended_) return std::nullopt;
+    Event ev = parser_.resume();
+    parser_suspended_ = ev != Event::need_more && ev != Event::error;
+    if (ev == Event::need_more) return std::nullopt;
+    return translate(ev);
+}
+
+StreamEvent TcpTransport::translate(xml::XmlStreamParser::Event ev) {
+    using Event = xml::XmlStreamParser::Event;
+    if (ev == Event::error)
+        return StreamEvent{StreamEvent::Kind::error, {}, parser_.error(), parser_.error_text()};
+    if (ev == Event::stream_close) {
+        parser_suspended_ = false;
+        return StreamEvent{StreamEvent::Kind::close, {}, {}, {}};
+    }
+    if (ev == Event::stream_open) return check_header(parser_.header());
+    return StreamEvent{StreamEvent::Kind::element, parser_.take_stanza(), {}, {}};
 }
 
 void TcpTransport::release_idle_memory() {

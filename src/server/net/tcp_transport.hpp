@@ -37,6 +37,7 @@ class TcpTransport final : public Transport {
 
     boost::asio::awaitable<bool> handshake() override;
     boost::asio::awaitable<StreamEvent> next_event() override;
+    std::optional<StreamEvent> buffered_event() override;
     void restart_stream(bool keep_input) override;
     void set_limits(const xml::ParserLimits& limits) override { parser_.set_limits(limits); }
     bool can_starttls() const override { return tls_ != nullptr && ssl_ == nullptr; }
@@ -61,7 +62,6 @@ class TcpTransport final : public Transport {
         std::optional<boost::asio::ip::tcp::socket::wait_type> wait;
     };
     ReadStep try_read();
-    boost::asio::awaitable<bool> write_bytes(std::string_view data);
     boost::asio::awaitable<bool> start_tls();
     // After an OpenSSL call returned `rc` <= 0: the socket readiness it asks for, or
     // nothing when the TLS connection failed or ended.
@@ -70,6 +70,8 @@ class TcpTransport final : public Transport {
     boost::asio::awaitable<bool> wait(boost::asio::ip::tcp::socket::wait_type w);
     // RFC 6120 §4.7: the stream header's namespaces.
     StreamEvent check_header(const xml::Element& header) const;
+    // The event the parser just returned (anything but need_more).
+    StreamEvent translate(xml::XmlStreamParser::Event ev);
 
     boost::asio::ip::tcp::socket socket_;
     boost::asio::ip::address remote_;
@@ -89,7 +91,6 @@ class TcpTransport final : public Transport {
     std::string chunk_;
     std::string carried_;  // input for the new stream after a restart
     std::uint64_t bytes_read_ = 0;
-    std::string wbuf_;
 };
 
 // Size of the per-thread read buffer.

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -96,6 +97,9 @@ class Transport {
     virtual boost::asio::awaitable<bool> handshake() = 0;
     // The next event of the client's stream.
     virtual boost::asio::awaitable<StreamEvent> next_event() = 0;
+    // An event already read and buffered, if any, without waiting: several stanzas often
+    // arrive in one read, and taking them this way costs no coroutine per stanza.
+    virtual std::optional<StreamEvent> buffered_event() { return std::nullopt; }
     // The stream restarts (RFC 6120 §4.3.3) after the element just read: input after it
     // belongs to the new stream when `keep_input` (SASL success, §6.4.6), and is
     // discarded otherwise (STARTTLS, §5.4.3.3).
@@ -122,7 +126,8 @@ class Transport {
 
     // Bytes received so far (for read throttling).
     virtual std::uint64_t bytes_read() const = 0;
-    // The client has been silent for a while: give up what can be rebuilt (the parser).
+    // The connection has been quiet for a while: give up what can be rebuilt (the parser,
+    // buffers).
     virtual void release_idle_memory() {}
 };
 

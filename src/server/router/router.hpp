@@ -37,6 +37,8 @@ class Router {
   private:
     boost::asio::awaitable<void> route_iq(std::shared_ptr<c2s::ClientSession> sender,
                                           xml::Element stanza, const std::optional<Jid>& to);
+    boost::asio::awaitable<void> route_presence(std::shared_ptr<c2s::ClientSession> sender,
+                                                xml::Element stanza, std::optional<Jid> to);
     boost::asio::awaitable<void> route_message(std::shared_ptr<c2s::ClientSession> sender,
                                                xml::Element stanza, const Jid& to);
     // XEP-0191: false (and the sender answered) when a blocklist stops the stanza.
