@@ -9,6 +9,7 @@
 #include "server/log.hpp"
 #include "server/modules/module.hpp"
 #include "server/server.hpp"
+#include "server/server_context.hpp"
 #include "xmpp/jid.hpp"
 
 namespace {
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
     hongyan::config::Config cfg;
     try {
         cfg = opts.load();
+        (void)hongyan::Settings::from(cfg);  // checks what spans several keys
     } catch (const hongyan::config::ConfigError& e) {
         std::cerr << "hongyand: configuration error: " << e.what() << "\n";
         return 2;

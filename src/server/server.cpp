@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "server/c2s/client_connection.hpp"
+#include "server/component/component_connection.hpp"
 #include "server/http/http_listener.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module.hpp"
@@ -25,6 +26,7 @@
 #include "server/run_on.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
+#include "xmpp/namespaces.hpp"
 
 namespace hongyan {
 
@@ -59,6 +61,21 @@ Settings Settings::from(const config::Config& cfg) {
     s.max_auth_attempts = static_cast<int>(cfg.integer("auth.max_attempts_per_stream"));
     s.register_policy = cfg.string("register.policy");
     s.min_password_length = static_cast<std::size_t>(cfg.integer("register.min_password_length"));
+    for (const auto& entry : cfg.list("component.secrets")) {
+        auto eq = entry.find('=');
+        auto domain = jid::nameprep(entry.substr(0, eq == std::string::npos ? 0 : eq));
+        if (eq == std::string::npos || !domain || domain->empty() || eq + 1 == entry.size())
+            throw config::ConfigError(
+                "key 'component.secrets' expects entries of the form "
+                "\"domain=secret\", got '" +
+                entry + "'");
+        if (*domain == s.domain)
+            throw config::ConfigError("key 'component.secrets': " + *domain +
+                                      " is the server's own domain; a component needs a "
+                                      "domain of its own (a subdomain, say)");
+        if (!s.component_secrets.emplace(*domain, entry.substr(eq + 1)).second)
+            throw config::ConfigError("key 'component.secrets' lists " + *domain + " twice");
+    }
     return s;
 }
 
@@ -80,6 +97,7 @@ namespace {
 struct Worker {
     asio::io_context io{1};
     std::vector<std::weak_ptr<c2s::ClientConnection>> connections;
+    std::vector<std::weak_ptr<component::ComponentConnection>> components;
     std::thread thread;
 };
 
@@ -125,6 +143,21 @@ void start_client(ServerContext& server, Worker& worker, tcp::socket socket, boo
     connection->start();
 }
 
+void start_component(ServerContext& server, Worker& worker, tcp::socket socket) {
+    boost::system::error_code ec;
+    socket.remote_endpoint(ec);
+    if (ec) return;
+    // Components have no TLS and no SASL (XEP-0114); until the handshake, the limits of
+    // an unauthenticated client apply.
+    auto transport = std::make_unique<net::TcpTransport>(std::move(socket), nullptr, false,
+                                                         server.settings.preauth_parser_limits,
+                                                         ns::component_accept);
+    auto connection =
+        std::make_shared<component::ComponentConnection>(server, std::move(transport));
+    worker.components.push_back(connection);
+    connection->start();
+}
+
 void start_http(ServerContext& server, const http::HttpService& service, Worker& worker,
                 tcp::socket socket, bool tls) {
     spawn_logged(worker.io.get_executor(),
@@ -155,6 +188,12 @@ asio::awaitable<void> sweep_loop(Worker& worker, ServerContext& server) {
         if (ec) co_return;
         auto now = c2s::ClientConnection::Clock::now();
         std::erase_if(worker.connections, [&](auto& w) {
+            auto c = w.lock();
+            if (!c) return true;
+            c->tick(now);
+            return false;
+        });
+        std::erase_if(worker.components, [&](auto& w) {
             auto c = w.lock();
             if (!c) return true;
             c->tick(now);
@@ -268,6 +307,13 @@ int Server::run() {
     if (hs.port > 0) http_listeners.push_back({hs.port, false});
     if (hs.tls_port > 0) http_listeners.push_back({hs.tls_port, true});
 
+    std::int64_t component_port = cfg.integer("component.port");
+    auto component_address = asio::ip::make_address(cfg.string("component.address"), address_ec);
+    if (address_ec)
+        throw std::runtime_error(
+            "key 'component.address' expects an IP address such as 127.0.0.1 or ::1, got '" +
+            cfg.string("component.address") + "'");
+
     I.storage->start();
     I.ctx->im->start();
     for (std::size_t i = 0; i < n_threads; ++i) {
@@ -293,6 +339,15 @@ int Server::run() {
                             }),
                 asio::detached);
         }
+        if (component_port > 0) {
+            auto acc = listen_on(w->io, component_address, "component.address", component_port);
+            asio::co_spawn(w->io,
+                           accept_loop(*I.ctx, worker, std::move(acc),
+                                       [&server = *I.ctx, &worker](tcp::socket s) {
+                                           start_component(server, worker, std::move(s));
+                                       }),
+                           asio::detached);
+        }
         asio::co_spawn(w->io, sweep_loop(*w, *I.ctx), asio::detached);
         I.workers.push_back(std::move(w));
     }
@@ -303,6 +358,10 @@ int Server::run() {
         spdlog::info("listening on {}:{} ({}, XMPP over WebSocket at {})",
                      cfg.string("http.address"), l.port, l.tls ? "HTTPS" : "HTTP",
                      hs.websocket_path);
+    if (component_port > 0)
+        spdlog::info("listening on {}:{} (external components, {} configured)",
+                     cfg.string("component.address"), component_port,
+                     I.ctx->settings.component_secrets.size());
     spdlog::info("hongyand {} serving {} with {} I/O threads, data in {}", HONGYAN_VERSION,
                  I.ctx->settings.domain, n_threads, cfg.data_dir().string());
 
@@ -318,6 +377,10 @@ int Server::run() {
         for (auto& w : I.workers) {
             asio::post(w->io, [&w = *w] {
                 for (auto& weak : w.connections)
+                    if (auto c = weak.lock())
+                        c->end_stream(StreamErrorCondition::system_shutdown,
+                                      "server shutting down");
+                for (auto& weak : w.components)
                     if (auto c = weak.lock())
                         c->end_stream(StreamErrorCondition::system_shutdown,
                                       "server shutting down");

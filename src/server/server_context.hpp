@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,8 @@ struct Settings {
     int max_auth_attempts = 3;
     std::string register_policy;
     std::size_t min_password_length = 6;
+    // External components (XEP-0114) by domain: their shared secrets.
+    std::map<std::string, std::string, std::less<>> component_secrets;
 
     static Settings from(const config::Config& cfg);
 };

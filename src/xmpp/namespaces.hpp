@@ -15,6 +15,8 @@ inline constexpr std::string_view tls = "urn:ietf:params:xml:ns:xmpp-tls";
 inline constexpr std::string_view sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
 inline constexpr std::string_view bind = "urn:ietf:params:xml:ns:xmpp-bind";
 inline constexpr std::string_view xml = "http://www.w3.org/XML/1998/namespace";
+// XEP-0114
+inline constexpr std::string_view component_accept = "jabber:component:accept";
 // RFC 7395 (XMPP over WebSocket)
 inline constexpr std::string_view framing = "urn:ietf:params:xml:ns:xmpp-framing";
 // RFC 3921 §3 (kept by RFC 6121 only as an optional feature for old clients)
@@ -61,13 +63,40 @@ inline constexpr std::string_view commands = "http://jabber.org/protocol/command
 
 // Every namespace above, most used first (xml::Element interns these).
 inline constexpr std::string_view all[] = {
-    client,     streams,    server,       streams_error, stanzas,
-    tls,        sasl,       bind,         xml,           framing,
-    session,    disco_info, disco_items,  register_,     register_feature,
-    data_forms, version,    ping,         time,          last,
-    roster,     roster_ver, pre_approval, blocking,      blocking_errors,
-    delay,      chatstates, msgoffline,   vcard,         private_,
-    caps,       search,     commands,
+    client,
+    streams,
+    server,
+    streams_error,
+    stanzas,
+    tls,
+    sasl,
+    bind,
+    xml,
+    framing,
+    session,
+    disco_info,
+    disco_items,
+    register_,
+    register_feature,
+    data_forms,
+    version,
+    ping,
+    time,
+    last,
+    roster,
+    roster_ver,
+    pre_approval,
+    blocking,
+    blocking_errors,
+    delay,
+    chatstates,
+    msgoffline,
+    vcard,
+    private_,
+    caps,
+    search,
+    commands,
+    component_accept,
 };
 
 }  // namespace hongyan::ns

@@ -200,6 +200,18 @@ std::string Element::child_text(std::string_view name, std::string_view xmlns) c
     return c ? c->text() : std::string();
 }
 
+void Element::replace_namespace(std::string_view from, std::string_view to) {
+    const Namespace target = make_namespace(to);
+    std::vector<Element*> todo{this};
+    while (!todo.empty()) {
+        Element* e = todo.back();
+        todo.pop_back();
+        if (e->xmlns() == from) e->xmlns_ = target;
+        for (auto& n : e->nodes_)
+            if (n.element) todo.push_back(n.element.get());
+    }
+}
+
 void Element::serialize(std::string& out, std::string_view parent_ns) const {
     out += '<';
     out += name_;

@@ -51,6 +51,9 @@ class Element {
     const std::string& xmlns() const { return xmlns_ ? *xmlns_ : empty_namespace(); }
     const Namespace& xmlns_ptr() const { return xmlns_; }
     void set_xmlns(Namespace ns) { xmlns_ = std::move(ns); }
+    // Puts this element and every descendant in namespace `from` into `to` (a stanza from
+    // a component stream, jabber:component:accept, becomes jabber:client).
+    void replace_namespace(std::string_view from, std::string_view to);
     bool is(std::string_view name, std::string_view xmlns) const {
         return name_ == name && this->xmlns() == xmlns;
     }

@@ -57,9 +57,10 @@ class Server:
                  wrap: Optional[list[str]] = None) -> None:
         self.data_dir = data_dir
         ports: set[int] = set()
-        while len(ports) < 4:
+        while len(ports) < 5:
             ports.add(free_port())
-        self.port, self.tls_port, self.http_port, self.https_port = sorted(ports)
+        (self.port, self.tls_port, self.http_port, self.https_port,
+         self.component_port) = sorted(ports)
         n = 0
         while (data_dir.parent / f"{data_dir.name}.{n}.log").exists():
             n += 1
@@ -74,6 +75,7 @@ class Server:
             "http.port": self.http_port,
             "https.port": self.https_port,
             "http.address": "127.0.0.1",
+            "component.port": self.component_port,
             "server.threads": 2,
             "log.level": "debug",
         }
@@ -83,6 +85,7 @@ class Server:
         self.tls_port = int(settings["c2s.tls_port"])
         self.http_port = int(settings["http.port"])
         self.https_port = int(settings["https.port"])
+        self.component_port = int(settings["component.port"])
         # `wrap` runs the daemon through another command (a mount namespace, say).
         self.args = list(wrap or []) + [HONGYAND]
         for k, v in settings.items():

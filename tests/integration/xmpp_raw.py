@@ -68,9 +68,10 @@ def ns_of(tag: str) -> str:
     return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
 
 
-def stanza_error_condition(el: ET.Element) -> Optional[str]:
-    """The defined condition of a stanza error (RFC 6120 §8.3.3), or None."""
-    err = el.find(q(NS_CLIENT, "error"))
+def stanza_error_condition(el: ET.Element, ns: str = NS_CLIENT) -> Optional[str]:
+    """The defined condition of a stanza error (RFC 6120 §8.3.3), or None. `ns` is the
+    stream's default namespace (jabber:component:accept on a component stream)."""
+    err = el.find(q(ns, "error"))
     if err is None:
         return None
     for child in err:

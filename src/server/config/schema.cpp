@@ -98,6 +98,18 @@ const std::vector<KeySpec>& schema() {
         {"websocket.see_other_uri", ValueType::string, S(""),
          "When set, every WebSocket client is sent there (<close see-other-uri/>, RFC 7395 "
          "§3.6.1) instead of being served: for moving clients to another endpoint."},
+        // [component]
+        {"component.address", ValueType::string, S("127.0.0.1"),
+         "Address the external component listener binds to (XEP-0114). Components "
+         "authenticate with a shared secret over plain TCP: keep it on loopback or a "
+         "private network."},
+        {"component.port", ValueType::integer, std::int64_t{5347},
+         "Port for external components (jabber:component:accept, XEP-0114); 0 disables it.", 0,
+         kMaxPort},
+        {"component.secrets", ValueType::string_list, L{},
+         "The external components allowed to connect, each as \"domain=secret\" "
+         "(\"bot.example.org=s3cret\"). A component serves its domain and every subdomain "
+         "of it; the domain must not be the server's own."},
         // [tls]
         {"tls.cert_file", ValueType::string, S(""),
          "PEM certificate chain; empty means <data_dir>/tls/cert.pem, generated (self-signed "

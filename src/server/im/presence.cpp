@@ -100,7 +100,17 @@ void Im::broadcast_directed(const Jid& from, const std::string& bytes,
     auto shared_bytes = std::make_shared<const std::string>(bytes);
     for (const auto& f : to) {
         auto j = Jid::parse(f);
-        if (!j || j->domain() != domain_) continue;
+        if (!j) continue;
+        if (j->domain() != domain_) {
+            // Only unavailable goes to directed-presence recipients (§4.6.3); to another
+            // domain it travels as an element of its own.
+            xml::Element u("presence", ns::client);
+            u.set_attr("from", from.str());
+            u.set_attr("to", j->str());
+            u.set_attr("type", "unavailable");
+            server_.router->route(std::move(u));
+            continue;
+        }
         if (blocks(j->local(), from)) continue;
         if (j->is_bare()) {
             for (const auto& r : server_.registry->resources(j->str()))
@@ -389,7 +399,8 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
 
     if (auto t = sub_type(type)) {
         // §3: subscription stanzas go between bare JIDs.
-        if (!to || to->bare() == from.bare() || to->local().empty()) co_return;
+        if (!to || to->bare() == from.bare() || (to->local().empty() && to->domain() == domain_))
+            co_return;
         const std::string contact = to->bare_str();
         p.set_attr("from", from.bare_str());
         p.set_attr("to", contact);
@@ -400,6 +411,9 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
             finish(txn);
             return true;
         });
+        // §3.1.2: a subscription stanza for another domain goes on once the user's
+        // roster has its side of it.
+        if (ok && to->domain() != domain_) server_.router->route(std::move(p));
         if (!ok && *t == SubType::subscribe) {
             auto err = make_error_reply(
                 p, StanzaError{
@@ -411,7 +425,12 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
     }
     if (type == "probe") {
         // §4.3: clients should not probe, but get an answer if they do.
-        if (!to || to->local().empty()) co_return;
+        if (!to) co_return;
+        if (to->domain() != domain_) {
+            server_.router->route(std::move(p));
+            co_return;
+        }
+        if (to->local().empty()) co_return;
         std::string contact = to->local();
         Stanzas out;
         bool visible = co_await may_see_presence(contact, from);
@@ -427,7 +446,9 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         co_return;
     }
     if (type == "error") {
-        if (to && !to->is_bare())
+        if (to && to->domain() != domain_)
+            server_.router->route(std::move(p));
+        else if (to && !to->is_bare())
             if (auto s = server_.registry->find(*to)) Router::deliver(s, p.to_string(ns::client));
         co_return;
     }
@@ -457,16 +478,19 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
 
     if (to) {
         // §4.6: directed presence, delivered and remembered.
-        if (to->domain() != domain_ || to->local().empty()) co_return;
+        const bool local = to->domain() == domain_;
+        if (local && to->local().empty()) co_return;
         std::string bytes = p.to_string(ns::client);
-        if (to->is_bare()) {
+        if (!local) {
+            server_.router->route(std::move(p));
+        } else if (to->is_bare()) {
             deliver_to_available(to->local(), bytes);
         } else if (auto s = server_.registry->find(*to)) {
             Router::deliver(s, bytes);
         }
         // §4.6.2: only those who do not already get the broadcast are remembered.
         bool subscriber = false;
-        if (auto st = cache_.find(user)) subscriber = may_see(*st, to->local());
+        if (auto st = cache_.find(user); st && local) subscriber = may_see(*st, to->local());
         if (!subscriber || type == "unavailable") {
             const std::string target = to->str();
             const bool unavailable = type == "unavailable";

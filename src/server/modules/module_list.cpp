@@ -42,6 +42,12 @@ std::vector<ProtocolSupport> core_protocols() {
          "ws:// on http.port (5280, loopback only by default) and wss:// on https.port "
          "(5443) at websocket.path; <open/>/<close/> framing, see-other-uri, pings as "
          "keepalives; the same session, limits and features as TCP"},
+        {"XEP-0114", "Jabber Component Protocol", "1.6", "complete",
+         "jabber:component:accept on component.port (5347, loopback by default), one secret "
+         "per domain (component.secrets); host-unknown, not-authorized, conflict and "
+         "invalid-from as stream errors; a component serves its domain and its subdomains and "
+         "is listed in the server's disco#items; presence subscriptions from components wait "
+         "for non-local contacts in the IM core (federation)"},
         {"XEP-0156", "Discovering Alternative XMPP Connection Methods", "1.4.0", "complete",
          "/.well-known/host-meta and host-meta.json with the WebSocket endpoint, CORS *; "
          "BOSH links wait for BOSH"},

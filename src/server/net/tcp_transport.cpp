@@ -20,8 +20,12 @@ thread_local std::array<char, kReadBufferSize> t_read_buffer;
 }
 
 TcpTransport::TcpTransport(tcp::socket socket, SSL_CTX* tls, bool direct_tls,
-                           const xml::ParserLimits& limits)
-    : socket_(std::move(socket)), tls_(tls), direct_tls_(direct_tls), parser_(limits) {
+                           const xml::ParserLimits& limits, std::string_view stream_ns)
+    : socket_(std::move(socket)),
+      tls_(tls),
+      direct_tls_(direct_tls),
+      stream_ns_(stream_ns),
+      parser_(limits) {
     boost::system::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
     if (!ec) {
@@ -166,13 +170,14 @@ asio::awaitable<bool> TcpTransport::starttls() {
 }
 
 std::string TcpTransport::open_stream(std::string_view from, std::string_view id) const {
-    std::string h =
-        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-        "xmlns:stream='http://etherx.jabber.org/streams' id='";
+    std::string h = "<?xml version='1.0'?><stream:stream xmlns='";
+    h += stream_ns_;
+    h += "' xmlns:stream='http://etherx.jabber.org/streams' id='";
     xml::escape_attr(id, h);
     h += "' from='";
     xml::escape_attr(from, h);
-    h += "' version='1.0' xml:lang='en'>";
+    // XEP-0114 streams have no version: no features follow the header.
+    h += stream_ns_ == ns::client ? "' version='1.0' xml:lang='en'>" : "'>";
     return h;
 }
 
@@ -184,8 +189,8 @@ StreamEvent TcpTransport::check_header(const xml::Element& header) const {
         ev.text = "the stream element must be <stream:stream/> in http://etherx.jabber.org/streams";
         return ev;
     }
-    if (header.attr("xmlns") != ns::client) {
-        ev.text = "the default namespace must be jabber:client";
+    if (header.attr("xmlns") != stream_ns_) {
+        ev.text = "the default namespace must be " + std::string(stream_ns_);
         return ev;
     }
     ev.kind = StreamEvent::Kind::open;

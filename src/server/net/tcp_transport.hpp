@@ -20,14 +20,16 @@ namespace hongyan::net {
 class TcpTransport final : public Transport {
   public:
     // `tls` is the server context (nullptr: no TLS at all); `direct_tls` starts TLS
-    // before any XMPP data.
+    // before any XMPP data. `stream_ns` is the stream's default namespace: jabber:client,
+    // or jabber:component:accept for external components (XEP-0114).
     TcpTransport(boost::asio::ip::tcp::socket socket, SSL_CTX* tls, bool direct_tls,
-                 const xml::ParserLimits& limits);
+                 const xml::ParserLimits& limits, std::string_view stream_ns = "jabber:client");
     ~TcpTransport() override;
     TcpTransport(const TcpTransport&) = delete;
     TcpTransport& operator=(const TcpTransport&) = delete;
 
     std::string_view kind() const override { return direct_tls_ ? "tls" : "tcp"; }
+    std::string_view stream_namespace() const { return stream_ns_; }
     boost::asio::any_io_executor executor() override { return socket_.get_executor(); }
     const boost::asio::ip::address& remote_address() const override { return remote_; }
     std::string remote_string() const override;
@@ -79,6 +81,7 @@ class TcpTransport final : public Transport {
     SSL_CTX* tls_;
     SSL* ssl_ = nullptr;
     bool direct_tls_;
+    std::string_view stream_ns_;
     bool handshaking_ = false;
     bool tls_broken_ = false;  // after a fatal TLS error no close_notify may be sent
     bool open_ = true;

@@ -19,6 +19,106 @@ namespace asio = boost::asio;
 using c2s::ClientSession;
 using xml::Element;
 
+namespace {
+
+// The entry for `domain`, or else for the nearest parent domain that has one, or end().
+template <class Map>
+auto find_domain(const Map& map, std::string_view domain) -> decltype(map.find(domain)) {
+    for (;;) {
+        auto it = map.find(domain);
+        if (it != map.end()) return it;
+        auto dot = domain.find('.');
+        if (dot == std::string_view::npos) return map.end();
+        domain.remove_prefix(dot + 1);
+    }
+}
+
+// Domains nothing here routes to. Federation (s2s) is a later route of its own; until then
+// a stanza for another server is answered with <remote-server-not-found/> (RFC 6120
+// §10.4.3), and one for a component that is configured but not connected with
+// <service-unavailable/>.
+class UnreachableRoute final : public Route {
+  public:
+    explicit UnreachableRoute(ServerContext& server) : server_(server) {}
+    std::string_view kind() const override { return "unreachable"; }
+    void deliver(Element stanza) override {
+        const auto& secrets = server_.settings.component_secrets;
+        auto to = Jid::parse(stanza.attr("to"));
+        std::string domain = to ? to->domain() : std::string();
+        if (find_domain(secrets, domain) != secrets.end())
+            server_.router->bounce_routed(stanza, StanzaErrorCondition::service_unavailable,
+                                          "the component " + domain + " is not connected");
+        else
+            server_.router->bounce_routed(stanza, StanzaErrorCondition::remote_server_not_found,
+                                          "this server does not federate with " + domain);
+    }
+
+  private:
+    ServerContext& server_;
+};
+
+}  // namespace
+
+Router::Router(ServerContext& server)
+    : server_(server), unreachable_(std::make_shared<UnreachableRoute>(server)) {}
+
+Router::~Router() = default;
+
+bool Router::add_route(const std::string& domain, std::shared_ptr<Route> route) {
+    std::unique_lock lock(routes_mu_);
+    return routes_.emplace(domain, std::move(route)).second;
+}
+
+void Router::remove_route(const std::string& domain, const Route* route) {
+    std::unique_lock lock(routes_mu_);
+    auto it = routes_.find(domain);
+    if (it != routes_.end() && it->second.get() == route) routes_.erase(it);
+}
+
+std::shared_ptr<Route> Router::find_route(std::string_view domain) const {
+    std::shared_lock lock(routes_mu_);
+    auto it = find_domain(routes_, domain);
+    return it == routes_.end() ? unreachable_ : it->second;
+}
+
+std::vector<std::string> Router::routed_domains() const {
+    std::shared_lock lock(routes_mu_);
+    std::vector<std::string> out;
+    for (const auto& [domain, route] : routes_) out.push_back(domain);
+    return out;
+}
+
+void Router::route(Element stanza) {
+    auto to = Jid::parse(stanza.attr("to"));
+    if (!to) return;
+    if (to->domain() != server_.settings.domain) {
+        find_route(to->domain())->deliver(std::move(stanza));
+        return;
+    }
+    if (to->local().empty()) return;  // for the server itself: nothing to do with it
+    if (!to->is_bare()) {
+        if (auto s = server_.registry->find(*to)) deliver(s, stanza.to_string(ns::client));
+        return;
+    }
+    auto bytes = std::make_shared<const std::string>(stanza.to_string(ns::client));
+    for (const auto& r : server_.registry->resources(to->str()))
+        if (r.state.available) deliver(r.session, bytes);
+}
+
+void Router::bounce_routed(const Element& stanza, StanzaErrorCondition c, std::string text) {
+    // RFC 6120 §8.3.1: never answer an error with an error.
+    if (stanza.attr("type") == "error" || stanza.attr("from").empty()) return;
+    route(make_error_reply(stanza, StanzaError{c, std::move(text), {}}));
+}
+
+void Router::bounce(const Sender& sender, const Element& stanza, StanzaErrorCondition c,
+                    std::string text) {
+    if (sender)
+        bounce(*sender, stanza, c, std::move(text));
+    else
+        bounce_routed(stanza, c, std::move(text));
+}
+
 // Directly when that keeps the order (on the session's own thread, nothing posted to it
 // waiting: ClientSession::can_queue_now()), else a post.
 void Router::deliver(const std::shared_ptr<ClientSession>& target, std::string stanza) {
@@ -74,15 +174,13 @@ asio::awaitable<void> Router::route_from_client(std::shared_ptr<ClientSession> s
         }
         stanza.set_attr("to", to->str());
     }
-    if (to && to->domain() != server_.settings.domain) {
-        // Federation (s2s) is not available yet.
-        bounce(*sender, stanza, StanzaErrorCondition::remote_server_not_found,
-               "this server does not federate with " + to->domain());
-        co_return;
-    }
     if (to && !to->local().empty() && to->bare() != sender->jid().bare() &&
         !blocking_allows(*sender, stanza, *to))
         co_return;
+    if (to && to->domain() != server_.settings.domain) {
+        co_await route_to_other_domain(std::move(sender), std::move(stanza), *to);
+        co_return;
+    }
     if (stanza.name() == "iq") {
         co_await route_iq(sender, std::move(stanza), to);
         co_return;
@@ -91,7 +189,8 @@ asio::awaitable<void> Router::route_from_client(std::shared_ptr<ClientSession> s
         // RFC 6120 §10.3.1: a message without 'to' is for the sender's own bare JID.
         Jid target = to ? *to : sender->jid().bare();
         if (target.is_domain()) co_return;  // messages to the server itself: nothing to do yet
-        co_await route_message(sender, std::move(stanza), target);
+        const Jid& from = sender->jid();
+        co_await route_message(std::move(sender), from, std::move(stanza), target);
         co_return;
     }
     co_await route_presence(std::move(sender), std::move(stanza), to);
@@ -188,7 +287,7 @@ asio::awaitable<void> Router::route_iq(std::shared_ptr<ClientSession> sender, El
     }
 }
 
-asio::awaitable<void> Router::route_message(std::shared_ptr<ClientSession> sender, Element stanza,
+asio::awaitable<void> Router::route_message(Sender sender, const Jid& from, Element stanza,
                                             const Jid& to) {
     const std::string_view type = stanza.attr("type");
     if (!to.is_bare()) {
@@ -201,14 +300,14 @@ asio::awaitable<void> Router::route_message(std::shared_ptr<ClientSession> sende
         // gone rather than losing the message), headline and error are dropped.
         if (type == "headline" || type == "error") co_return;
         if (type != "chat") {
-            bounce(*sender, stanza, StanzaErrorCondition::service_unavailable,
+            bounce(sender, stanza, StanzaErrorCondition::service_unavailable,
                    "that resource is not online");
             co_return;
         }
     }
     // RFC 6121 §8.5.2.1.1: a groupchat message is never delivered to a user's bare JID.
     if (type == "groupchat") {
-        bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
+        bounce(sender, stanza, StanzaErrorCondition::service_unavailable);
         co_return;
     }
     // §8.5.2.1.1: every available resource with a non-negative priority.
@@ -223,14 +322,89 @@ asio::awaitable<void> Router::route_message(std::shared_ptr<ClientSession> sende
     if (type == "headline" || type == "error") co_return;
     std::optional<StanzaError> err;
     try {
-        err = co_await server_.im->deliver_or_store(sender->jid(), stanza, to.bare());
+        err = co_await server_.im->deliver_or_store(from, stanza, to.bare());
     } catch (const std::exception& e) {
         // A storage failure: the sender learns the message was not taken.
         spdlog::error("offline message for {} failed: {}", to.bare_str(), e.what());
         err = StanzaError{
             StanzaErrorCondition::internal_server_error, storage::storage_failure_text(e), {}};
     }
-    if (err) bounce(*sender, stanza, err->condition, err->text);
+    if (err) bounce(sender, stanza, err->condition, err->text);
+}
+
+asio::awaitable<void> Router::route_to_other_domain(Sender sender, Element stanza, const Jid& to) {
+    // Presence goes through the IM core, which remembers directed presence (RFC 6121
+    // §4.6) and keeps the roster side of subscriptions; it routes the stanza on.
+    if (stanza.name() == "presence") {
+        co_await route_presence(std::move(sender), std::move(stanza), to);
+        co_return;
+    }
+    if (stanza.name() == "iq" && stanza.attr("id").empty()) {
+        bounce(*sender, stanza, StanzaErrorCondition::bad_request, "iq needs an id");
+        co_return;
+    }
+    find_route(to.domain())->deliver(std::move(stanza));
+}
+
+asio::awaitable<void> Router::route_from_route(Element stanza) {
+    auto from = Jid::parse(stanza.attr("from"));
+    auto to = Jid::parse(stanza.attr("to"));
+    if (!from || !to) co_return;  // the route checked both
+    if (to->domain() != server_.settings.domain) {
+        // A component's stanza for another component (or a remote domain).
+        find_route(to->domain())->deliver(std::move(stanza));
+        co_return;
+    }
+    if (to->local().empty()) {
+        // For the server itself: the handlers answer local clients only, so far.
+        const std::string_view type = stanza.attr("type");
+        if (stanza.name() == "iq" && (type == "get" || type == "set"))
+            bounce_routed(stanza, StanzaErrorCondition::service_unavailable,
+                          "the server answers iq from its own clients only");
+        co_return;
+    }
+    // XEP-0191: nothing reaches a user from a JID the user blocks.
+    if (server_.im->blocks(to->local(), *from)) {
+        if (stanza.name() != "presence")
+            bounce_routed(stanza, StanzaErrorCondition::service_unavailable);
+        co_return;
+    }
+    if (stanza.name() == "message") {
+        const Jid target = *to;
+        co_await route_message(nullptr, *from, std::move(stanza), target);
+        co_return;
+    }
+    route_inbound(std::move(stanza), *to);
+}
+
+void Router::route_inbound(Element stanza, const Jid& to) {
+    const std::string_view type = stanza.attr("type");
+    const bool request = stanza.name() == "iq" && (type == "get" || type == "set");
+    if (!to.is_bare()) {
+        // RFC 6121 §8.5.3: to a resource that is online, or an error for a request.
+        if (auto s = server_.registry->find(to))
+            deliver(s, stanza.to_string(ns::client));
+        else if (request)
+            bounce_routed(stanza, StanzaErrorCondition::service_unavailable);
+        return;
+    }
+    if (stanza.name() == "iq") {
+        // §8.5.2.1.3: an iq to an account is answered by the server on the user's behalf;
+        // the account handlers answer local clients only, so far.
+        if (request) bounce_routed(stanza, StanzaErrorCondition::service_unavailable);
+        return;
+    }
+    // Presence to a bare JID (§8.5.2.1.2): available and unavailable go to the user's
+    // available resources. Subscription requests and probes from other domains wait for
+    // the IM core to keep non-local contacts (the federation issue).
+    if (!type.empty() && type != "unavailable") {
+        spdlog::debug(
+            "presence of type {} from {} to {} dropped: subscriptions with other "
+            "domains are not kept yet",
+            type, stanza.attr("from"), to.str());
+        return;
+    }
+    route(std::move(stanza));
 }
 
 }  // namespace hongyan

@@ -1,13 +1,18 @@
-// Decides where a stanza from a local client goes (RFC 6120 §10, RFC 6121 §8): to a server
-// handler, to a local account, to a bound session, or back as an error. Modules never
+// Decides where a stanza goes (RFC 6120 §10, RFC 6121 §8): to a server handler, to a local
+// account, to a bound session, to a route of another kind (an external component; later
+// hosted services, remote domains and cluster nodes), or back as an error. Modules never
 // re-implement routing; they register handlers that the router calls.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <map>
 #include <memory>
+#include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "server/router/route.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/stanza_error.hpp"
 #include "xmpp/xml.hpp"
@@ -21,11 +26,34 @@ class ClientSession;
 
 class Router {
   public:
-    explicit Router(ServerContext& server) : server_(server) {}
+    explicit Router(ServerContext& server);
+    ~Router();
 
     // A stanza from an authenticated, bound client; `from` is already stamped.
     boost::asio::awaitable<void> route_from_client(std::shared_ptr<c2s::ClientSession> sender,
                                                    xml::Element stanza);
+    // A stanza from a route (an external component), with 'from' and 'to' set, valid and
+    // checked by the route, in jabber:client. Errors go back to its 'from' through route().
+    boost::asio::awaitable<void> route_from_route(xml::Element stanza);
+    // Sends a stanza on its way without any of the checks above: an error or a result
+    // the server itself generates, or a stanza for a non-local domain. Local full JIDs get
+    // it if online, local bare JIDs on their available resources, other domains through
+    // their route. Any thread.
+    void route(xml::Element stanza);
+    // Answers `stanza` with an error routed back to its sender (RFC 6120 §8.3; never an
+    // error to an error).
+    void bounce_routed(const xml::Element& stanza, StanzaErrorCondition c, std::string text = {});
+
+    // Routes for domains other than the server's own: `domain` and its subdomains go to
+    // `route` (XEP-0114 §3: a component serves its hostname). False when the domain has
+    // one already (the caller refuses with <conflict/>).
+    bool add_route(const std::string& domain, std::shared_ptr<Route> route);
+    void remove_route(const std::string& domain, const Route* route);
+    // The route for `domain` (the server's own domain has none): a connected component for
+    // it or a parent domain, or the route that answers for unreachable domains.
+    std::shared_ptr<Route> find_route(std::string_view domain) const;
+    // Domains of the routes connected now (for disco#items of the server).
+    std::vector<std::string> routed_domains() const;
     // Hands one serialised stanza to a session, on that session's own thread.
     static void deliver(const std::shared_ptr<c2s::ClientSession>& target, std::string stanza);
     static void deliver(const std::shared_ptr<c2s::ClientSession>& target,
@@ -35,17 +63,32 @@ class Router {
                         std::vector<std::shared_ptr<const std::string>> stanzas);
 
   private:
+    // Where errors for a stanza go: back to the local client that sent it, or (null) routed
+    // to its 'from'.
+    using Sender = std::shared_ptr<c2s::ClientSession>;
     boost::asio::awaitable<void> route_iq(std::shared_ptr<c2s::ClientSession> sender,
                                           xml::Element stanza, const std::optional<Jid>& to);
     boost::asio::awaitable<void> route_presence(std::shared_ptr<c2s::ClientSession> sender,
                                                 xml::Element stanza, std::optional<Jid> to);
-    boost::asio::awaitable<void> route_message(std::shared_ptr<c2s::ClientSession> sender,
-                                               xml::Element stanza, const Jid& to);
+    // A message for a local account, from a local client (`sender`) or a route (null);
+    // `from` is the sender's JID.
+    boost::asio::awaitable<void> route_message(Sender sender, const Jid& from, xml::Element stanza,
+                                               const Jid& to);
+    // A stanza for a domain of another route, from a local client.
+    boost::asio::awaitable<void> route_to_other_domain(Sender sender, xml::Element stanza,
+                                                       const Jid& to);
+    // Presence or iq from a route for a local JID.
+    void route_inbound(xml::Element stanza, const Jid& to);
     // XEP-0191: false (and the sender answered) when a blocklist stops the stanza.
     bool blocking_allows(c2s::ClientSession& sender, const xml::Element& stanza, const Jid& to);
     void bounce(c2s::ClientSession& sender, const xml::Element& stanza, StanzaErrorCondition c,
                 std::string text = {});
+    void bounce(const Sender& sender, const xml::Element& stanza, StanzaErrorCondition c,
+                std::string text = {});
     ServerContext& server_;
+    mutable std::shared_mutex routes_mu_;
+    std::map<std::string, std::shared_ptr<Route>, std::less<>> routes_;
+    std::shared_ptr<Route> unreachable_;
 };
 
 }  // namespace hongyan

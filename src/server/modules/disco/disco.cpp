@@ -6,6 +6,7 @@
 
 #include "server/im/im.hpp"
 #include "server/modules/module_list.hpp"
+#include "server/router/router.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/namespaces.hpp"
@@ -70,8 +71,11 @@ class DiscoModule final : public Module {
                           iq.error(StanzaErrorCondition::item_not_found, "no such node");
                           co_return;
                       }
-                      // No components or rooms yet: an empty list.
-                      iq.reply(xml::Element("query", std::string(ns::disco_items)));
+                      // §4.1: the services of this server: the components connected now.
+                      xml::Element q("query", std::string(ns::disco_items));
+                      for (const auto& domain : iq.server.router->routed_domains())
+                          q.add_child("item", std::string(ns::disco_items)).set_attr("jid", domain);
+                      iq.reply(std::move(q));
                       co_return;
                   });
         for (auto target : {IqTarget::account, IqTarget::other_account}) {
