@@ -398,6 +398,7 @@ int Server::run() {
     for (auto& w : I.workers) w->io.stop();
     for (auto& w : I.workers)
         if (w->thread.joinable()) w->thread.join();
+    I.ctx->router->clear_routes();
     // Storage work still in flight completes by posting to a worker's io_context: finish
     // it while those still exist, then drop the sessions (and their sockets).
     I.ctx->im->stop();

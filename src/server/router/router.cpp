@@ -75,6 +75,11 @@ void Router::remove_route(const std::string& domain, const Route* route) {
     if (it != routes_.end() && it->second.get() == route) routes_.erase(it);
 }
 
+void Router::clear_routes() {
+    std::unique_lock lock(routes_mu_);
+    routes_.clear();
+}
+
 std::shared_ptr<Route> Router::find_route(std::string_view domain) const {
     std::shared_lock lock(routes_mu_);
     auto it = find_domain(routes_, domain);

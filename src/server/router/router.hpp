@@ -49,6 +49,9 @@ class Router {
     // one already (the caller refuses with <conflict/>).
     bool add_route(const std::string& domain, std::shared_ptr<Route> route);
     void remove_route(const std::string& domain, const Route* route);
+    // Drops every route (at shutdown, before the I/O threads' event loops go: a
+    // component's connection must not outlive its socket's io_context).
+    void clear_routes();
     // The route for `domain` (the server's own domain has none): a connected component for
     // it or a parent domain, or the route that answers for unreachable domains.
     std::shared_ptr<Route> find_route(std::string_view domain) const;
