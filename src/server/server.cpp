@@ -252,6 +252,7 @@ Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
             spdlog::info("module {} disabled by configuration", m->name());
             continue;
         }
+        mctx.begin_module(std::string(m->name()));
         m->start(mctx);
         I.modules.push_back(std::move(m));
     }
@@ -405,6 +406,11 @@ int Server::run() {
     I.ctx->hashing->join();
     I.storage->stop();
     I.workers.clear();
+    // Nothing is routed any more: each module stops and its registrations go.
+    for (auto it = I.modules.rbegin(); it != I.modules.rend(); ++it) {
+        (*it)->stop();
+        I.ctx->modules->remove_module((*it)->name());
+    }
     spdlog::info("stopped");
     return 0;
 }

@@ -209,6 +209,34 @@ def test_blocklist_survives_restart(start_server):
     assert sorted(blocklist(s2)) == [BJ, "spam.example"]
 
 
+def test_disabled_blocking_module_blocks_nothing(start_server):
+    """docs/configuration.md modules.disabled: with the blocking module off, a blocklist
+    stored earlier is neither applied (messages pass both ways, §3.7 no longer applies)
+    nor served (the iq gets service-unavailable, RFC 6120 §8.4), nor advertised."""
+    server = start_server()
+    s = server.login(A, AP)
+    assert block(s, BJ).get("type") == "result"
+    data = server.data_dir
+    users = dict(server.users)
+    server.close_clients()
+    assert server.terminate() == 0
+
+    off = start_server({"modules.disabled": "blocking"}, data_dir=data)
+    off.users = users
+    alice = off.online(A, AP, resource="a")
+    bob = off.online(B, BP, resource="b")
+    bob.send(f"<message to='{AJ}' id='in' type='chat'><body>hello</body></message>")
+    assert alice.wait_for(is_message("in")).findtext(q(NS_CLIENT, "body")) == "hello"
+    alice.send(f"<message to='{BJ}' id='out' type='chat'><body>hi</body></message>")
+    assert bob.wait_for(is_message("out")).findtext(q(NS_CLIENT, "body")) == "hi"
+    r = iq(alice, "get", f"<blocklist xmlns='{NS_BLOCKING}'/>")
+    assert r.get("type") == "error" and stanza_error_condition(r) == "service-unavailable", \
+        to_str(r)
+    info = iq(alice, "get", f"<query xmlns='{NS_DISCO_INFO}'/>", to="localhost")
+    features = [f.get("var") for f in info.iter(q(NS_DISCO_INFO, "feature"))]
+    assert NS_BLOCKING not in features and NS_PING in features
+
+
 def test_blocklist_limit(start_server):
     """blocking.max_items: past it a block gets not-acceptable and the list is unchanged;
     re-blocking a JID already on the full list is not a new item."""

@@ -41,7 +41,8 @@ UserPtr Im::load_state(const std::string& user) {
     auto& store = *server_.storage;
     auto st = std::make_shared<UserState>(user);
     st->replace_items(store.rosters().load(user));
-    for (auto& j : store.blocklists().load(user)) st->blocked.insert(std::move(j));
+    if (limits_.blocking)
+        for (auto& j : store.blocklists().load(user)) st->blocked.insert(std::move(j));
     st->forgotten_below = store.rosters().forgotten_below(user);
     // Tombstones serve versioned fetches (RFC 6121 §2.6); past the limit the oldest half
     // is forgotten, and clients that far behind get their whole roster.
@@ -140,6 +141,7 @@ bool Im::online(const std::string& user) const {
 }
 
 bool Im::blocks(const std::string& user, const Jid& other) const {
+    if (!limits_.blocking) return false;
     auto st = cache_.find(user);
     return st && st->blocks(other);
 }
@@ -401,7 +403,7 @@ asio::awaitable<std::optional<StanzaError>> Im::deliver_or_store(Jid from, xml::
         // XEP-0191 §3.7: a blocked sender learns nothing more than about a stranger.
         if (blocked) return Outcome::no_user;
         if (only_chat_state(m)) return Outcome::dropped;
-        if (!limits_.offline || limits_.offline_max == 0) return Outcome::off;
+        if (limits_.offline_max == 0) return Outcome::off;
         auto& delay = m.add_child("delay", std::string(ns::delay));
         delay.set_attr("from", domain_);
         delay.set_attr("stamp", utc_stamp());

@@ -46,7 +46,7 @@ struct Limits {
     std::size_t roster_max_removed = 1000;
     std::size_t offline_max = 1000;
     std::size_t blocklist_max = 1000;
-    bool offline = false;  // the offline module is on
+    bool blocking = false;  // the blocking module is on: blocklists are loaded and applied
 };
 
 class Im {
@@ -81,7 +81,8 @@ class Im {
     // Presence from a local client with `from` stamped (io).
     boost::asio::awaitable<void> presence(SessionPtr sender, xml::Element p, std::optional<Jid> to);
     // A normal or chat message for a local user none of whose resources takes it right
-    // now: delivered after all, stored offline, or the error for the sender (io).
+    // now: delivered after all, stored offline, or the error for the sender (io; the
+    // offline module's deliver hook).
     boost::asio::awaitable<std::optional<StanzaError>> deliver_or_store(Jid from, xml::Element m,
                                                                         Jid to);
 
@@ -98,7 +99,9 @@ class Im {
     // True when the user has an available resource.
     bool online(const std::string& user) const;
 
-    void enable_offline() { limits_.offline = true; }
+    // The blocking module turns blocklists on (before any user is loaded); with it off,
+    // no blocklist is loaded or applied anywhere.
+    void enable_blocking() { limits_.blocking = true; }
     SharedGroups& shared() { return shared_; }
     const Limits& limits() const { return limits_; }
     std::string full_bare(const std::string& user) const;

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "server/c2s/client_session.hpp"
+#include "server/router/router.hpp"
 #include "server/server_context.hpp"
 #include "xmpp/crypto.hpp"
 #include "xmpp/namespaces.hpp"
@@ -88,24 +90,138 @@ const ModuleHost::Entry* ModuleHost::find_iq(IqType type, IqTarget target,
     return it == iq_.end() ? nullptr : &it->second;
 }
 
+void StanzaEvent::error(const StanzaError& err, std::optional<xml::Element> app) const {
+    // RFC 6120 §8.3.1: never answer an error with an error.
+    if (stanza.attr("type") == "error") return;
+    xml::Element reply = make_error_reply(stanza, err);
+    if (app)
+        if (auto* e = reply.child("error", ns::client)) e->add_child(std::move(*app));
+    if (!reply.has_attr("from")) reply.set_attr("from", server.settings.domain);
+    if (session)
+        session->send(reply);
+    else
+        server.router->route(std::move(reply));
+}
+
+HookResult ModuleHost::run_hooks(Phase phase, const StanzaEvent& ev) const {
+    for (const auto& h : hooks_[slot(phase, ev.kind, ev.target)])
+        if (auto r = h.sync(ev); r != HookResult::pass) return r;
+    return HookResult::pass;
+}
+
+boost::asio::awaitable<HookResult> ModuleHost::run_deliver_hooks(const StanzaEvent& ev) const {
+    for (const auto& h : hooks_[slot(Phase::deliver, ev.kind, ev.target)])
+        if (auto r = co_await h.async(ev); r != HookResult::pass) co_return r;
+    co_return HookResult::pass;
+}
+
+namespace {
+template <class V>
+void erase_owned(V& values, std::vector<std::string>& owners, std::string_view name) {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (owners[i] == name) continue;
+        if (out != i) {
+            values[out] = std::move(values[i]);
+            owners[out] = std::move(owners[i]);
+        }
+        ++out;
+    }
+    values.resize(out, typename V::value_type{});
+    owners.resize(out);
+}
+}  // namespace
+
+void ModuleHost::remove_module(std::string_view name) {
+    std::erase_if(iq_, [&](const auto& kv) { return kv.second.module == name; });
+    for (auto& v : hooks_) std::erase_if(v, [&](const Hook& h) { return h.module == name; });
+    erase_owned(features_, feature_owner_, name);
+    erase_owned(identities_, identity_owner_, name);
+    erase_owned(pre_auth_features_, pre_auth_owner_, name);
+    erase_owned(post_auth_features_, post_auth_owner_, name);
+    for (auto it = disco_node_owner_.begin(); it != disco_node_owner_.end();) {
+        if (it->second == name) {
+            disco_nodes_.erase(it->first);
+            it = disco_node_owner_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    std::erase(module_names_, std::string(name));
+}
+
+void ModuleContext::begin_module(std::string name) {
+    module_ = std::move(name);
+    if (std::find(host_.module_names_.begin(), host_.module_names_.end(), module_) ==
+        host_.module_names_.end())
+        host_.module_names_.push_back(module_);
+}
+
 void ModuleContext::add_feature(std::string_view ns) {
     for (const auto& f : host_.features_)
         if (f == ns) return;
     host_.features_.emplace_back(ns);
+    host_.feature_owner_.push_back(module_);
 }
 
 void ModuleContext::add_identity(std::string category, std::string type, std::string name) {
     host_.identities_.push_back(Identity{std::move(category), std::move(type), std::move(name)});
+    host_.identity_owner_.push_back(module_);
 }
 
 void ModuleContext::on_iq(IqType type, IqTarget target, std::string_view ns, IqHandler handler,
                           bool pre_auth) {
     host_.iq_[std::make_tuple(type, target, std::string(ns))] =
-        ModuleHost::Entry{std::move(handler), pre_auth};
+        ModuleHost::Entry{std::move(handler), pre_auth, module_};
 }
 
 void ModuleContext::add_disco_node(std::string node, DiscoNode handlers) {
+    host_.disco_node_owner_[node] = module_;
     host_.disco_nodes_[std::move(node)] = std::move(handlers);
+}
+
+void ModuleContext::on_stanza(Phase phase, std::string_view route, int priority,
+                              StanzaHook handler) {
+    if (phase == Phase::deliver)
+        throw std::invalid_argument("deliver hooks are asynchronous: use on_deliver()");
+    add_hook(phase, route, ModuleHost::Hook{priority, module_, std::move(handler), {}});
+}
+
+void ModuleContext::on_deliver(std::string_view route, int priority, DeliverHook handler) {
+    add_hook(Phase::deliver, route, ModuleHost::Hook{priority, module_, {}, std::move(handler)});
+}
+
+void ModuleContext::add_hook(Phase phase, std::string_view route, ModuleHost::Hook hook) {
+    auto bad = [&] {
+        return std::invalid_argument("stanza hook route '" + std::string(route) +
+                                     "': expected <message|presence|iq|*>/<host|bare|full|"
+                                     "domain|*>");
+    };
+    auto slash = route.find('/');
+    if (slash == std::string_view::npos) throw bad();
+    const std::string_view kind = route.substr(0, slash), target = route.substr(slash + 1);
+    std::vector<StanzaKind> kinds;
+    if (kind == "message" || kind == "*") kinds.push_back(StanzaKind::message);
+    if (kind == "presence" || kind == "*") kinds.push_back(StanzaKind::presence);
+    if (kind == "iq" || kind == "*") kinds.push_back(StanzaKind::iq);
+    std::vector<TargetKind> targets;
+    if (target == "host" || target == "*") targets.push_back(TargetKind::host);
+    if (target == "bare" || target == "*") targets.push_back(TargetKind::bare);
+    if (target == "full" || target == "*") targets.push_back(TargetKind::full);
+    if (target == "domain" || target == "*") targets.push_back(TargetKind::other_domain);
+    if (kinds.empty() || targets.empty()) throw bad();
+    // Deliver hooks take messages the sessions did not (see Phase).
+    if (phase == Phase::deliver && (kinds.size() != 1 || kinds[0] != StanzaKind::message))
+        throw std::invalid_argument("deliver hooks are for messages only");
+    for (auto k : kinds)
+        for (auto t : targets) {
+            auto& v = host_.hooks_[ModuleHost::slot(phase, k, t)];
+            // Descending priority; equal priorities keep registration order.
+            auto pos = std::find_if(v.begin(), v.end(), [&](const ModuleHost::Hook& h) {
+                return h.priority < hook.priority;
+            });
+            v.insert(pos, hook);
+        }
 }
 
 const DiscoNode* ModuleHost::disco_node(std::string_view node) const {
@@ -114,8 +230,9 @@ const DiscoNode* ModuleHost::disco_node(std::string_view node) const {
 }
 
 void ModuleContext::add_stream_feature(StreamPhase phase, xml::Element feature) {
-    (phase == StreamPhase::pre_auth ? host_.pre_auth_features_ : host_.post_auth_features_)
-        .push_back(std::move(feature));
+    const bool pre = phase == StreamPhase::pre_auth;
+    (pre ? host_.pre_auth_features_ : host_.post_auth_features_).push_back(std::move(feature));
+    (pre ? host_.pre_auth_owner_ : host_.post_auth_owner_).push_back(module_);
 }
 
 std::string protocols_markdown() {

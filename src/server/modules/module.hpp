@@ -2,7 +2,9 @@
 // features and stream features with a ModuleContext when the server starts.
 #pragma once
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -56,6 +58,46 @@ struct IqRequest {
 
 using IqHandler = std::function<boost::asio::awaitable<void>(IqRequest&)>;
 
+// ---- stanza hooks (docs/architecture.md, "Stanza hooks") ----------------------------
+// Every message, presence and iq the router handles passes through fixed phases, and
+// modules hook into them by stanza kind and target kind, as "message/bare" or "iq/*":
+//   pre_route     checks and limits before the router looks at the target (blocking);
+//                 a hook that answers "refused" (it told the sender) or "handled" stops
+//                 the stanza.
+//   route         the router's own choice of target by kind: iq handlers (on_iq) for
+//                 the server and accounts, sessions for full and bare JIDs, routes for
+//                 other domains. Not hookable: modules take part through on_iq.
+//   deliver       a message for a local account that no session takes now; the first
+//                 hook that answers "handled" has taken it (offline storage), "refused"
+//                 means it answered the sender with an error. With neither, the sender
+//                 gets <service-unavailable/>.
+//   post_deliver  after a message went to its sessions or was taken in deliver (the
+//                 archive, carbons and push plug in here); the result is ignored.
+// Hooks of a phase run in descending priority; registration is at start only.
+enum class Phase : std::uint8_t { pre_route, deliver, post_deliver };
+enum class HookResult : std::uint8_t { pass, handled, refused };
+enum class StanzaKind : std::uint8_t { message, presence, iq };
+// Whom a stanza is for: the server or a local service ('to' is the server's domain), a
+// local account's bare JID, a full JID, or a JID of another domain (a component; later
+// remote servers).
+enum class TargetKind : std::uint8_t { host, bare, full, other_domain };
+
+struct StanzaEvent {
+    ServerContext& server;
+    c2s::ClientSession* session;  // the local client that sent it, or null (from a route)
+    const Jid& from;
+    const Jid& to;  // with no 'to': the sender's bare JID (RFC 6120 §10.3)
+    const xml::Element& stanza;
+    StanzaKind kind;
+    TargetKind target;
+    // Answers the sender with an error (to the local session, or routed back to 'from');
+    // never an error to an error. `app` goes inside <error/> (RFC 6120 §8.3.2).
+    void error(const StanzaError& err, std::optional<xml::Element> app = std::nullopt) const;
+};
+
+using StanzaHook = std::function<HookResult(const StanzaEvent&)>;
+using DeliverHook = std::function<boost::asio::awaitable<HookResult>(const StanzaEvent&)>;
+
 // How far a module implements a specification (docs/protocols.md is generated from this).
 struct ProtocolSupport {
     std::string_view spec;  // "RFC 6120", "XEP-0199"
@@ -73,6 +115,9 @@ class Module {
     virtual std::string_view name() const = 0;
     virtual std::vector<ProtocolSupport> protocols() const = 0;
     virtual void start(ModuleContext& ctx) = 0;
+    // Called at shutdown in reverse start order, after the server stopped routing and
+    // before its registrations are removed.
+    virtual void stop() {}
 };
 
 struct Identity {
@@ -93,6 +138,7 @@ class ModuleHost {
     struct Entry {
         IqHandler handler;
         bool pre_auth = false;
+        std::string module;
     };
     const Entry* find_iq(IqType type, IqTarget target, std::string_view ns) const;
     const std::vector<std::string>& features() const { return features_; }
@@ -110,8 +156,38 @@ class ModuleHost {
     const xml::Element& caps_feature() const;
     static constexpr std::string_view caps_node = "https://hongyan.im/server";
 
+    // Stanza hooks. hooked() is the cheap test the router makes before building an event.
+    bool hooked(Phase phase, StanzaKind kind, TargetKind target) const {
+        return !hooks_[slot(phase, kind, target)].empty();
+    }
+    // Runs the hooks of a phase until one answers other than pass, and returns that
+    // answer (pass when none did).
+    HookResult run_hooks(Phase phase, const StanzaEvent& ev) const;
+    boost::asio::awaitable<HookResult> run_deliver_hooks(const StanzaEvent& ev) const;
+    // Drops everything module `name` registered (its iq handlers, hooks, features,
+    // identities, stream features and disco nodes). Not while stanzas are routed.
+    void remove_module(std::string_view name);
+    // The modules that registered anything, in start order.
+    const std::vector<std::string>& module_names() const { return module_names_; }
+
   private:
     friend class ModuleContext;
+    struct Hook {
+        int priority;
+        std::string module;
+        StanzaHook sync;
+        DeliverHook async;
+    };
+    static constexpr std::size_t kinds = 3, targets = 4;
+    static constexpr std::size_t slot(Phase p, StanzaKind k, TargetKind t) {
+        return (static_cast<std::size_t>(p) * kinds + static_cast<std::size_t>(k)) * targets +
+               static_cast<std::size_t>(t);
+    }
+    std::array<std::vector<Hook>, 3 * kinds * targets> hooks_;
+    std::vector<std::string> module_names_;
+    // Who registered what, parallel to the vectors below.
+    std::vector<std::string> feature_owner_, identity_owner_, pre_auth_owner_, post_auth_owner_;
+    std::map<std::string, std::string, std::less<>> disco_node_owner_;
     std::map<std::tuple<IqType, IqTarget, std::string>, Entry, std::less<>> iq_;
     std::vector<std::string> features_;
     std::vector<Identity> identities_;
@@ -136,10 +212,22 @@ class ModuleContext {
                bool pre_auth = false);
     void add_stream_feature(StreamPhase phase, xml::Element feature);
     void add_disco_node(std::string node, DiscoNode handlers);
+    // Hooks `handler` into a phase for the stanzas `route` names: "<kind>/<target>" with
+    // kind message, presence, iq or * and target host, bare, full, domain (another
+    // domain) or *. Throws std::invalid_argument for anything else. pre_route and
+    // post_deliver take a StanzaHook, deliver a DeliverHook.
+    void on_stanza(Phase phase, std::string_view route, int priority, StanzaHook handler);
+    void on_deliver(std::string_view route, int priority, DeliverHook handler);
+
+    // Everything registered from here on belongs to module `name` (the server calls this
+    // before each module's start(); ModuleHost::remove_module undoes it).
+    void begin_module(std::string name);
 
   private:
+    void add_hook(Phase phase, std::string_view route, ModuleHost::Hook hook);
     ServerContext& server_;
     ModuleHost& host_;
+    std::string module_;
 };
 
 // Every module compiled into hongyand, in start order.

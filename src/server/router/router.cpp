@@ -179,9 +179,7 @@ asio::awaitable<void> Router::route_from_client(std::shared_ptr<ClientSession> s
         }
         stanza.set_attr("to", to->str());
     }
-    if (to && !to->local().empty() && to->bare() != sender->jid().bare() &&
-        !blocking_allows(*sender, stanza, *to))
-        co_return;
+    if (!pre_route(sender.get(), sender->jid(), stanza, to ? *to : sender->jid().bare())) co_return;
     if (to && to->domain() != server_.settings.domain) {
         co_await route_to_other_domain(std::move(sender), std::move(stanza), *to);
         co_return;
@@ -216,29 +214,40 @@ asio::awaitable<void> Router::route_presence(std::shared_ptr<ClientSession> send
     }
 }
 
-bool Router::blocking_allows(ClientSession& sender, const Element& stanza, const Jid& to) {
-    // XEP-0191 §3.7: nothing goes to a JID the sender blocks; the sender is told.
-    const std::string_view type = stanza.attr("type");
-    const bool answerable =
-        stanza.name() == "message" || (stanza.name() == "iq" && (type == "get" || type == "set"));
-    if (server_.im->blocks(sender.jid().local(), to)) {
-        if (answerable && type != "error") {
-            Element reply = make_error_reply(
-                stanza, StanzaError{StanzaErrorCondition::not_acceptable,
-                                    "you have blocked this contact", StanzaErrorType::cancel});
-            if (auto* err = reply.child("error", ns::client))
-                err->add_child("blocked", std::string(ns::blocking_errors));
-            sender.send(reply);
-        }
-        return false;
-    }
-    // Nothing arrives from a JID the recipient blocks; messages and requests get the
-    // same answer as for a user who is not there, presence is dropped silently.
-    if (to.domain() == server_.settings.domain && server_.im->blocks(to.local(), sender.jid())) {
-        if (answerable) bounce(sender, stanza, StanzaErrorCondition::service_unavailable);
-        return false;
-    }
-    return true;
+namespace {
+
+modules::StanzaKind kind_of(const Element& stanza) {
+    if (stanza.name() == "message") return modules::StanzaKind::message;
+    if (stanza.name() == "presence") return modules::StanzaKind::presence;
+    return modules::StanzaKind::iq;
+}
+
+modules::TargetKind target_of(const Jid& to, const std::string& domain) {
+    if (to.domain() != domain) return modules::TargetKind::other_domain;
+    if (to.local().empty()) return modules::TargetKind::host;
+    return to.is_bare() ? modules::TargetKind::bare : modules::TargetKind::full;
+}
+
+}  // namespace
+
+bool Router::pre_route(ClientSession* sender, const Jid& from, const Element& stanza,
+                       const Jid& to) {
+    const auto kind = kind_of(stanza);
+    const auto target = target_of(to, server_.settings.domain);
+    if (!server_.modules->hooked(modules::Phase::pre_route, kind, target)) return true;
+    const modules::StanzaEvent ev{server_, sender, from, to, stanza, kind, target};
+    return server_.modules->run_hooks(modules::Phase::pre_route, ev) == modules::HookResult::pass;
+}
+
+void Router::post_deliver(ClientSession* sender, const Jid& from, const Element& stanza,
+                          const Jid& to) {
+    const auto target = target_of(to, server_.settings.domain);
+    if (!server_.modules->hooked(modules::Phase::post_deliver, modules::StanzaKind::message,
+                                 target))
+        return;
+    const modules::StanzaEvent ev{server_, sender, from, to, stanza, modules::StanzaKind::message,
+                                  target};
+    server_.modules->run_hooks(modules::Phase::post_deliver, ev);
 }
 
 asio::awaitable<void> Router::route_iq(std::shared_ptr<ClientSession> sender, Element stanza,
@@ -298,6 +307,7 @@ asio::awaitable<void> Router::route_message(Sender sender, const Jid& from, Elem
     if (!to.is_bare()) {
         if (auto s = server_.registry->find(to)) {
             deliver(s, stanza.to_string(ns::client));
+            post_deliver(sender.get(), from, stanza, to);
             co_return;
         }
         // RFC 6121 §8.5.3.2.1: no such resource. Only chat is treated as if sent to the
@@ -320,21 +330,38 @@ asio::awaitable<void> Router::route_message(Sender sender, const Jid& from, Elem
     if (!sessions.empty()) {
         auto bytes = std::make_shared<const std::string>(stanza.to_string(ns::client));
         for (auto& s : sessions) deliver(s, bytes);
+        post_deliver(sender.get(), from, stanza, to.bare());
         co_return;
     }
-    // §8.5.2.2: nobody takes it now. headline and error are dropped; normal and chat are
-    // kept for later (XEP-0160), or the sender learns why not.
+    // §8.5.2.2: nobody takes it now. headline and error are dropped; normal and chat go to
+    // the deliver hooks (offline storage, XEP-0160), or the sender learns nobody took them.
     if (type == "headline" || type == "error") co_return;
-    std::optional<StanzaError> err;
-    try {
-        err = co_await server_.im->deliver_or_store(from, stanza, to.bare());
-    } catch (const std::exception& e) {
-        // A storage failure: the sender learns the message was not taken.
-        spdlog::error("offline message for {} failed: {}", to.bare_str(), e.what());
-        err = StanzaError{
-            StanzaErrorCondition::internal_server_error, storage::storage_failure_text(e), {}};
+    auto result = modules::HookResult::pass;
+    const Jid bare = to.bare();
+    if (server_.modules->hooked(modules::Phase::deliver, modules::StanzaKind::message,
+                                modules::TargetKind::bare)) {
+        const modules::StanzaEvent ev{server_,
+                                      sender.get(),
+                                      from,
+                                      bare,
+                                      stanza,
+                                      modules::StanzaKind::message,
+                                      modules::TargetKind::bare};
+        try {
+            result = co_await server_.modules->run_deliver_hooks(ev);
+        } catch (const std::exception& e) {
+            // A storage failure: the sender learns the message was not taken.
+            spdlog::error("delivery to {} failed: {}", to.bare_str(), e.what());
+            bounce(sender, stanza, StanzaErrorCondition::internal_server_error,
+                   storage::storage_failure_text(e));
+            co_return;
+        }
     }
-    if (err) bounce(sender, stanza, err->condition, err->text);
+    if (result == modules::HookResult::handled)
+        post_deliver(sender.get(), from, stanza, bare);
+    else if (result == modules::HookResult::pass)
+        bounce(sender, stanza, StanzaErrorCondition::service_unavailable,
+               "the recipient is offline and this server keeps no messages");
 }
 
 asio::awaitable<void> Router::route_to_other_domain(Sender sender, Element stanza, const Jid& to) {
@@ -355,6 +382,7 @@ asio::awaitable<void> Router::route_from_route(Element stanza) {
     auto from = Jid::parse(stanza.attr("from"));
     auto to = Jid::parse(stanza.attr("to"));
     if (!from || !to) co_return;  // the route checked both
+    if (!pre_route(nullptr, *from, stanza, *to)) co_return;
     if (to->domain() != server_.settings.domain) {
         // A component's stanza for another component (or a remote domain).
         find_route(to->domain())->deliver(std::move(stanza));
@@ -366,12 +394,6 @@ asio::awaitable<void> Router::route_from_route(Element stanza) {
         if (stanza.name() == "iq" && (type == "get" || type == "set"))
             bounce_routed(stanza, StanzaErrorCondition::service_unavailable,
                           "the server answers iq from its own clients only");
-        co_return;
-    }
-    // XEP-0191: nothing reaches a user from a JID the user blocks.
-    if (server_.im->blocks(to->local(), *from)) {
-        if (stanza.name() != "presence")
-            bounce_routed(stanza, StanzaErrorCondition::service_unavailable);
         co_return;
     }
     if (stanza.name() == "message") {

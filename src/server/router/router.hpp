@@ -82,8 +82,13 @@ class Router {
                                                        const Jid& to);
     // Presence or iq from a route for a local JID.
     void route_inbound(xml::Element stanza, const Jid& to);
-    // XEP-0191: false (and the sender answered) when a blocklist stops the stanza.
-    bool blocking_allows(c2s::ClientSession& sender, const xml::Element& stanza, const Jid& to);
+    // The pre-route hooks (modules/module.hpp): false when one stopped the stanza (and
+    // answered the sender). `sender` is null for a stanza from a route.
+    bool pre_route(c2s::ClientSession* sender, const Jid& from, const xml::Element& stanza,
+                   const Jid& to);
+    // The post-deliver hooks for a message that reached its target.
+    void post_deliver(c2s::ClientSession* sender, const Jid& from, const xml::Element& stanza,
+                      const Jid& to);
     void bounce(c2s::ClientSession& sender, const xml::Element& stanza, StanzaErrorCondition c,
                 std::string text = {});
     void bounce(const Sender& sender, const xml::Element& stanza, StanzaErrorCondition c,

@@ -1,4 +1,8 @@
-// XEP-0191 Blocking Command. The IM core applies the blocklist to every stanza routed.
+// XEP-0191 Blocking Command: the blocklist iq, and a pre-route hook that stops stanzas
+// between a user and a JID the user blocks (§3.7). The IM core keeps the lists with the
+// rest of a user's state and, with this module on, also applies them to the presence it
+// broadcasts. Disabled, no list is loaded or applied.
+#include "server/c2s/client_session.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module_list.hpp"
 #include "server/server_context.hpp"
@@ -16,6 +20,8 @@ class BlockingModule final : public Module {
                  "items; limit blocking.max_items"}};
     }
     void start(ModuleContext& ctx) override {
+        ctx.server().im->enable_blocking();
+        ctx.on_stanza(Phase::pre_route, "*/*", 100, check);
         ctx.add_feature(ns::blocking);
         ctx.on_iq(IqType::get, IqTarget::account, ns::blocking,
                   [](IqRequest& iq) -> boost::asio::awaitable<void> {
@@ -39,6 +45,36 @@ class BlockingModule final : public Module {
 
   private:
     static boost::asio::awaitable<void> bad() { co_return; }
+
+    // XEP-0191 §3.7. Stanzas between a user's own resources are never blocked.
+    static HookResult check(const StanzaEvent& ev) {
+        const bool local_from = ev.from.domain() == ev.server.settings.domain;
+        const bool local_to = ev.target == TargetKind::bare || ev.target == TargetKind::full;
+        if (ev.to.local().empty() || (local_from && ev.to.bare() == ev.from.bare()))
+            return HookResult::pass;
+        const std::string_view type = ev.stanza.attr("type");
+        const bool answerable = ev.kind == StanzaKind::message ||
+                                (ev.kind == StanzaKind::iq && (type == "get" || type == "set"));
+        auto& im = *ev.server.im;
+        // Nothing goes to a JID the sender blocks; the sender is told why.
+        if (ev.session && im.blocks(ev.from.local(), ev.to)) {
+            if (answerable) {
+                xml::Element blocked("blocked", std::string(ns::blocking_errors));
+                ev.error(StanzaError{StanzaErrorCondition::not_acceptable,
+                                     "you have blocked this contact", StanzaErrorType::cancel},
+                         std::move(blocked));
+            }
+            return HookResult::refused;
+        }
+        // Nothing arrives from a JID the recipient blocks; messages and requests get the
+        // same answer as for a user who is not there, presence is dropped silently.
+        if (local_to && im.blocks(ev.to.local(), ev.from)) {
+            if (answerable)
+                ev.error(StanzaError{StanzaErrorCondition::service_unavailable, {}, {}});
+            return HookResult::refused;
+        }
+        return HookResult::pass;
+    }
 };
 }  // namespace
 

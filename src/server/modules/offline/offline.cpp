@@ -1,5 +1,7 @@
-// XEP-0160 offline messages (stored by the IM core, delivered at initial presence with a
-// non-negative priority, deleted once written) with XEP-0203 delay stamps.
+// XEP-0160 offline messages with XEP-0203 delay stamps: a deliver hook takes the messages
+// no session takes and stores them; the IM core delivers them at initial presence with a
+// non-negative priority and deletes them once written. Disabled, such messages bounce
+// with <service-unavailable/> (what was stored before is still delivered).
 #include "server/im/im.hpp"
 #include "server/modules/module_list.hpp"
 #include "server/server_context.hpp"
@@ -19,7 +21,13 @@ class OfflineModule final : public Module {
     }
     void start(ModuleContext& ctx) override {
         ctx.add_feature(ns::msgoffline);
-        ctx.server().im->enable_offline();
+        ctx.on_deliver(
+            "message/bare", 0, [](const StanzaEvent& ev) -> boost::asio::awaitable<HookResult> {
+                auto err = co_await ev.server.im->deliver_or_store(ev.from, ev.stanza, ev.to);
+                if (!err) co_return HookResult::handled;
+                ev.error(*err);
+                co_return HookResult::refused;
+            });
     }
 };
 }  // namespace
