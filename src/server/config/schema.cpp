@@ -1,6 +1,7 @@
 // Every configuration key of hongyand, in one place. docs/configuration.md is generated from
 // this table (`hongyand --config-reference`), and a test checks the two agree.
 #include "server/config/config.hpp"
+#include "server/modules/module.hpp"
 
 namespace hongyan::config {
 
@@ -210,36 +211,6 @@ const std::vector<KeySpec>& schema() {
          "Attempts at a write that must happen eventually (deleting delivered offline "
          "messages) before it is given up, waiting 1 s, then doubling up to 30 s.",
          1, 1000},
-        // [roster]
-        {"roster.max_items", ValueType::integer, std::int64_t{10000},
-         "Contacts a user may add to their own roster (shared-group contacts do not count); "
-         "past it a roster set gets <not-allowed/>.",
-         1, 10000000},
-        {"roster.max_removed", ValueType::integer, std::int64_t{1000},
-         "Removed contacts remembered per user for versioned roster fetches (RFC 6121 §2.6); "
-         "past it the oldest half is forgotten when the user next logs in, and a client that "
-         "far behind gets its whole roster.",
-         2, 1000000},
-        {"roster.max_name_length", ValueType::integer, std::int64_t{1024},
-         "Longest contact name in bytes; longer gets <not-acceptable/> (RFC 6121 §2.3.3).", 1,
-         65536},
-        {"roster.max_group_length", ValueType::integer, std::int64_t{1024},
-         "Longest roster group name in bytes; longer gets <not-acceptable/>.", 1, 65536},
-        // [offline]
-        {"offline.max_messages", ValueType::integer, std::int64_t{1000},
-         "Messages kept for a user who is offline (XEP-0160); past it senders get "
-         "<service-unavailable/>. 0 keeps none.",
-         0, 10000000},
-        // [blocking]
-        {"blocking.max_items", ValueType::integer, std::int64_t{1000},
-         "JIDs one user may block (XEP-0191); more gets <not-acceptable/>.", 1, 1000000},
-        // [vcard]
-        {"vcard.max_size", ValueType::integer, std::int64_t{65536},
-         "Largest vCard in bytes (XEP-0054); larger gets <not-acceptable/>.", 256, 16777216},
-        // [private]
-        {"private.max_size", ValueType::integer, std::int64_t{65536},
-         "Largest private XML fragment in bytes (XEP-0049); larger gets <not-acceptable/>.", 256,
-         16777216},
         // [shared_groups]
         {"shared_groups.everyone", ValueType::string, S(""),
          "When set, every account appears in every other account's roster, with subscription "
@@ -249,20 +220,22 @@ const std::vector<KeySpec>& schema() {
          "Shared-group changes kept in memory so that a versioned roster fetch gets only what "
          "changed; a client further behind gets its whole roster.",
          100, 100000000},
-        // [search]
-        {"search.max_results", ValueType::integer, std::int64_t{50},
-         "Most users one directory search (XEP-0055) returns.", 1, 10000},
-        // [modules]
-        {"modules.disabled",
-         ValueType::string_list,
-         L{},
-         "Modules to switch off by name (see docs/protocols.md for the list).",
-         0,
-         0,
-         {"ping", "version", "time", "last", "disco", "register", "legacy_session", "roster",
-          "offline", "blocking", "vcard", "private", "search", "adhoc"}},
     };
-    return keys;
+    // Every compiled module's own keys, and the choices of modules.disabled: the module
+    // list (src/server/modules/modules.cmake) is the one place either is declared.
+    static const std::vector<KeySpec> all = [] {
+        std::vector<KeySpec> out = keys;
+        std::vector<std::string_view> names;
+        for (const auto& m : modules::all_modules()) {
+            names.push_back(m->name());
+            for (auto& k : m->config_keys()) out.push_back(std::move(k));
+        }
+        out.push_back({"modules.disabled", ValueType::string_list, L{},
+                       "Modules to switch off by name (see docs/protocols.md for the list).", 0, 0,
+                       std::move(names)});
+        return out;
+    }();
+    return all;
 }
 
 const KeySpec* find_key(std::string_view key) {

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "server/config/config.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/stanza_error.hpp"
 #include "xmpp/xml.hpp"
@@ -114,6 +115,9 @@ class Module {
     virtual ~Module() = default;
     virtual std::string_view name() const = 0;
     virtual std::vector<ProtocolSupport> protocols() const = 0;
+    // The configuration keys the module reads ("<module>.<key>"); docs/configuration.md
+    // lists them with the core's keys (config::schema()).
+    virtual std::vector<config::KeySpec> config_keys() const { return {}; }
     virtual void start(ModuleContext& ctx) = 0;
     // Called at shutdown in reverse start order, after the server stopped routing and
     // before its registrations are removed.

@@ -10,7 +10,7 @@
 #include <unordered_map>
 
 #include "server/im/im.hpp"
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "server/router/router.hpp"
 #include "server/router/session_registry.hpp"
 #include "server/sasl/sasl_server.hpp"

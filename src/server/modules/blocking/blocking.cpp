@@ -4,7 +4,7 @@
 // broadcasts. Disabled, no list is loaded or applied.
 #include "server/c2s/client_session.hpp"
 #include "server/im/im.hpp"
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "server/server_context.hpp"
 #include "xmpp/namespaces.hpp"
 
@@ -18,6 +18,13 @@ class BlockingModule final : public Module {
         return {{"XEP-0191", "Blocking Command", "1.3", "complete",
                  "block, unblock, unblock all, pushes; JID, bare, domain/resource and domain "
                  "items; limit blocking.max_items"}};
+    }
+    std::vector<config::KeySpec> config_keys() const override {
+        using config::ValueType;
+        return {
+            {"blocking.max_items", ValueType::integer, std::int64_t{1000},
+             "JIDs one user may block (XEP-0191); more gets <not-acceptable/>.", 1, 1000000},
+        };
     }
     void start(ModuleContext& ctx) override {
         ctx.server().im->enable_blocking();

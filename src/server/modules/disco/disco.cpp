@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "server/im/im.hpp"
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "server/router/router.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"

@@ -4,7 +4,7 @@
 #include <chrono>
 
 #include "server/im/im.hpp"
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/namespaces.hpp"

@@ -1,6 +1,6 @@
 // RFC 3921 §3 session establishment, kept for old clients: an optional no-op
 // (draft-cridland-xmpp-session-01 <optional/> marks it as such).
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan::modules {

@@ -3,7 +3,7 @@
 // non-negative priority and deletes them once written. Disabled, such messages bounce
 // with <service-unavailable/> (what was stored before is still delivered).
 #include "server/im/im.hpp"
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "server/server_context.hpp"
 #include "xmpp/namespaces.hpp"
 
@@ -18,6 +18,15 @@ class OfflineModule final : public Module {
                  "normal and chat messages (not chat states alone); offline.max_messages per "
                  "user, then service-unavailable"},
                 {"XEP-0203", "Delayed Delivery", "2.0", "complete", "stamped on offline messages"}};
+    }
+    std::vector<config::KeySpec> config_keys() const override {
+        using config::ValueType;
+        return {
+            {"offline.max_messages", ValueType::integer, std::int64_t{1000},
+             "Messages kept for a user who is offline (XEP-0160); past it senders get "
+             "<service-unavailable/>. 0 keeps none.",
+             0, 10000000},
+        };
     }
     void start(ModuleContext& ctx) override {
         ctx.add_feature(ns::msgoffline);

@@ -1,5 +1,5 @@
 // XEP-0199: XMPP Ping. The server answers pings to itself and to the user's own account.
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan::modules {

@@ -6,7 +6,7 @@
 
 #include "server/c2s/client_session.hpp"
 #include "server/im/im.hpp"
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "server/router/session_registry.hpp"
 #include "server/sasl/sasl_server.hpp"
 #include "server/server_context.hpp"

@@ -2,7 +2,7 @@
 // stream features for versioning and subscription pre-approval (§3.4). The work is done by
 // the IM core (server/im), which also handles presence and subscriptions.
 #include "server/im/im.hpp"
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "server/server_context.hpp"
 #include "xmpp/namespaces.hpp"
 
@@ -16,6 +16,25 @@ class RosterModule final : public Module {
         return {{"XEP-0237", "Roster Versioning", "1.3", "complete",
                  "as RFC 6121 §2.6: an empty result and one push per changed item since the "
                  "client's version, shared-group changes included"}};
+    }
+    std::vector<config::KeySpec> config_keys() const override {
+        using config::ValueType;
+        return {
+            {"roster.max_items", ValueType::integer, std::int64_t{10000},
+             "Contacts a user may add to their own roster (shared-group contacts do not count); "
+             "past it a roster set gets <not-allowed/>.",
+             1, 10000000},
+            {"roster.max_removed", ValueType::integer, std::int64_t{1000},
+             "Removed contacts remembered per user for versioned roster fetches (RFC 6121 §2.6); "
+             "past it the oldest half is forgotten when the user next logs in, and a client that "
+             "far behind gets its whole roster.",
+             2, 1000000},
+            {"roster.max_name_length", ValueType::integer, std::int64_t{1024},
+             "Longest contact name in bytes; longer gets <not-acceptable/> (RFC 6121 §2.3.3).", 1,
+             65536},
+            {"roster.max_group_length", ValueType::integer, std::int64_t{1024},
+             "Longest roster group name in bytes; longer gets <not-acceptable/>.", 1, 65536},
+        };
     }
     void start(ModuleContext& ctx) override {
         ctx.add_stream_feature(StreamPhase::post_auth,

@@ -1,7 +1,7 @@
 // XEP-0055 Jabber Search of the user directory, on the server's own JID: with a data form
 // (XEP-0004, field 'user': part of a username) or the legacy <nick/> field. Only for
 // logged-in users of this server; results are capped at search.max_results.
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/data_form.hpp"
@@ -21,6 +21,13 @@ class SearchModule final : public Module {
                  "search.max_results; switch off with modules.disabled"},
                 {"XEP-0004", "Data Forms", "2.13.1", "partial",
                  "the form types search and ad-hoc commands use"}};
+    }
+    std::vector<config::KeySpec> config_keys() const override {
+        using config::ValueType;
+        return {
+            {"search.max_results", ValueType::integer, std::int64_t{50},
+             "Most users one directory search (XEP-0055) returns.", 1, 10000},
+        };
     }
     void start(ModuleContext& ctx) override {
         ctx.add_feature(ns::search);

@@ -1,7 +1,7 @@
 // XEP-0202: Entity Time of the server.
 #include <ctime>
 
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan::modules {

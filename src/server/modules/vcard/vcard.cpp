@@ -1,6 +1,6 @@
 // XEP-0054 vcard-temp: each user publishes one vCard and anyone may read it (RFC 6121
 // §8.5.2.1.3: the server answers for the account). Size limit: vcard.max_size.
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/namespaces.hpp"
@@ -16,6 +16,13 @@ class VcardModule final : public Module {
     std::vector<ProtocolSupport> protocols() const override {
         return {{"XEP-0054", "vcard-temp", "1.2", "complete",
                  "publish and read; vcard.max_size, larger gets not-acceptable"}};
+    }
+    std::vector<config::KeySpec> config_keys() const override {
+        using config::ValueType;
+        return {
+            {"vcard.max_size", ValueType::integer, std::int64_t{65536},
+             "Largest vCard in bytes (XEP-0054); larger gets <not-acceptable/>.", 256, 16777216},
+        };
     }
     void start(ModuleContext& ctx) override {
         ctx.add_feature(ns::vcard);

@@ -1,7 +1,7 @@
 // XEP-0092: Software Version of the server.
 #include <sys/utsname.h>
 
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan::modules {

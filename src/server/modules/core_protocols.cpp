@@ -1,25 +1,8 @@
-#include "server/modules/module_list.hpp"
+// Protocols implemented by the core (streams, TLS, SASL, binding, transports, routes)
+// rather than by a module; docs/protocols.md lists them first.
+#include "server/modules/module.hpp"
 
 namespace hongyan::modules {
-
-std::vector<std::unique_ptr<Module>> all_modules() {
-    std::vector<std::unique_ptr<Module>> m;
-    m.push_back(make_disco_module());
-    m.push_back(make_ping_module());
-    m.push_back(make_version_module());
-    m.push_back(make_time_module());
-    m.push_back(make_last_module());
-    m.push_back(make_roster_module());
-    m.push_back(make_offline_module());
-    m.push_back(make_blocking_module());
-    m.push_back(make_vcard_module());
-    m.push_back(make_private_module());
-    m.push_back(make_search_module());
-    m.push_back(make_adhoc_module());
-    m.push_back(make_register_module());
-    m.push_back(make_legacy_session_module());
-    return m;
-}
 
 std::vector<ProtocolSupport> core_protocols() {
     return {

@@ -1,6 +1,6 @@
 // XEP-0049 Private XML Storage: a user keeps XML fragments, one per namespace, that only
 // they can read (bookmarks, client settings). Size limit: private.max_size per fragment.
-#include "server/modules/module_list.hpp"
+#include "server/modules/module.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/namespaces.hpp"
@@ -16,6 +16,14 @@ class PrivateModule final : public Module {
     std::vector<ProtocolSupport> protocols() const override {
         return {{"XEP-0049", "Private XML Storage", "1.2", "complete",
                  "one fragment per namespace; private.max_size"}};
+    }
+    std::vector<config::KeySpec> config_keys() const override {
+        using config::ValueType;
+        return {
+            {"private.max_size", ValueType::integer, std::int64_t{65536},
+             "Largest private XML fragment in bytes (XEP-0049); larger gets <not-acceptable/>.",
+             256, 16777216},
+        };
     }
     void start(ModuleContext& ctx) override {
         ctx.add_feature(ns::private_);
