@@ -222,9 +222,7 @@ struct Server::Impl {
 Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
     auto& I = *impl_;
     std::filesystem::create_directories(cfg.data_dir());
-    I.storage = std::make_unique<storage::Storage>(cfg.database_path());
-    I.storage->set_busy_timeout(static_cast<int>(cfg.integer("storage.busy_timeout")));
-    I.storage->set_retry_attempts(static_cast<int>(cfg.integer("storage.retry_attempts")));
+    I.storage = std::make_unique<storage::Storage>(cfg);
 
     auto cert = cfg.cert_file(), key = cfg.key_file();
     if (!std::filesystem::exists(cert) && !std::filesystem::exists(key) &&

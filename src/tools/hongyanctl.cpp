@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
                       << " (restart hongyand to use it)\n";
             return 0;
         }
-        hongyan::storage::Storage storage(cfg.database_path());
+        hongyan::storage::Storage storage(cfg);
         auto& accounts = storage.accounts();
         const int iterations = static_cast<int>(cfg.integer("auth.scram_iterations"));
         const auto min_len = static_cast<std::size_t>(cfg.integer("register.min_password_length"));

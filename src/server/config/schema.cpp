@@ -202,6 +202,14 @@ const std::vector<KeySpec>& schema() {
          "reading pauses beyond it. 0 means unlimited.",
          0, 1073741824},
         // [storage]
+        {"storage.backend",
+         ValueType::string,
+         S("sqlite"),
+         "Where accounts, rosters and messages are kept: sqlite, the embedded default (one "
+         "file, data_dir/hongyan.db). PostgreSQL comes with issue #9.",
+         0,
+         0,
+         {"sqlite"}},
         {"storage.busy_timeout", ValueType::integer, std::int64_t{5000},
          "Milliseconds a write waits while another process (hongyanctl, a backup) holds the "
          "database's write lock; past it the request concerned gets <internal-server-error/> "

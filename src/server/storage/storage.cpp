@@ -2,24 +2,38 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/storage/sqlite/account_store.hpp"
-#include "server/storage/sqlite/database.hpp"
-#include "server/storage/sqlite/im_stores.hpp"
+#include <stdexcept>
+
+#include "server/config/config.hpp"
 
 namespace hongyan::storage {
 
-Storage::Storage(const std::filesystem::path& database_file) {
-    if (database_file.has_parent_path())
-        std::filesystem::create_directories(database_file.parent_path());
-    db_ = std::make_unique<sqlite::Database>(database_file);
-    accounts_ = std::make_unique<sqlite::SqliteAccountStore>(*db_);
-    rosters_ = std::make_unique<sqlite::SqliteRosterStore>(*db_);
-    offline_ = std::make_unique<sqlite::SqliteOfflineStore>(*db_);
-    blocklists_ = std::make_unique<sqlite::SqliteBlocklistStore>(*db_);
-    vcards_ = std::make_unique<sqlite::SqliteXmlStore>(*db_, "vcards");
-    private_xml_ = std::make_unique<sqlite::SqliteXmlStore>(*db_, "private_xml");
-    directory_ = std::make_unique<sqlite::SqliteDirectoryStore>(*db_);
+namespace sqlite {
+std::unique_ptr<Backend> make_backend(const BackendOptions& options);
 }
+
+const std::vector<std::string_view>& backend_names() {
+    static const std::vector<std::string_view> names = {"sqlite"};
+    return names;
+}
+
+std::unique_ptr<Backend> open_backend(std::string_view name, const BackendOptions& options) {
+    if (name == "sqlite") return sqlite::make_backend(options);
+    throw std::invalid_argument("unknown storage backend '" + std::string(name) + "'");
+}
+
+std::unique_ptr<Backend> open_backend(const config::Config& cfg) {
+    BackendOptions o;
+    o.sqlite_file = cfg.database_path();
+    o.busy_timeout_ms = static_cast<int>(cfg.integer("storage.busy_timeout"));
+    return open_backend(cfg.string("storage.backend"), o);
+}
+
+Storage::Storage(const config::Config& cfg) : Storage(open_backend(cfg)) {
+    retry_attempts_ = static_cast<int>(cfg.integer("storage.retry_attempts"));
+}
+
+Storage::Storage(std::unique_ptr<Backend> backend) : backend_(std::move(backend)) {}
 
 Storage::~Storage() {
     stop();
@@ -42,19 +56,17 @@ void Storage::stop() {
 }
 
 bool Storage::delete_account(const std::string& user, const std::string& bare_jid) {
-    return db_->transaction([&] {
-        if (!accounts_->exists(user)) return false;
-        rosters_->remove_contact(bare_jid);
-        return accounts_->remove(user);
+    bool removed = false;
+    backend_->transaction([&] {
+        if (!accounts().exists(user)) return;
+        rosters().remove_contact(bare_jid);
+        removed = accounts().remove(user);
     });
+    return removed;
 }
 
 void Storage::transaction(const std::function<void()>& f) {
-    db_->transaction(f);
-}
-
-void Storage::set_busy_timeout(int ms) {
-    db_->set_busy_timeout(ms);
+    backend_->transaction(f);
 }
 
 void Storage::log_failure(std::string_view what, const std::exception& e) {

@@ -10,7 +10,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <filesystem>
 #include <functional>
 #include <list>
 #include <memory>
@@ -18,22 +17,15 @@
 #include <string>
 #include <thread>
 
-#include "server/storage/account_store.hpp"
-#include "server/storage/blocklist_store.hpp"
-#include "server/storage/directory_store.hpp"
-#include "server/storage/offline_store.hpp"
-#include "server/storage/roster_store.hpp"
-#include "server/storage/xml_store.hpp"
+#include "server/storage/backend.hpp"
 
 namespace hongyan::storage {
 
-namespace sqlite {
-class Database;
-}
-
 class Storage {
   public:
-    explicit Storage(const std::filesystem::path& database_file);
+    // Over the backend the configuration chooses (storage.backend).
+    explicit Storage(const config::Config& cfg);
+    explicit Storage(std::unique_ptr<Backend> backend);
     ~Storage();
 
     // Starts the storage thread (the server); tools call the stores directly instead.
@@ -42,15 +34,16 @@ class Storage {
     void stop();
     void set_retry_attempts(int n) { retry_attempts_ = n; }
     // How long a write waits for another process's lock on the database (milliseconds).
-    void set_busy_timeout(int ms);
+    void set_busy_timeout(int ms) { backend_->set_busy_timeout(ms); }
 
-    AccountStore& accounts() { return *accounts_; }
-    RosterStore& rosters() { return *rosters_; }
-    OfflineStore& offline() { return *offline_; }
-    BlocklistStore& blocklists() { return *blocklists_; }
-    XmlStore& vcards() { return *vcards_; }
-    XmlStore& private_xml() { return *private_xml_; }
-    DirectoryStore& directory() { return *directory_; }
+    Backend& backend() { return *backend_; }
+    AccountStore& accounts() { return backend_->accounts(); }
+    RosterStore& rosters() { return backend_->rosters(); }
+    OfflineStore& offline() { return backend_->offline(); }
+    BlocklistStore& blocklists() { return backend_->blocklists(); }
+    XmlStore& vcards() { return backend_->vcards(); }
+    XmlStore& private_xml() { return backend_->private_xml(); }
+    DirectoryStore& directory() { return backend_->directory(); }
 
     // Runs `f` on the storage thread without waiting for it (work is done in order). A
     // storage error inside it (a locked database, a full disk) is logged: it never takes
@@ -89,13 +82,7 @@ class Storage {
     static void log_failure(std::string_view what, const std::exception& e);
     void attempt(std::string what, std::function<void()> f, int done);
 
-    std::unique_ptr<sqlite::Database> db_;
-    std::unique_ptr<AccountStore> accounts_;
-    std::unique_ptr<RosterStore> rosters_;
-    std::unique_ptr<OfflineStore> offline_;
-    std::unique_ptr<BlocklistStore> blocklists_;
-    std::unique_ptr<XmlStore> vcards_, private_xml_;
-    std::unique_ptr<DirectoryStore> directory_;
+    std::unique_ptr<Backend> backend_;
     boost::asio::io_context ctx_{1};
     int retry_attempts_ = 10;
     bool stopping_ = false;                         // storage thread

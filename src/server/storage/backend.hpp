@@ -1,0 +1,62 @@
+// A storage backend: one implementation of every store interface, over one database, with
+// transactions across stores. The server and the tools open the backend the configuration
+// names (storage.backend) through open_backend() and never name an implementation: a
+// second backend (PostgreSQL, issue #9) slots in here without a module changing.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/storage/account_store.hpp"
+#include "server/storage/blocklist_store.hpp"
+#include "server/storage/directory_store.hpp"
+#include "server/storage/offline_store.hpp"
+#include "server/storage/roster_store.hpp"
+#include "server/storage/xml_store.hpp"
+
+namespace hongyan::config {
+class Config;
+}
+
+namespace hongyan::storage {
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+    virtual std::string_view name() const = 0;  // as storage.backend names it
+
+    virtual AccountStore& accounts() = 0;
+    virtual RosterStore& rosters() = 0;
+    virtual OfflineStore& offline() = 0;
+    virtual BlocklistStore& blocklists() = 0;
+    virtual XmlStore& vcards() = 0;
+    virtual XmlStore& private_xml() = 0;
+    virtual DirectoryStore& directory() = 0;
+
+    // Runs `f` in one write transaction: all of its writes (to any store) or none; a
+    // throw rolls back and is rethrown.
+    virtual void transaction(const std::function<void()>& f) = 0;
+    // How long a write waits for a lock another process holds (milliseconds).
+    virtual void set_busy_timeout(int ms) = 0;
+};
+
+// Where and how a backend keeps its data.
+struct BackendOptions {
+    std::filesystem::path sqlite_file;  // created with its directory if missing
+    int busy_timeout_ms = 5000;
+};
+
+// The backends compiled in, by name ("sqlite").
+const std::vector<std::string_view>& backend_names();
+// Opens (creating and migrating as needed) the backend called `name`; throws
+// std::invalid_argument for an unknown name and StorageError when the database cannot be
+// opened.
+std::unique_ptr<Backend> open_backend(std::string_view name, const BackendOptions& options);
+// The backend the configuration chooses (storage.backend, storage.busy_timeout).
+std::unique_ptr<Backend> open_backend(const config::Config& cfg);
+
+}  // namespace hongyan::storage

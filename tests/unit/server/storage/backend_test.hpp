@@ -1,0 +1,56 @@
+// The fixture of every store test: each test runs once per backend compiled in
+// (storage::backend_names()), on a fresh database of its own. A store test file per store
+// interface; a new backend passes them all before it is used.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "server/storage/backend.hpp"
+
+namespace hongyan::storage::testing {
+
+class BackendTest : public ::testing::TestWithParam<std::string_view> {
+  protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("hongyan-store-test-" + std::to_string(std::random_device{}()));
+        BackendOptions o;
+        o.sqlite_file = dir_ / "hongyan.db";
+        o.busy_timeout_ms = 1000;
+        db_ = open_backend(GetParam(), o);
+    }
+    void TearDown() override {
+        db_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+    Backend& db() { return *db_; }
+    // An account with throwaway credentials (most stores hold rows of an account).
+    void add_account(const std::string& user) {
+        sasl::ScramCredentials c;
+        c.salt = "salt-" + user;
+        c.iterations = 4096;
+        c.sha1 = {"stored1-" + user, "server1-" + user};
+        c.sha256 = {"stored256-" + user, "server256-" + user};
+        ASSERT_TRUE(db().accounts().create(user, c));
+    }
+
+  private:
+    std::filesystem::path dir_;
+    std::unique_ptr<Backend> db_;
+};
+
+inline std::string backend_name(const ::testing::TestParamInfo<std::string_view>& info) {
+    return std::string(info.param);
+}
+
+}  // namespace hongyan::storage::testing
+
+#define HONGYAN_ON_EVERY_BACKEND(Suite)                                                \
+    INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                          \
+                             ::testing::ValuesIn(::hongyan::storage::backend_names()), \
+                             ::hongyan::storage::testing::backend_name)
