@@ -325,4 +325,17 @@ std::size_t XmlStreamParser::consumed_of_last_chunk() const {
     return static_cast<std::size_t>(event_end_ - chunk_start_);
 }
 
+std::optional<Element> parse_stanza(std::string_view xml, std::string_view ns) {
+    XmlStreamParser parser;
+    std::string header = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='";
+    header += ns;
+    header += "'>";
+    if (parser.feed(header) != XmlStreamParser::Event::stream_open) return std::nullopt;
+    if (parser.resume() != XmlStreamParser::Event::need_more) return std::nullopt;
+    if (parser.feed(xml) != XmlStreamParser::Event::stanza) return std::nullopt;
+    Element el = parser.take_stanza();
+    if (parser.resume() != XmlStreamParser::Event::need_more) return std::nullopt;
+    return el;
+}
+
 }  // namespace hongyan::xml

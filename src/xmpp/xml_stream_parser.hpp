@@ -6,6 +6,8 @@
 // anything further is parsed.
 #pragma once
 
+#include <optional>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -102,5 +104,9 @@ class XmlStreamParser {
     std::int64_t chunk_start_ = 0;  // index of the first byte of the last chunk
     std::int64_t event_end_ = 0;    // index just after the last event's bytes
 };
+
+// One stanza from a string (XML the server stored or built itself), its default namespace
+// `ns`; nullopt when it is not one well-formed element.
+std::optional<Element> parse_stanza(std::string_view xml, std::string_view ns);
 
 }  // namespace hongyan::xml

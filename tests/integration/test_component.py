@@ -146,6 +146,46 @@ def test_iq_round_trip_through_the_component(server):
     assert stanza_error_condition(err, NS_COMPONENT) == "service-unavailable"
 
 
+def test_the_server_answers_a_components_requests(server):
+    """A component asks the server what a client could (RFC 6120 §10.3: 'to' is the
+    domain; RFC 6121 §8.5.2.1.3: a user's bare JID, answered on the user's behalf): the
+    same handlers answer, and the answers are routed back to the component."""
+    server.ensure_user("alice", PW)
+    alice = server.login("alice", PW)
+    vcard = "<vCard xmlns='vcard-temp'><FN>Alice &amp; Co</FN></vCard>"
+    assert alice.iq("set", vcard).get("type") == "result"
+    c = connect_component(server)
+    c.send(f"<iq type='get' id='info' from='bot@echo.localhost' to='localhost'>"
+           f"<query xmlns='{xmpp_raw.NS_DISCO_INFO}'/></iq>")
+    res = c.next()
+    assert res.get("id") == "info" and res.get("type") == "result", xmpp_raw.to_str(res)
+    assert res.get("from") == "localhost" and res.get("to") == "bot@echo.localhost"
+    feats = [f.get("var") for f in res.iter(f"{{{xmpp_raw.NS_DISCO_INFO}}}feature")]
+    assert xmpp_raw.NS_PING in feats, xmpp_raw.to_str(res)
+    # A user's vCard, from storage (XEP-0054 §3.2).
+    c.send("<iq type='get' id='vc' from='echo.localhost' to='alice@localhost'>"
+           "<vCard xmlns='vcard-temp'/></iq>")
+    res = c.next()
+    assert res.get("id") == "vc" and res.get("type") == "result", xmpp_raw.to_str(res)
+    assert res.findtext("{vcard-temp}vCard/{vcard-temp}FN") == "Alice & Co"
+    # What only a client of the server may do is refused, and so is what nobody handles.
+    c.send("<iq type='set' id='reg' from='echo.localhost' to='localhost'>"
+           "<query xmlns='jabber:iq:register'><username>x</username>"
+           "<password>secret-pw</password></query></iq>")
+    err = c.next()
+    assert err.get("id") == "reg" and err.get("type") == "error"
+    assert stanza_error_condition(err, NS_COMPONENT) == "service-unavailable"
+    c.send("<iq type='get' id='nope' from='echo.localhost' to='localhost'>"
+           "<query xmlns='urn:example:nobody'/></iq>")
+    err = c.next()
+    assert err.get("id") == "nope"
+    assert stanza_error_condition(err, NS_COMPONENT) == "service-unavailable"
+    c.send("<iq type='get' id='two' from='echo.localhost' to='localhost'>"
+           "<ping xmlns='urn:xmpp:ping'/><ping xmlns='urn:xmpp:ping'/></iq>")
+    err = c.next()
+    assert stanza_error_condition(err, NS_COMPONENT) == "bad-request"
+
+
 def test_connected_components_are_in_the_servers_disco_items(server):
     server.ensure_user("alice", PW)
     alice = server.login("alice", PW)

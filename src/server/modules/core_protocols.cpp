@@ -29,7 +29,8 @@ std::vector<ProtocolSupport> core_protocols() {
          "jabber:component:accept on component.port (5347, loopback by default), one secret "
          "per domain (component.secrets); host-unknown, not-authorized, conflict and "
          "invalid-from as stream errors; a component serves its domain and its subdomains and "
-         "is listed in the server's disco#items; presence subscriptions from components wait "
+         "is listed in the server's disco#items; its requests to the server and to users' bare "
+         "JIDs are answered by the server's handlers; presence subscriptions from components wait "
          "for non-local contacts in the IM core (federation)"},
         {"XEP-0156", "Discovering Alternative XMPP Connection Methods", "1.4.0", "complete",
          "/.well-known/host-meta and host-meta.json with the WebSocket endpoint, CORS *; "

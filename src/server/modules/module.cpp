@@ -10,6 +10,7 @@
 #include "server/server_context.hpp"
 #include "xmpp/crypto.hpp"
 #include "xmpp/namespaces.hpp"
+#include "xmpp/xml_stream_parser.hpp"
 
 namespace hongyan::modules {
 
@@ -24,7 +25,14 @@ void IqRequest::reply(std::optional<xml::Element> payload) {
     if (from) r.set_attr("to", from->str());
     if (to) r.set_attr("from", to->str());
     if (payload) r.add_child(std::move(*payload));
-    session->send(r);
+    send(std::move(r));
+}
+
+void IqRequest::send(xml::Element reply) {
+    if (session)
+        session->send(reply);
+    else
+        server.router->route(std::move(reply));
 }
 
 void IqRequest::reply_raw(std::string_view payload_xml) {
@@ -44,7 +52,17 @@ void IqRequest::reply_raw(std::string_view payload_xml) {
     out += '>';
     out += payload_xml;
     out += "</iq>";
-    session->send_stanza(std::move(out));
+    if (session) {
+        session->send_stanza(std::move(out));
+        return;
+    }
+    // A route takes elements: the stored XML is parsed once more.
+    auto parsed = xml::parse_stanza(out, ns::client);
+    if (!parsed) {
+        error(StanzaErrorCondition::internal_server_error, "stored XML could not be read");
+        return;
+    }
+    send(std::move(*parsed));
 }
 
 void IqRequest::error(const StanzaError& err, std::optional<xml::Element> app) {
@@ -52,7 +70,7 @@ void IqRequest::error(const StanzaError& err, std::optional<xml::Element> app) {
     if (app)
         if (auto* e = r.child("error", ns::client)) e->add_child(std::move(*app));
     if (!from) r.remove_attr("to");
-    session->send(r);
+    send(std::move(r));
 }
 
 const std::string& ModuleHost::caps_ver() const {

@@ -37,10 +37,13 @@ enum class IqTarget { host, account, other_account };
 // Stream features are offered before authentication or after it.
 enum class StreamPhase { pre_auth, post_auth };
 
-// One iq request handed to a module, with helpers to answer it.
+// One iq request handed to a module, with helpers to answer it. The answers go back the
+// way the request came: to the local session, or routed to 'from' (a component).
 struct IqRequest {
     ServerContext& server;
-    std::shared_ptr<c2s::ClientSession> session;  // the local client that sent it
+    // The local client that sent it; null for a request from a route (only host and
+    // other_account handlers get those).
+    std::shared_ptr<c2s::ClientSession> session;
     xml::Element iq;
     std::optional<Jid> from;  // the sender's full JID; empty before authentication
     std::optional<Jid> to;    // as addressed; empty when there was no 'to'
@@ -55,6 +58,9 @@ struct IqRequest {
     void error(StanzaErrorCondition c, std::string text = {}) {
         error(StanzaError{c, std::move(text), {}});
     }
+
+  private:
+    void send(xml::Element reply);
 };
 
 using IqHandler = std::function<boost::asio::awaitable<void>(IqRequest&)>;

@@ -284,19 +284,26 @@ asio::awaitable<void> Router::route_iq(std::shared_ptr<ClientSession> sender, El
     // registered for other accounts (vCard, last activity, disco); RFC 6121 §8.5.2.1.3.
     if (target == modules::IqTarget::account && to && to->bare() != sender->jid().bare())
         target = modules::IqTarget::other_account;
+    const Jid from = sender->jid();
+    co_await call_iq_handler(std::move(sender), from, std::move(stanza), to, target);
+}
+
+asio::awaitable<void> Router::call_iq_handler(Sender sender, const Jid& from, Element stanza,
+                                              std::optional<Jid> to, modules::IqTarget target) {
+    const Element* payload = stanza.first_child();
     auto* entry = server_.modules->find_iq(
-        type == "get" ? modules::IqType::get : modules::IqType::set, target, payload->xmlns());
+        stanza.attr("type") == "get" ? modules::IqType::get : modules::IqType::set, target,
+        payload->xmlns());
     if (!entry) {
         // RFC 6120 §8.4: nobody here understands the payload.
-        bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
+        bounce(sender, stanza, StanzaErrorCondition::service_unavailable);
         co_return;
     }
-    modules::IqRequest req{server_, sender, std::move(stanza), sender->jid(), to};
+    modules::IqRequest req{server_, std::move(sender), std::move(stanza), from, std::move(to)};
     try {
         co_await entry->handler(req);
     } catch (const std::exception& e) {
-        spdlog::error("iq handler for {} failed: {}", payload ? req.payload().xmlns() : "",
-                      e.what());
+        spdlog::error("iq handler for {} failed: {}", req.payload().xmlns(), e.what());
         req.error(StanzaErrorCondition::internal_server_error, storage::storage_failure_text(e));
     }
 }
@@ -388,14 +395,26 @@ asio::awaitable<void> Router::route_from_route(Element stanza) {
         find_route(to->domain())->deliver(std::move(stanza));
         co_return;
     }
-    if (to->local().empty()) {
-        // For the server itself: the handlers answer local clients only, so far.
-        const std::string_view type = stanza.attr("type");
-        if (stanza.name() == "iq" && (type == "get" || type == "set"))
-            bounce_routed(stanza, StanzaErrorCondition::service_unavailable,
-                          "the server answers iq from its own clients only");
+    const std::string_view type = stanza.attr("type");
+    if (stanza.name() == "iq" && (type == "get" || type == "set") && to->is_bare()) {
+        // A request to the server (disco, ping, version, ...) or on behalf of an account
+        // (vCard, last activity; RFC 6121 §8.5.2.1.3), answered by the same handlers as
+        // for local clients, with the answer routed back.
+        const Element* payload = stanza.first_child();
+        if (!payload || stanza.children().size() != 1) {
+            bounce_routed(stanza, StanzaErrorCondition::bad_request,
+                          "an iq get or set has exactly one child element");
+            co_return;
+        }
+        const auto target =
+            to->local().empty() ? modules::IqTarget::host : modules::IqTarget::other_account;
+        const Jid sender_jid = *from;
+        std::optional<Jid> target_jid = *to;
+        co_await call_iq_handler(nullptr, sender_jid, std::move(stanza), std::move(target_jid),
+                                 target);
         co_return;
     }
+    if (to->local().empty()) co_return;  // other stanzas for the server itself end here
     if (stanza.name() == "message") {
         const Jid target = *to;
         co_await route_message(nullptr, *from, std::move(stanza), target);
@@ -415,12 +434,9 @@ void Router::route_inbound(Element stanza, const Jid& to) {
             bounce_routed(stanza, StanzaErrorCondition::service_unavailable);
         return;
     }
-    if (stanza.name() == "iq") {
-        // §8.5.2.1.3: an iq to an account is answered by the server on the user's behalf;
-        // the account handlers answer local clients only, so far.
-        if (request) bounce_routed(stanza, StanzaErrorCondition::service_unavailable);
-        return;
-    }
+    if (stanza.name() == "iq")
+        return;  // results and errors to a bare JID end here; requests
+                 // were answered by the handlers
     // Presence to a bare JID (§8.5.2.1.2): available and unavailable go to the user's
     // available resources. Subscription requests and probes from other domains wait for
     // the IM core to keep non-local contacts (the federation issue).

@@ -23,6 +23,9 @@ struct ServerContext;
 namespace c2s {
 class ClientSession;
 }
+namespace modules {
+enum class IqTarget;
+}
 
 class Router {
   public:
@@ -73,6 +76,11 @@ class Router {
                                           xml::Element stanza, const std::optional<Jid>& to);
     boost::asio::awaitable<void> route_presence(std::shared_ptr<c2s::ClientSession> sender,
                                                 xml::Element stanza, std::optional<Jid> to);
+    // The module handler for an iq get/set, with the answer back to `sender` (or routed
+    // to `from` when null); <service-unavailable/> when nobody handles it.
+    boost::asio::awaitable<void> call_iq_handler(Sender sender, const Jid& from,
+                                                 xml::Element stanza, std::optional<Jid> to,
+                                                 modules::IqTarget target);
     // A message for a local account, from a local client (`sender`) or a route (null);
     // `from` is the sender's JID.
     boost::asio::awaitable<void> route_message(Sender sender, const Jid& from, xml::Element stanza,

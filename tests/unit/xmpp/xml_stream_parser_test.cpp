@@ -272,3 +272,17 @@ TEST(XmlStreamParser, ReleasedParserIsRebuiltWithTheStreamsNamespaces) {
     ASSERT_EQ(p.feed("<presence/></s:stream>"), Event::stanza);
     EXPECT_EQ(p.resume(), Event::stream_close);
 }
+
+TEST(ParseStanza, OneElementInTheGivenNamespace) {
+    auto el = hongyan::xml::parse_stanza(
+        "<iq type='result' id='1'><vCard xmlns='vcard-temp'><FN>A &amp; B</FN></vCard></iq>",
+        "jabber:client");
+    ASSERT_TRUE(el);
+    EXPECT_EQ(el->name(), "iq");
+    EXPECT_EQ(el->xmlns(), "jabber:client");
+    ASSERT_NE(el->child("vCard", "vcard-temp"), nullptr);
+    EXPECT_EQ(el->child("vCard", "vcard-temp")->child_text("FN", "vcard-temp"), "A & B");
+    EXPECT_FALSE(hongyan::xml::parse_stanza("<iq>", "jabber:client"));
+    EXPECT_FALSE(hongyan::xml::parse_stanza("<a/><b/>", "jabber:client"));
+    EXPECT_FALSE(hongyan::xml::parse_stanza("not xml", "jabber:client"));
+}

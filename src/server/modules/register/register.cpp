@@ -51,6 +51,7 @@ class RegisterModule final : public Module {
         }
         ctx.add_feature(ns::register_);
         auto get = [](IqRequest& iq) -> awaitable<void> {
+            if (!iq.session) co_return for_clients_only(iq);
             if (!iq.from) {
                 if (iq.server.settings.register_policy == "closed") {
                     iq.error(StanzaErrorCondition::service_unavailable,
@@ -68,6 +69,7 @@ class RegisterModule final : public Module {
             iq.reply(std::move(q));
         };
         auto set = [](IqRequest& iq) -> awaitable<void> {
+            if (!iq.session) co_return for_clients_only(iq);
             if (!iq.from) {
                 co_await create_account(iq);
             } else if (iq.payload().child("remove", ns::register_)) {
@@ -83,6 +85,11 @@ class RegisterModule final : public Module {
     }
 
   private:
+    // A request from a route (a component) has no account to register or change.
+    static void for_clients_only(IqRequest& iq) {
+        iq.error(StanzaErrorCondition::service_unavailable,
+                 "in-band registration is for this server's clients");
+    }
     static awaitable<void> create_account(IqRequest& iq) {
         ServerContext& server = iq.server;
         const Settings& s = server.settings;
