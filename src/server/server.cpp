@@ -236,7 +236,7 @@ Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
     I.ctx = std::make_unique<ServerContext>(cfg);
     I.ctx->storage = I.storage.get();
     I.ctx->tls = I.tls.get();
-    I.ctx->registry = std::make_unique<SessionRegistry>();
+    I.ctx->registry = std::make_unique<LocalSessionRegistry>();
     I.ctx->hashing = std::make_unique<asio::thread_pool>(
         static_cast<std::size_t>(cfg.integer("auth.hash_threads")));
     I.ctx->modules = std::make_unique<modules::ModuleHost>();

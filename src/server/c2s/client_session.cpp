@@ -28,6 +28,37 @@ bool ClientSession::can_queue_now() const {
            pending_posts_.load(std::memory_order_relaxed) == 0;
 }
 
+void ClientSession::deliver(std::string stanza) {
+    if (can_queue_now()) {
+        send_stanza(std::move(stanza));
+        return;
+    }
+    post([this, stanza = std::move(stanza)]() mutable { send_stanza(std::move(stanza)); });
+}
+
+void ClientSession::deliver(std::shared_ptr<const std::string> stanza) {
+    if (can_queue_now()) {
+        send_stanza(std::move(stanza));
+        return;
+    }
+    post([this, stanza = std::move(stanza)]() mutable { send_stanza(std::move(stanza)); });
+}
+
+void ClientSession::deliver(std::vector<std::shared_ptr<const std::string>> stanzas) {
+    if (stanzas.empty()) return;
+    if (can_queue_now()) {
+        for (auto& s : stanzas) send_stanza(std::move(s));
+        return;
+    }
+    post([this, stanzas = std::move(stanzas)]() mutable {
+        for (auto& s : stanzas) send_stanza(std::move(s));
+    });
+}
+
+void ClientSession::terminate(StreamErrorCondition cond, std::string text) {
+    post([this, cond, text = std::move(text)] { close(cond, text); });
+}
+
 ClientSession::~ClientSession() {
     queue_.clear();
 }

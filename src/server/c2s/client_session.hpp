@@ -4,7 +4,8 @@
 // attached to another later (XEP-0198 resumption, BOSH requests), with its queue intact.
 //
 // A session lives on one I/O thread (its executor) and is touched only there; other
-// threads reach it through Router::deliver(), which posts to that executor.
+// threads reach it through its SessionRoute side (deliver(), terminate()), which posts to
+// that executor.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "server/c2s/output_queue.hpp"
+#include "server/router/session_route.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/stanza_error.hpp"
 #include "xmpp/xml.hpp"
@@ -40,12 +42,13 @@ class OutputSink {
     virtual void abort(std::string_view reason) = 0;
 };
 
-class ClientSession : public std::enable_shared_from_this<ClientSession> {
+class ClientSession final : public SessionRoute,
+                            public std::enable_shared_from_this<ClientSession> {
   public:
     // `peer` names the client in logs (address and port).
     ClientSession(ServerContext& server, boost::asio::any_io_executor executor, std::string ip,
                   std::string peer);
-    ~ClientSession();
+    ~ClientSession() override;
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
 
@@ -64,6 +67,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         });
     }
     bool can_queue_now() const;
+
+    // SessionRoute: from any thread. Queued directly when that keeps the order (on the
+    // session's own thread, nothing posted to it waiting: can_queue_now()), else posted.
+    void deliver(std::string stanza) override;
+    void deliver(std::shared_ptr<const std::string> stanza) override;
+    void deliver(std::vector<std::shared_ptr<const std::string>> stanzas) override;
+    void terminate(StreamErrorCondition cond, std::string text) override;
+    ClientSession* local() override { return this; }
     // For posters that carry work for many sessions in one handler (DeliveryBatch): one
     // add before posting, one ran() in the handler, per session.
     void add_pending_post() { pending_posts_.fetch_add(1, std::memory_order_relaxed); }

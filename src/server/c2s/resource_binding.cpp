@@ -59,9 +59,7 @@ asio::awaitable<void> bind_resource(ServerContext& server, const SessionPtr& ses
     session->set_bound(*full);
     // RFC 6120 §7.7.2.2: the newer session wins; the old one gets <conflict/>.
     if (auto old = server.im->bind(*full, session)) {
-        asio::post(old->executor(), [old] {
-            old->close(StreamErrorCondition::conflict, "replaced by a new connection");
-        });
+        old->terminate(StreamErrorCondition::conflict, "replaced by a new connection");
     }
     Element result("iq", ns::client);
     result.set_attr("type", "result");

@@ -8,16 +8,15 @@
 #include <utility>
 #include <vector>
 
-namespace hongyan::c2s {
-class ClientSession;
-}
+#include "server/router/session_route.hpp"
 
 namespace hongyan::im {
 
 class DeliveryBatch {
   public:
-    using SessionPtr = std::shared_ptr<c2s::ClientSession>;
-    void add(const SessionPtr& s, std::shared_ptr<const std::string> bytes);
+    // A local session's stanza waits for the post to its thread; any other route gets it
+    // at once.
+    void add(const RoutePtr& s, std::shared_ptr<const std::string> bytes);
     void flush();
     ~DeliveryBatch() { flush(); }
 
@@ -25,7 +24,7 @@ class DeliveryBatch {
     struct Group {
         const void* ctx;
         boost::asio::any_io_executor ex;
-        std::vector<std::pair<SessionPtr, std::shared_ptr<const std::string>>> items;
+        std::vector<std::pair<RoutePtr, std::shared_ptr<const std::string>>> items;
     };
     std::vector<Group> groups_;
 };

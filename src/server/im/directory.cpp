@@ -139,12 +139,9 @@ void Im::apply_event(const DirectoryEvent& e) {
             break;
         case K::account_removed: {
             forget_contact(contact);
-            for (const auto& r : server_.registry->resources(contact)) {
-                auto s = r.session;
-                asio::post(s->executor(), [s] {
-                    s->close(StreamErrorCondition::not_authorized, "the account was deleted");
-                });
-            }
+            for (const auto& r : server_.registry->resources(contact))
+                r.session->terminate(StreamErrorCondition::not_authorized,
+                                     "the account was deleted");
             if (!everyone_.empty())
                 for (const auto& u : bound_users())
                     if (u != e.user) push_item(u, contact);

@@ -81,7 +81,7 @@ void Im::release(const std::string& user) {
     });
 }
 
-SessionPtr Im::bind(const Jid& full, SessionPtr session) {
+RoutePtr Im::bind(const Jid& full, SessionPtr session) {
     auto st = cache_.find(full.local());  // pinned by bound()
     std::unique_lock<std::mutex> lock;
     if (st) lock = std::unique_lock(st->presence_mu);
@@ -91,7 +91,7 @@ SessionPtr Im::bind(const Jid& full, SessionPtr session) {
     return replaced->session;
 }
 
-void Im::unbind(const Jid& full, const c2s::ClientSession* session) {
+void Im::unbind(const Jid& full, const SessionRoute* session) {
     auto st = cache_.find(full.local());
     std::unique_lock<std::mutex> lock;
     if (st) lock = std::unique_lock(st->presence_mu);
@@ -235,7 +235,7 @@ void Im::send_to_interested(const std::string& user, const std::string& bytes,
                             bool blocklist) const {
     for (const auto& r : server_.registry->resources(full_bare(user)))
         if (blocklist ? r.state.blocklist_interested : r.state.roster_interested)
-            Router::deliver(r.session, bytes);
+            r.session->deliver(bytes);
 }
 
 void Im::push_item(const std::string& user, const std::string& contact) {
@@ -327,24 +327,30 @@ void Im::finish(RosterTxn& txn) {
 
 // ---- delivery -----------------------------------------------------------------------
 
-void DeliveryBatch::add(const SessionPtr& s, std::shared_ptr<const std::string> bytes) {
-    auto* ctx = &s->executor().context();
+void DeliveryBatch::add(const RoutePtr& s, std::shared_ptr<const std::string> bytes) {
+    auto* local = s->local();
+    if (!local) {
+        s->deliver(std::move(bytes));
+        return;
+    }
+    auto* ctx = &local->executor().context();
     for (auto& g : groups_)
         if (g.ctx == ctx) {
             g.items.emplace_back(s, std::move(bytes));
             return;
         }
-    groups_.push_back(Group{ctx, s->executor(), {}});
+    groups_.push_back(Group{ctx, local->executor(), {}});
     groups_.back().items.emplace_back(s, std::move(bytes));
 }
 
 void DeliveryBatch::flush() {
     for (auto& g : groups_) {
-        for (const auto& item : g.items) item.first->add_pending_post();
+        for (const auto& item : g.items) item.first->local()->add_pending_post();
         asio::post(g.ex, [items = std::move(g.items)] {
             for (const auto& [s, bytes] : items) {
-                s->pending_post_ran();
-                s->send_stanza(bytes);
+                auto* session = s->local();
+                session->pending_post_ran();
+                session->send_stanza(bytes);
             }
         });
     }
@@ -393,7 +399,7 @@ asio::awaitable<std::optional<StanzaError>> Im::deliver_or_store(Jid from, xml::
         auto targets = server_.registry->message_targets(full_bare(user));
         if (!targets.empty()) {
             auto bytes = std::make_shared<const std::string>(m.to_string(ns::client));
-            for (auto& s : targets) Router::deliver(s, bytes);
+            for (auto& s : targets) s->deliver(bytes);
             return Outcome::delivered;
         }
         if (!store.accounts().exists(user)) return Outcome::no_user;

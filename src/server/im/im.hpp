@@ -69,10 +69,10 @@ class Im {
     void release(const std::string& user);
     // Enters a bound session into the registry. Returns the session it replaces (same
     // full JID, RFC 6120 §7.7.2.2), whose presence has ended; the caller closes it.
-    SessionPtr bind(const Jid& full, SessionPtr session);
+    RoutePtr bind(const Jid& full, SessionPtr session);
     // Takes the session out of the registry if the entry is still its own; contacts and
     // directed-presence recipients hear it is unavailable if it was available.
-    void unbind(const Jid& full, const c2s::ClientSession* session);
+    void unbind(const Jid& full, const SessionRoute* session);
 
     // Roster (RFC 6121 §2, io).
     boost::asio::awaitable<void> roster_get(modules::IqRequest& iq);

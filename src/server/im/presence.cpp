@@ -146,13 +146,13 @@ void Im::presences_of(const std::string& user, Stanzas& out) const {
 void Im::deliver_to_available(const std::string& user, const std::string& stanza) const {
     auto bytes = std::make_shared<const std::string>(stanza);
     for (const auto& r : server_.registry->resources(full_bare(user)))
-        if (r.state.available) Router::deliver(r.session, bytes);
+        if (r.state.available) r.session->deliver(bytes);
 }
 
 void Im::deliver_to_available(const std::string& user, const Stanzas& stanzas) const {
     if (stanzas.empty()) return;
     for (const auto& r : server_.registry->resources(full_bare(user)))
-        if (r.state.available) Router::deliver(r.session, stanzas);
+        if (r.state.available) r.session->deliver(stanzas);
 }
 
 void Im::send_current_presence(const std::string& from_user, const std::string& to_user) {
@@ -442,14 +442,14 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
             if (p.has_attr("id")) u.set_attr("id", p.attr("id"));
             out.push_back(std::make_shared<const std::string>(u.to_string(ns::client)));
         }
-        Router::deliver(sender, std::move(out));
+        sender->deliver(std::move(out));
         co_return;
     }
     if (type == "error") {
         if (to && to->domain() != domain_)
             server_.router->route(std::move(p));
         else if (to && !to->is_bare())
-            if (auto s = server_.registry->find(*to)) Router::deliver(s, p.to_string(ns::client));
+            if (auto s = server_.registry->find(*to)) s->deliver(p.to_string(ns::client));
         co_return;
     }
     if (!type.empty() && type != "unavailable") {
@@ -486,7 +486,7 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         } else if (to->is_bare()) {
             deliver_to_available(to->local(), bytes);
         } else if (auto s = server_.registry->find(*to)) {
-            Router::deliver(s, bytes);
+            s->deliver(bytes);
         }
         // §4.6.2: only those who do not already get the broadcast are remembered.
         bool subscriber = false;

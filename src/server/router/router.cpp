@@ -102,12 +102,12 @@ void Router::route(Element stanza) {
     }
     if (to->local().empty()) return;  // for the server itself: nothing to do with it
     if (!to->is_bare()) {
-        if (auto s = server_.registry->find(*to)) deliver(s, stanza.to_string(ns::client));
+        if (auto s = server_.registry->find(*to)) s->deliver(stanza.to_string(ns::client));
         return;
     }
     auto bytes = std::make_shared<const std::string>(stanza.to_string(ns::client));
     for (const auto& r : server_.registry->resources(to->str()))
-        if (r.state.available) deliver(r.session, bytes);
+        if (r.state.available) r.session->deliver(bytes);
 }
 
 void Router::bounce_routed(const Element& stanza, StanzaErrorCondition c, std::string text) {
@@ -122,39 +122,6 @@ void Router::bounce(const Sender& sender, const Element& stanza, StanzaErrorCond
         bounce(*sender, stanza, c, std::move(text));
     else
         bounce_routed(stanza, c, std::move(text));
-}
-
-// Directly when that keeps the order (on the session's own thread, nothing posted to it
-// waiting: ClientSession::can_queue_now()), else a post.
-void Router::deliver(const std::shared_ptr<ClientSession>& target, std::string stanza) {
-    if (target->can_queue_now()) {
-        target->send_stanza(std::move(stanza));
-        return;
-    }
-    target->post(
-        [target, stanza = std::move(stanza)]() mutable { target->send_stanza(std::move(stanza)); });
-}
-
-void Router::deliver(const std::shared_ptr<ClientSession>& target,
-                     std::shared_ptr<const std::string> stanza) {
-    if (target->can_queue_now()) {
-        target->send_stanza(std::move(stanza));
-        return;
-    }
-    target->post(
-        [target, stanza = std::move(stanza)]() mutable { target->send_stanza(std::move(stanza)); });
-}
-
-void Router::deliver(const std::shared_ptr<ClientSession>& target,
-                     std::vector<std::shared_ptr<const std::string>> stanzas) {
-    if (stanzas.empty()) return;
-    auto send_all = [target, stanzas = std::move(stanzas)]() mutable {
-        for (auto& s : stanzas) target->send_stanza(std::move(s));
-    };
-    if (target->can_queue_now())
-        send_all();
-    else
-        target->post(std::move(send_all));
 }
 
 void Router::bounce(ClientSession& sender, const Element& stanza, StanzaErrorCondition c,
@@ -270,7 +237,7 @@ asio::awaitable<void> Router::route_iq(std::shared_ptr<ClientSession> sender, El
     // Addressed to a full JID of someone online: deliver as is.
     if (to && !to->is_bare()) {
         if (auto s = server_.registry->find(*to)) {
-            deliver(s, stanza.to_string(ns::client));
+            s->deliver(stanza.to_string(ns::client));
             co_return;
         }
         // RFC 6121 §8.5.3.2.3: no such resource.
@@ -313,7 +280,7 @@ asio::awaitable<void> Router::route_message(Sender sender, const Jid& from, Elem
     const std::string_view type = stanza.attr("type");
     if (!to.is_bare()) {
         if (auto s = server_.registry->find(to)) {
-            deliver(s, stanza.to_string(ns::client));
+            s->deliver(stanza.to_string(ns::client));
             post_deliver(sender.get(), from, stanza, to);
             co_return;
         }
@@ -336,7 +303,7 @@ asio::awaitable<void> Router::route_message(Sender sender, const Jid& from, Elem
     auto sessions = server_.registry->message_targets(to.bare_str());
     if (!sessions.empty()) {
         auto bytes = std::make_shared<const std::string>(stanza.to_string(ns::client));
-        for (auto& s : sessions) deliver(s, bytes);
+        for (auto& s : sessions) s->deliver(bytes);
         post_deliver(sender.get(), from, stanza, to.bare());
         co_return;
     }
@@ -429,7 +396,7 @@ void Router::route_inbound(Element stanza, const Jid& to) {
     if (!to.is_bare()) {
         // RFC 6121 §8.5.3: to a resource that is online, or an error for a request.
         if (auto s = server_.registry->find(to))
-            deliver(s, stanza.to_string(ns::client));
+            s->deliver(stanza.to_string(ns::client));
         else if (request)
             bounce_routed(stanza, StanzaErrorCondition::service_unavailable);
         return;

@@ -60,13 +60,6 @@ class Router {
     std::shared_ptr<Route> find_route(std::string_view domain) const;
     // Domains of the routes connected now (for disco#items of the server).
     std::vector<std::string> routed_domains() const;
-    // Hands one serialised stanza to a session, on that session's own thread.
-    static void deliver(const std::shared_ptr<c2s::ClientSession>& target, std::string stanza);
-    static void deliver(const std::shared_ptr<c2s::ClientSession>& target,
-                        std::shared_ptr<const std::string> stanza);
-    // Several stanzas, in this order.
-    static void deliver(const std::shared_ptr<c2s::ClientSession>& target,
-                        std::vector<std::shared_ptr<const std::string>> stanzas);
 
   private:
     // Where errors for a stanza go: back to the local client that sent it, or (null) routed

@@ -9,11 +9,12 @@ const std::vector<std::string>& ResourceState::directed() const {
     return extras ? extras->directed : none;
 }
 
-SessionRegistry::Shard& SessionRegistry::shard_for(const std::string& bare) const {
+LocalSessionRegistry::Shard& LocalSessionRegistry::shard_for(const std::string& bare) const {
     return shards_[std::hash<std::string>{}(bare) % kShards];
 }
 
-std::optional<SessionRegistry::Resource> SessionRegistry::add(const Jid& full, SessionPtr session) {
+std::optional<SessionRegistry::Resource> LocalSessionRegistry::add(const Jid& full,
+                                                                   SessionPtr session) {
     std::string bare = full.bare_str();
     auto& shard = shard_for(bare);
     std::lock_guard lock(shard.mu);
@@ -29,8 +30,8 @@ std::optional<SessionRegistry::Resource> SessionRegistry::add(const Jid& full, S
     return std::nullopt;
 }
 
-std::optional<SessionRegistry::Resource> SessionRegistry::remove(
-    const Jid& full, const c2s::ClientSession* session) {
+std::optional<SessionRegistry::Resource> LocalSessionRegistry::remove(const Jid& full,
+                                                                      const SessionRoute* session) {
     std::string bare = full.bare_str();
     auto& shard = shard_for(bare);
     std::optional<Resource> removed;  // its session is released after the lock
@@ -49,7 +50,8 @@ std::optional<SessionRegistry::Resource> SessionRegistry::remove(
     return removed;
 }
 
-std::vector<SessionRegistry::Resource> SessionRegistry::resources(const std::string& bare) const {
+std::vector<LocalSessionRegistry::Resource> LocalSessionRegistry::resources(
+    const std::string& bare) const {
     auto& shard = shard_for(bare);
     std::lock_guard lock(shard.mu);
     auto it = shard.by_bare.find(bare);
@@ -57,7 +59,7 @@ std::vector<SessionRegistry::Resource> SessionRegistry::resources(const std::str
     return it->second;
 }
 
-std::vector<SessionRegistry::SessionPtr> SessionRegistry::message_targets(
+std::vector<LocalSessionRegistry::SessionPtr> LocalSessionRegistry::message_targets(
     const std::string& bare) const {
     auto& shard = shard_for(bare);
     std::vector<SessionPtr> out;
@@ -69,8 +71,8 @@ std::vector<SessionRegistry::SessionPtr> SessionRegistry::message_targets(
     return out;
 }
 
-bool SessionRegistry::update(const Jid& full, const c2s::ClientSession* session,
-                             const std::function<void(ResourceState&)>& f) {
+bool LocalSessionRegistry::update(const Jid& full, const SessionRoute* session,
+                                  const std::function<void(ResourceState&)>& f) {
     std::string bare = full.bare_str();
     auto& shard = shard_for(bare);
     std::lock_guard lock(shard.mu);
@@ -85,8 +87,8 @@ bool SessionRegistry::update(const Jid& full, const c2s::ClientSession* session,
     return false;
 }
 
-std::optional<ResourceState> SessionRegistry::state(const Jid& full,
-                                                    const c2s::ClientSession* session) const {
+std::optional<ResourceState> LocalSessionRegistry::state(const Jid& full,
+                                                         const SessionRoute* session) const {
     std::string bare = full.bare_str();
     auto& shard = shard_for(bare);
     std::lock_guard lock(shard.mu);
@@ -97,7 +99,7 @@ std::optional<ResourceState> SessionRegistry::state(const Jid& full,
     return std::nullopt;
 }
 
-std::vector<std::string> SessionRegistry::available_users() const {
+std::vector<std::string> LocalSessionRegistry::available_users() const {
     std::vector<std::string> out;
     for (auto& shard : shards_) {
         std::lock_guard lock(shard.mu);
@@ -111,7 +113,7 @@ std::vector<std::string> SessionRegistry::available_users() const {
     return out;
 }
 
-SessionRegistry::SessionPtr SessionRegistry::find(const Jid& full) const {
+LocalSessionRegistry::SessionPtr LocalSessionRegistry::find(const Jid& full) const {
     std::string bare = full.bare_str();
     auto& shard = shard_for(bare);
     std::lock_guard lock(shard.mu);
@@ -122,7 +124,8 @@ SessionRegistry::SessionPtr SessionRegistry::find(const Jid& full) const {
     return nullptr;
 }
 
-std::vector<SessionRegistry::SessionPtr> SessionRegistry::find_bare(const Jid& bare) const {
+std::vector<LocalSessionRegistry::SessionPtr> LocalSessionRegistry::find_bare(
+    const Jid& bare) const {
     std::string key = bare.bare_str();
     auto& shard = shard_for(key);
     std::lock_guard lock(shard.mu);
@@ -133,7 +136,7 @@ std::vector<SessionRegistry::SessionPtr> SessionRegistry::find_bare(const Jid& b
     return out;
 }
 
-std::vector<std::string> SessionRegistry::bound_users() const {
+std::vector<std::string> LocalSessionRegistry::bound_users() const {
     std::vector<std::string> out;
     for (auto& shard : shards_) {
         std::lock_guard lock(shard.mu);
@@ -143,7 +146,7 @@ std::vector<std::string> SessionRegistry::bound_users() const {
     return out;
 }
 
-std::size_t SessionRegistry::count() const {
+std::size_t LocalSessionRegistry::count() const {
     std::size_t n = 0;
     for (auto& shard : shards_) {
         std::lock_guard lock(shard.mu);

@@ -1,6 +1,8 @@
-// Which client sessions are bound, by JID. Sharded by bare JID, each shard behind its own
-// mutex, so lookups from different I/O threads rarely meet. The interface is what a
-// cluster-wide (Redis-backed) registry will implement later.
+// Which resources are bound, by JID, each with its route handle (router/session_route.hpp)
+// and its presence state. SessionRegistry is the interface a cluster-wide (Redis-backed)
+// registry will implement later; LocalSessionRegistry keeps this node's sessions, sharded
+// by bare JID, each shard behind its own mutex, so lookups from different I/O threads
+// rarely meet.
 #pragma once
 
 #include <array>
@@ -12,13 +14,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/router/session_route.hpp"
 #include "xmpp/jid.hpp"
 
 namespace hongyan {
-
-namespace c2s {
-class ClientSession;
-}
 
 // What the rest of the server needs to know about one bound resource (RFC 6121 §4).
 struct ResourceState {
@@ -46,34 +45,52 @@ struct ResourceState {
 
 class SessionRegistry {
   public:
-    using SessionPtr = std::shared_ptr<c2s::ClientSession>;
+    using SessionPtr = RoutePtr;
     struct Resource {
         std::string resource;
         SessionPtr session;
         ResourceState state;
     };
+    virtual ~SessionRegistry() = default;
 
     // Adds a bound session; returns the entry it replaces (same full JID), if any.
-    std::optional<Resource> add(const Jid& full, SessionPtr session);
+    virtual std::optional<Resource> add(const Jid& full, SessionPtr session) = 0;
     // Removes the entry for `full` if it still belongs to `session`; returns it.
-    std::optional<Resource> remove(const Jid& full, const c2s::ClientSession* session);
-    SessionPtr find(const Jid& full) const;
-    std::vector<SessionPtr> find_bare(const Jid& bare) const;
+    virtual std::optional<Resource> remove(const Jid& full, const SessionRoute* session) = 0;
+    virtual SessionPtr find(const Jid& full) const = 0;
+    virtual std::vector<SessionPtr> find_bare(const Jid& bare) const = 0;
     // Every resource of a bare JID with its state (a copy).
-    std::vector<Resource> resources(const std::string& bare) const;
+    virtual std::vector<Resource> resources(const std::string& bare) const = 0;
     // Available resources with a non-negative priority: where a message to the bare JID
     // goes (RFC 6121 §8.5.2.1.1).
-    std::vector<SessionPtr> message_targets(const std::string& bare) const;
+    virtual std::vector<SessionPtr> message_targets(const std::string& bare) const = 0;
     // Changes the state of `full` if it still belongs to `session`; false otherwise.
-    bool update(const Jid& full, const c2s::ClientSession* session,
-                const std::function<void(ResourceState&)>& f);
+    virtual bool update(const Jid& full, const SessionRoute* session,
+                        const std::function<void(ResourceState&)>& f) = 0;
     // The state of `full` if it still belongs to `session` (a copy).
-    std::optional<ResourceState> state(const Jid& full, const c2s::ClientSession* session) const;
+    virtual std::optional<ResourceState> state(const Jid& full,
+                                               const SessionRoute* session) const = 0;
     // Bare JIDs with at least one available resource.
-    std::vector<std::string> available_users() const;
+    virtual std::vector<std::string> available_users() const = 0;
     // Bare JIDs with at least one bound resource.
-    std::vector<std::string> bound_users() const;
-    std::size_t count() const;
+    virtual std::vector<std::string> bound_users() const = 0;
+    virtual std::size_t count() const = 0;
+};
+
+class LocalSessionRegistry final : public SessionRegistry {
+  public:
+    std::optional<Resource> add(const Jid& full, SessionPtr session) override;
+    std::optional<Resource> remove(const Jid& full, const SessionRoute* session) override;
+    SessionPtr find(const Jid& full) const override;
+    std::vector<SessionPtr> find_bare(const Jid& bare) const override;
+    std::vector<Resource> resources(const std::string& bare) const override;
+    std::vector<SessionPtr> message_targets(const std::string& bare) const override;
+    bool update(const Jid& full, const SessionRoute* session,
+                const std::function<void(ResourceState&)>& f) override;
+    std::optional<ResourceState> state(const Jid& full, const SessionRoute* session) const override;
+    std::vector<std::string> available_users() const override;
+    std::vector<std::string> bound_users() const override;
+    std::size_t count() const override;
 
   private:
     struct Shard {

@@ -259,7 +259,7 @@ class AdhocModule final : public Module {
                                  for (const auto& bare : iq.server.registry->available_users())
                                      for (const auto& r : iq.server.registry->resources(bare))
                                          if (r.state.available) {
-                                             Router::deliver(r.session, bytes);
+                                             r.session->deliver(bytes);
                                              ++n;
                                          }
                                  co_return Done{"sent to " + std::to_string(n) + " resources",

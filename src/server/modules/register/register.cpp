@@ -198,11 +198,8 @@ class RegisterModule final : public Module {
         spdlog::info("account {} cancelled by its owner", iq.from->bare_str());
         iq.reply();
         // XEP-0077 §3.2: end every session of the account with <not-authorized/>.
-        for (auto& s : server.registry->find_bare(iq.from->bare())) {
-            boost::asio::post(s->executor(), [s] {
-                s->close(StreamErrorCondition::not_authorized, "the account was deleted");
-            });
-        }
+        for (auto& s : server.registry->find_bare(iq.from->bare()))
+            s->terminate(StreamErrorCondition::not_authorized, "the account was deleted");
     }
 };
 
