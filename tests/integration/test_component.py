@@ -249,6 +249,98 @@ def test_subscription_request_to_a_component_jid(server):
     assert item.get("jid") == "bot@echo.localhost" and item.get("ask") == "subscribe"
 
 
+def is_presence(type_=None):
+    def pred(e):
+        return e.tag == q(xmpp_raw.NS_CLIENT, "presence") and e.get("type") == type_
+    return pred
+
+
+def roster_push_with(jid, **attrs):
+    def pred(e):
+        if e.tag != q(xmpp_raw.NS_CLIENT, "iq") or e.get("type") != "set":
+            return False
+        item = e.find("{jabber:iq:roster}query/{jabber:iq:roster}item")
+        return item is not None and item.get("jid") == jid and all(
+            item.get(k) == v for k, v in attrs.items())
+    return pred
+
+
+def test_a_component_jid_subscribes_to_a_user(server):
+    """RFC 6121 §3.1 with a contact at another domain: bot@echo.localhost asks alice; the
+    request reaches her (§3.1.3), her approval goes back followed by her presence
+    (§3.1.5), her roster says 'from', a probe is answered (§4.3.2) and her next presence
+    is broadcast to the bot (§4.4.2)."""
+    server.ensure_user("alice", PW)
+    alice = server.login("alice", PW, resource="desk")
+    alice.iq("get", "<query xmlns='jabber:iq:roster'/>")  # interested in pushes
+    alice.send("<presence/>")
+    c = connect_component(server)
+    # §4.3.2: no subscription yet, so no presence.
+    c.send("<presence type='probe' from='bot@echo.localhost' to='alice@localhost'/>")
+    p = c.next()
+    assert p.get("type") == "unsubscribed" and p.get("from") == "alice@localhost"
+    c.send("<presence type='subscribe' from='bot@echo.localhost/res' to='alice@localhost'/>")
+    req = alice.wait_for(is_presence("subscribe"))
+    assert req.get("from") == "bot@echo.localhost"  # bare, §3.1.3
+    alice.send("<presence type='subscribed' to='bot@echo.localhost'/>")
+    p = c.next()
+    assert p.get("type") == "subscribed" and p.get("from") == "alice@localhost", \
+        xmpp_raw.to_str(p)
+    assert p.get("to") == "bot@echo.localhost"
+    p = c.next()
+    assert p.get("type") is None and p.get("from") == "alice@localhost/desk", xmpp_raw.to_str(p)
+    assert p.get("to") == "bot@echo.localhost"
+    alice.wait_for(roster_push_with("bot@echo.localhost", subscription="from"))
+    c.send("<presence type='probe' from='bot@echo.localhost' to='alice@localhost'/>")
+    p = c.next()
+    assert p.get("type") is None and p.get("from") == "alice@localhost/desk", xmpp_raw.to_str(p)
+    alice.send("<presence><show>away</show></presence>")
+    p = c.next()
+    assert p.findtext(q(NS_COMPONENT, "show")) == "away" and p.get("to") == "bot@echo.localhost"
+    # §3.3: the bot unsubscribes; alice's roster drops 'from' and the bot hears unavailable.
+    c.send("<presence type='unsubscribe' from='bot@echo.localhost' to='alice@localhost'/>")
+    p = c.next()
+    assert p.get("type") == "unavailable" and p.get("from") == "alice@localhost/desk", \
+        xmpp_raw.to_str(p)
+    alice.wait_for(roster_push_with("bot@echo.localhost", subscription="none"))
+
+
+def test_a_user_subscribes_to_a_component_jid_and_probes_it_at_login(server):
+    """§3.1.6: the component's approval gives alice 'to'; its presence reaches her; at her
+    next initial presence her server probes the contact (§4.2.1)."""
+    server.ensure_user("alice", PW)
+    alice = server.login("alice", PW, resource="desk")
+    alice.iq("get", "<query xmlns='jabber:iq:roster'/>")
+    alice.send("<presence/>")
+    c = connect_component(server)
+    alice.send("<presence to='bot@echo.localhost' type='subscribe'/>")
+    assert c.next().get("type") == "subscribe"
+    c.send("<presence type='subscribed' from='bot@echo.localhost' to='alice@localhost'/>")
+    alice.wait_for(roster_push_with("bot@echo.localhost", subscription="to"))
+    c.send("<presence from='bot@echo.localhost/x' to='alice@localhost'><status>beep</status>"
+           "</presence>")
+    p = alice.wait_for(is_presence(None))
+    while p.get("from") != "bot@echo.localhost/x":
+        p = alice.wait_for(is_presence(None))
+    assert p.findtext(q(xmpp_raw.NS_CLIENT, "status")) == "beep"
+    alice.logout()
+    again = server.login("alice", PW, resource="phone")
+    again.send("<presence/>")
+    p = c.next()
+    assert p.get("type") == "probe" and p.get("from") == "alice@localhost", xmpp_raw.to_str(p)
+    assert p.get("to") == "bot@echo.localhost"
+
+
+def test_a_component_request_to_nobody_is_declined(server):
+    """§3.1.3: a subscription request for an account that does not exist is answered
+    with unsubscribed."""
+    c = connect_component(server)
+    c.send("<presence type='subscribe' from='bot@echo.localhost' to='ghost@localhost'/>")
+    p = c.next()
+    assert p.get("type") == "unsubscribed" and p.get("from") == "ghost@localhost"
+    assert p.get("to") == "bot@echo.localhost"
+
+
 def test_disconnected_component_and_unknown_domains(server):
     server.ensure_user("alice", PW)
     alice = server.login("alice", PW)

@@ -80,6 +80,10 @@ class Im {
 
     // Presence from a local client with `from` stamped (io).
     boost::asio::awaitable<void> presence(SessionPtr sender, xml::Element p, std::optional<Jid> to);
+    // Presence from another domain's JID (a component) for a local user (io): the
+    // subscription stanzas of §3 change the user's roster as a local contact's would,
+    // probes are answered (§4.3.2), and other presence goes to the user's resources.
+    boost::asio::awaitable<void> remote_presence(xml::Element p, Jid from, Jid to);
     // A normal or chat message for a local user none of whose resources takes it right
     // now: delivered after all, stored offline, or the error for the sender (io; the
     // offline module's deliver hook).
@@ -168,8 +172,9 @@ class Im {
     // RFC 6121 §3 / Appendix A. False when `contact` is a local user that does not exist.
     bool outbound_subscription(RosterTxn& txn, const std::string& user, const std::string& contact,
                                SubType t, const std::string& stanza);
-    void inbound_subscription(RosterTxn& txn, const std::string& owner, const std::string& other,
-                              SubType t, const std::string& stanza);
+    // `other_jid` is the bare JID the stanza came from: a local user or another domain's.
+    void inbound_subscription(RosterTxn& txn, const std::string& owner,
+                              const std::string& other_jid, SubType t, const std::string& stanza);
 
     // -- roster output (caller holds the state's mutex where it takes a state) --
     std::string version(const UserState& st) const;
@@ -188,7 +193,11 @@ class Im {
     // -- presence --
     std::optional<std::string> local_user(const std::string& bare) const;
     // Local users who see `user`'s presence (watchers) or whose presence `user` sees.
-    std::vector<std::string> contacts(const std::string& user, bool watchers) const;
+    std::vector<std::string> contacts(const std::string& user, bool watchers,
+                                      std::vector<std::string>* remote = nullptr) const;
+    // Routes the presence of each of `user`'s available resources to `to` (a JID of another
+    // domain), or unavailable from each of them when `unavailable`.
+    void route_presence_of(const std::string& user, const std::string& to, bool unavailable);
     bool may_see_locked(const UserState& st, const std::string& viewer) const;
     bool may_see(const UserState& st, const std::string& viewer) const;
     // Either side blocks the other.

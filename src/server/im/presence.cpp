@@ -15,6 +15,7 @@
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/namespaces.hpp"
+#include "xmpp/xml_stream_parser.hpp"
 
 namespace hongyan::im {
 
@@ -37,9 +38,11 @@ std::optional<std::string> Im::local_user(const std::string& bare) const {
 
 // ---- who sees whom ----------------------------------------------------------------------
 
-std::vector<std::string> Im::contacts(const std::string& user, bool watchers) const {
+std::vector<std::string> Im::contacts(const std::string& user, bool watchers,
+                                      std::vector<std::string>* remote) const {
     // Local usernames whose resources get `user`'s presence (watchers: 'from' or a shared
-    // group), or whose presence `user` gets ('to' or a shared group).
+    // group), or whose presence `user` gets ('to' or a shared group); the bare JIDs of
+    // such contacts at other domains go to `remote` when given.
     std::unordered_set<std::string> seen;
     std::vector<std::string> out;
     auto add = [&](const std::string& u) {
@@ -49,7 +52,10 @@ std::vector<std::string> Im::contacts(const std::string& user, bool watchers) co
         std::lock_guard lock(st->mu);
         for (const auto& [jid, item] : st->items) {
             if (item.removed || !(watchers ? item.sub.from : item.sub.to)) continue;
-            if (auto u = local_user(jid)) add(*u);
+            if (auto u = local_user(jid))
+                add(*u);
+            else if (auto j = Jid::parse(jid); remote && j && j->domain() != domain_)
+                remote->push_back(jid);
         }
     }
     for (const auto& u : shared_.named_contacts(user)) add(u);
@@ -126,11 +132,22 @@ void Im::broadcast(const Jid& from, const std::string& bytes,
     const std::string& user = from.local();
     auto shared_bytes = std::make_shared<const std::string>(bytes);
     DeliveryBatch batch;
-    for (const auto& c : contacts(user, true)) {
+    std::vector<std::string> remote;
+    for (const auto& c : contacts(user, true, &remote)) {
         if (presence_blocked(user, c)) continue;
         for (const auto& r : server_.registry->resources(full_bare(c)))
             if (r.state.available) batch.add(r.session, shared_bytes);
     }
+    // §4.2.2, §4.4.2: subscribers at other domains (components), one stanza each, through
+    // their route.
+    if (!remote.empty())
+        if (auto el = xml::parse_stanza(bytes, ns::client))
+            for (const auto& c : remote) {
+                if (blocks(user, *Jid::parse(c))) continue;
+                xml::Element copy = *el;
+                copy.set_attr("to", c);
+                server_.router->route(std::move(copy));
+            }
     // §4.2.2, §4.4.2: the user's own available resources, the sender included.
     for (const auto& r : server_.registry->resources(from.bare_str()))
         if (r.state.available || r.resource == from.resource()) batch.add(r.session, shared_bytes);
@@ -172,12 +189,28 @@ void Im::send_unavailable(const std::string& from_user, const std::string& to_us
     deliver_to_available(to_user, out);
 }
 
+void Im::route_presence_of(const std::string& user, const std::string& to, bool unavailable) {
+    for (const auto& r : server_.registry->resources(full_bare(user))) {
+        if (!r.state.available || !r.state.presence) continue;
+        std::optional<xml::Element> p;
+        if (unavailable)
+            p = xml::parse_stanza(unavailable_xml(full_bare(user) + "/" + r.resource), ns::client);
+        else
+            p = xml::parse_stanza(*r.state.presence, ns::client);
+        if (!p) continue;
+        p->set_attr("to", to);
+        server_.router->route(std::move(*p));
+    }
+}
+
 // ---- subscriptions (§3, Appendix A) -------------------------------------------------------
 
-void Im::inbound_subscription(RosterTxn& txn, const std::string& owner, const std::string& other,
-                              SubType t, const std::string& stanza) {
+void Im::inbound_subscription(RosterTxn& txn, const std::string& owner,
+                              const std::string& other_jid, SubType t, const std::string& stanza) {
     auto st = load_for(txn, owner);
-    const std::string other_jid = full_bare(other);
+    // A local user, or (nullopt) a JID of another domain: a component, later a remote
+    // server's user, whose server does its side itself.
+    const auto other = local_user(other_jid);
     RosterItem item;
     if (auto found = txn.find(*st, other_jid); found && !found->removed)
         item = *found;
@@ -199,15 +232,19 @@ void Im::inbound_subscription(RosterTxn& txn, const std::string& owner, const st
         commit(txn, st, item, push);
     }
     if (o.forward) {
-        txn.effects.push_back([this, owner, other, t, stanza] {
+        txn.effects.push_back([this, owner, other, other_jid, t, stanza] {
             if (t == SubType::subscribe) {
                 deliver_to_available(owner, stanza);
             } else {
                 send_to_interested(owner, stanza);
             }
-            if (t == SubType::subscribed) send_current_presence(other, owner);  // §3.1.6
-            if (t == SubType::unsubscribed) send_unavailable(other, owner);     // §3.2.3
-            if (t == SubType::unsubscribe) send_unavailable(owner, other);      // §3.3.3
+            if (other) {
+                if (t == SubType::subscribed) send_current_presence(*other, owner);  // §3.1.6
+                if (t == SubType::unsubscribed) send_unavailable(*other, owner);     // §3.2.3
+                if (t == SubType::unsubscribe) send_unavailable(owner, *other);      // §3.3.3
+            } else if (t == SubType::unsubscribe) {
+                route_presence_of(owner, other_jid, true);  // §3.3.3
+            }
         });
     }
     if (o.auto_subscribed) {
@@ -216,7 +253,16 @@ void Im::inbound_subscription(RosterTxn& txn, const std::string& owner, const st
         reply.set_attr("from", full_bare(owner));
         reply.set_attr("to", other_jid);
         reply.set_attr("type", "subscribed");
-        inbound_subscription(txn, other, owner, SubType::subscribed, reply.to_string(ns::client));
+        if (other) {
+            inbound_subscription(txn, *other, full_bare(owner), SubType::subscribed,
+                                 reply.to_string(ns::client));
+        } else {
+            // §3.1.3, §3.1.5: the answer and then the owner's presence go to the contact.
+            txn.effects.push_back([this, owner, other_jid, reply = std::move(reply)]() mutable {
+                server_.router->route(std::move(reply));
+                route_presence_of(owner, other_jid, false);
+            });
+        }
     }
 }
 
@@ -244,7 +290,7 @@ bool Im::outbound_subscription(RosterTxn& txn, const std::string& user, const st
     }
     // §3.1.5: after an approval the user's presence goes to the contact; the contact's
     // side (inbound 'subscribed' there) sends it.
-    if (o.forward && local) inbound_subscription(txn, *local, user, t, stanza);
+    if (o.forward && local) inbound_subscription(txn, *local, full_bare(user), t, stanza);
     return true;
 }
 
@@ -259,7 +305,7 @@ void Im::remove_item(RosterTxn& txn, const UserPtr& st, RosterItem item) {
         p.set_attr("from", full_bare(user));
         p.set_attr("to", item.jid);
         p.set_attr("type", std::string(to_string(t)));
-        inbound_subscription(txn, *local, user, t, p.to_string(ns::client));
+        inbound_subscription(txn, *local, full_bare(user), t, p.to_string(ns::client));
     };
     if (before.from || before.pending_in) {
         if (local && before.from)
@@ -413,7 +459,13 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         });
         // §3.1.2: a subscription stanza for another domain goes on once the user's
         // roster has its side of it.
-        if (ok && to->domain() != domain_) server_.router->route(std::move(p));
+        if (ok && to->domain() != domain_) {
+            server_.router->route(std::move(p));
+            // §3.1.5: after an approval the user's presence goes to the contact; §3.2.2:
+            // after a cancellation, unavailable from each available resource.
+            if (*t == SubType::subscribed) route_presence_of(user, contact, false);
+            if (*t == SubType::unsubscribed) route_presence_of(user, contact, true);
+        }
         if (!ok && *t == SubType::subscribe) {
             auto err = make_error_reply(
                 p, StanzaError{
@@ -552,9 +604,20 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         // Probes, answered locally: the presence of everyone the user is subscribed to,
         // of the user's other resources, and the subscription requests still waiting.
         Stanzas out;
-        for (const auto& c : contacts(user, false)) {
+        std::vector<std::string> remote;
+        for (const auto& c : contacts(user, false, &remote)) {
             if (presence_blocked(c, user)) continue;
             presences_of(c, out);
+        }
+        // §4.2.1: contacts at other domains are probed, from the user's bare JID; their
+        // servers answer with their presence.
+        for (const auto& c : remote) {
+            if (blocks(user, *Jid::parse(c))) continue;
+            xml::Element probe("presence", ns::client);
+            probe.set_attr("from", from.bare_str());
+            probe.set_attr("to", c);
+            probe.set_attr("type", "probe");
+            server_.router->route(std::move(probe));
         }
         for (const auto& r : server_.registry->resources(from.bare_str()))
             if (r.state.available && r.resource != from.resource() && r.state.presence)
@@ -573,6 +636,71 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         }
         return 0;
     });
+}
+
+// ---- presence from other domains --------------------------------------------------------
+
+namespace {
+xml::Element bare_presence(const Jid& from, const std::string& to, std::string_view type) {
+    xml::Element p("presence", ns::client);
+    p.set_attr("from", from.bare_str());
+    p.set_attr("to", to);
+    p.set_attr("type", std::string(type));
+    return p;
+}
+}  // namespace
+
+asio::awaitable<void> Im::remote_presence(xml::Element p, Jid from, Jid to) {
+    const std::string type(p.attr("type"));
+    const std::string user = to.local();
+    const std::string other = from.bare_str();
+    if (auto t = sub_type(type)) {
+        // §3: subscription stanzas are between bare JIDs; the user's side of the
+        // subscription changes as for a local contact (inbound_subscription()).
+        p.set_attr("from", other);
+        p.set_attr("to", to.bare_str());
+        const std::string bytes = p.to_string(ns::client);
+        const bool exists = co_await server_.storage->run([this, user, other, t, bytes] {
+            if (!server_.storage->accounts().exists(user)) return false;
+            RosterTxn txn;
+            inbound_subscription(txn, user, other, *t, bytes);
+            finish(txn);
+            return true;
+        });
+        // §3.1.3: a request for an account that does not exist is declined.
+        if (!exists && *t == SubType::subscribe)
+            server_.router->route(bare_presence(to, other, "unsubscribed"));
+        co_return;
+    }
+    if (type == "probe") {
+        // §4.3.2: only a subscriber ('from') learns the user's presence; others get
+        // unsubscribed, and a subscriber when the user is offline unavailable.
+        const bool subscribed = co_await server_.storage->run([this, user, other, from] {
+            if (!server_.storage->accounts().exists(user)) return false;
+            auto st = load_state(user);
+            bool ok;
+            {
+                std::lock_guard lock(st->mu);
+                auto it = st->items.find(other);
+                ok = it != st->items.end() && !it->second.removed && it->second.sub.from &&
+                     !st->blocks_locked(from);
+            }
+            release_if_unpinned(st);
+            return ok;
+        });
+        if (!subscribed) {
+            server_.router->route(bare_presence(to, from.str(), "unsubscribed"));
+        } else if (!online(user)) {
+            server_.router->route(bare_presence(to, from.str(), "unavailable"));
+        } else {
+            route_presence_of(user, from.str(), false);
+        }
+        co_return;
+    }
+    // Available, unavailable and errors go to the resources (§8.5.2.1.2, §8.5.3); other
+    // types do not exist (§4.7.1).
+    if (!type.empty() && type != "unavailable" && type != "error") co_return;
+    server_.router->route(std::move(p));
 }
 
 }  // namespace hongyan::im

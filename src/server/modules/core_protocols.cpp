@@ -11,8 +11,8 @@ std::vector<ProtocolSupport> core_protocols() {
         {"RFC 6121", "XMPP IM", "", "complete",
          "roster (§2) with versioning, every subscription state and transition of §3 and "
          "Appendix A with pre-approval, presence (§4: initial, probes answered locally, "
-         "directed, unavailable on close), delivery rules of §8 for local users; contacts on "
-         "other servers wait for s2s"},
+         "directed, unavailable on close), delivery rules of §8 for local users; contacts at "
+         "component domains as in §3/§4.2/§4.3; contacts on other servers wait for s2s"},
         {"RFC 7622", "XMPP Address Format", "", "complete",
          "stringprep profiles (nodeprep, nameprep, resourceprep) as peers use them"},
         {"RFC 5802", "SCRAM", "", "complete", "SCRAM-SHA-1; only salted keys are stored"},
@@ -30,8 +30,8 @@ std::vector<ProtocolSupport> core_protocols() {
          "per domain (component.secrets); host-unknown, not-authorized, conflict and "
          "invalid-from as stream errors; a component serves its domain and its subdomains and "
          "is listed in the server's disco#items; its requests to the server and to users' bare "
-         "JIDs are answered by the server's handlers; presence subscriptions from components wait "
-         "for non-local contacts in the IM core (federation)"},
+         "JIDs are answered by the server's handlers; presence subscriptions both ways between "
+         "users and component JIDs, probes answered and sent, presence broadcast to them"},
         {"XEP-0156", "Discovering Alternative XMPP Connection Methods", "1.4.0", "complete",
          "/.well-known/host-meta and host-meta.json with the WebSocket endpoint, CORS *; "
          "BOSH links wait for BOSH"},

@@ -387,34 +387,32 @@ asio::awaitable<void> Router::route_from_route(Element stanza) {
         co_await route_message(nullptr, *from, std::move(stanza), target);
         co_return;
     }
+    if (stanza.name() == "presence") {
+        // The IM core: subscriptions with contacts at other domains, probes, delivery.
+        const Jid sender_jid = *from, target = *to;
+        try {
+            co_await server_.im->remote_presence(std::move(stanza), sender_jid, target);
+        } catch (const std::exception& e) {
+            // Presence has no answer to give (RFC 6121 §3.1.3 leaves a request to be
+            // resent); the roster did not change.
+            spdlog::error("presence from {} to {} failed: {}", sender_jid.str(), target.str(),
+                          e.what());
+        }
+        co_return;
+    }
     route_inbound(std::move(stanza), *to);
 }
 
 void Router::route_inbound(Element stanza, const Jid& to) {
+    // Only iq comes here: requests to a bare JID were answered by the handlers, results and
+    // errors to a bare JID end here (RFC 6121 §8.5.2.1.3).
+    if (to.is_bare()) return;
+    // §8.5.3: to a resource that is online, or an error for a request.
     const std::string_view type = stanza.attr("type");
-    const bool request = stanza.name() == "iq" && (type == "get" || type == "set");
-    if (!to.is_bare()) {
-        // RFC 6121 §8.5.3: to a resource that is online, or an error for a request.
-        if (auto s = server_.registry->find(to))
-            s->deliver(stanza.to_string(ns::client));
-        else if (request)
-            bounce_routed(stanza, StanzaErrorCondition::service_unavailable);
-        return;
-    }
-    if (stanza.name() == "iq")
-        return;  // results and errors to a bare JID end here; requests
-                 // were answered by the handlers
-    // Presence to a bare JID (§8.5.2.1.2): available and unavailable go to the user's
-    // available resources. Subscription requests and probes from other domains wait for
-    // the IM core to keep non-local contacts (the federation issue).
-    if (!type.empty() && type != "unavailable") {
-        spdlog::debug(
-            "presence of type {} from {} to {} dropped: subscriptions with other "
-            "domains are not kept yet",
-            type, stanza.attr("from"), to.str());
-        return;
-    }
-    route(std::move(stanza));
+    if (auto s = server_.registry->find(to))
+        s->deliver(stanza.to_string(ns::client));
+    else if (type == "get" || type == "set")
+        bounce_routed(stanza, StanzaErrorCondition::service_unavailable);
 }
 
 }  // namespace hongyan

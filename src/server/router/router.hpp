@@ -81,7 +81,7 @@ class Router {
     // A stanza for a domain of another route, from a local client.
     boost::asio::awaitable<void> route_to_other_domain(Sender sender, xml::Element stanza,
                                                        const Jid& to);
-    // Presence or iq from a route for a local JID.
+    // An iq from a route for a local JID that no handler answered.
     void route_inbound(xml::Element stanza, const Jid& to);
     // The pre-route hooks (modules/module.hpp): false when one stopped the stanza (and
     // answered the sender). `sender` is null for a stanza from a route.
