@@ -90,7 +90,8 @@ TEST_P(RosterStoreTest, RemoveContactLeavesATombstoneInEveryRosterThatHadIt) {
     auto users = r.remove_contact("dave@localhost");
     std::sort(users.begin(), users.end());
     EXPECT_EQ(users, (std::vector<std::string>{"alice", "bob"}));
-    const auto* a = find(r.load("alice"), "dave@localhost");
+    const auto alice = r.load("alice");
+    const auto* a = find(alice, "dave@localhost");
     ASSERT_NE(a, nullptr);
     EXPECT_TRUE(a->removed);
     EXPECT_GT(a->ver, 5);  // at the next version of that roster
