@@ -109,16 +109,7 @@ const ModuleHost::Entry* ModuleHost::find_iq(IqType type, IqTarget target,
 }
 
 void StanzaEvent::error(const StanzaError& err, std::optional<xml::Element> app) const {
-    // RFC 6120 §8.3.1: never answer an error with an error.
-    if (stanza.attr("type") == "error") return;
-    xml::Element reply = make_error_reply(stanza, err);
-    if (app)
-        if (auto* e = reply.child("error", ns::client)) e->add_child(std::move(*app));
-    if (!reply.has_attr("from")) reply.set_attr("from", server.settings.domain);
-    if (session)
-        session->send(reply);
-    else
-        server.router->route(std::move(reply));
+    server.router->answer_error(session, stanza, err, std::move(app));
 }
 
 HookResult ModuleHost::run_hooks(Phase phase, const StanzaEvent& ev) const {

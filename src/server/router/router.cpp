@@ -110,27 +110,34 @@ void Router::route(Element stanza) {
         if (r.state.available) r.session->deliver(bytes);
 }
 
-void Router::bounce_routed(const Element& stanza, StanzaErrorCondition c, std::string text) {
+void Router::answer_error(ClientSession* sender, const Element& stanza, const StanzaError& err,
+                          std::optional<Element> app) {
     // RFC 6120 §8.3.1: never answer an error with an error.
-    if (stanza.attr("type") == "error" || stanza.attr("from").empty()) return;
-    route(make_error_reply(stanza, StanzaError{c, std::move(text), {}}));
+    if (stanza.attr("type") == "error") return;
+    if (!sender && stanza.attr("from").empty()) return;
+    Element reply = make_error_reply(stanza, err);
+    if (app)
+        if (auto* e = reply.child("error", ns::client)) e->add_child(std::move(*app));
+    if (!sender) {
+        route(std::move(reply));
+        return;
+    }
+    if (!reply.has_attr("from")) reply.set_attr("from", server_.settings.domain);
+    sender->send(reply);
+}
+
+void Router::bounce_routed(const Element& stanza, StanzaErrorCondition c, std::string text) {
+    answer_error(nullptr, stanza, StanzaError{c, std::move(text), {}});
 }
 
 void Router::bounce(const Sender& sender, const Element& stanza, StanzaErrorCondition c,
                     std::string text) {
-    if (sender)
-        bounce(*sender, stanza, c, std::move(text));
-    else
-        bounce_routed(stanza, c, std::move(text));
+    answer_error(sender.get(), stanza, StanzaError{c, std::move(text), {}});
 }
 
 void Router::bounce(ClientSession& sender, const Element& stanza, StanzaErrorCondition c,
                     std::string text) {
-    // RFC 6120 §8.3.1: never answer an error with an error.
-    if (stanza.attr("type") == "error") return;
-    Element reply = make_error_reply(stanza, StanzaError{c, std::move(text), {}});
-    if (!reply.has_attr("from")) reply.set_attr("from", server_.settings.domain);
-    sender.send(reply);
+    answer_error(&sender, stanza, StanzaError{c, std::move(text), {}});
 }
 
 asio::awaitable<void> Router::route_from_client(std::shared_ptr<ClientSession> sender,

@@ -7,6 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -43,8 +44,11 @@ class Router {
     // it if online, local bare JIDs on their available resources, other domains through
     // their route. Any thread.
     void route(xml::Element stanza);
-    // Answers `stanza` with an error routed back to its sender (RFC 6120 §8.3; never an
-    // error to an error).
+    // Answers `stanza` with an error (RFC 6120 §8.3; never an error to an error): to the
+    // local client `sender`, or routed back to its 'from' when `sender` is null. `app`
+    // goes inside <error/> (§8.3.2).
+    void answer_error(c2s::ClientSession* sender, const xml::Element& stanza,
+                      const StanzaError& err, std::optional<xml::Element> app = std::nullopt);
     void bounce_routed(const xml::Element& stanza, StanzaErrorCondition c, std::string text = {});
 
     // Routes for domains other than the server's own: `domain` and its subdomains go to
