@@ -140,6 +140,9 @@ class Im {
     // The user's state from the cache, or loaded from the database into it.
     UserPtr load_state(const std::string& user);
     void release_if_unpinned(const UserPtr& st);
+    // `pred` of the user's state, under its mutex (loaded for the call if need be); false
+    // when there is no such account.
+    bool state_allows(const std::string& user, const std::function<bool(const UserState&)>& pred);
     void poll_feed();
     void schedule_poll();
     void apply_event(const DirectoryEvent& e);

@@ -22,11 +22,16 @@ namespace hongyan::im {
 namespace asio = boost::asio;
 
 namespace {
-std::string unavailable_xml(const std::string& from) {
+// A presence stanza from `from`, to `to` (none when empty), of `type`.
+xml::Element make_presence(const std::string& from, const std::string& to, std::string_view type) {
     xml::Element p("presence", std::string(ns::client));
     p.set_attr("from", from);
-    p.set_attr("type", "unavailable");
-    return p.to_string(ns::client);
+    if (!to.empty()) p.set_attr("to", to);
+    p.set_attr("type", std::string(type));
+    return p;
+}
+std::string unavailable_xml(const std::string& from) {
+    return make_presence(from, {}, "unavailable").to_string(ns::client);
 }
 }  // namespace
 
@@ -79,16 +84,22 @@ asio::awaitable<bool> Im::may_see_presence(const std::string& user, const Jid& v
     std::string v = viewer.local();
     if (v == user) co_return true;
     co_return co_await server_.storage->run([this, user, v] {
-        if (!server_.storage->accounts().exists(user)) return false;
-        auto st = load_state(user);
-        bool ok;
-        {
-            std::lock_guard lock(st->mu);
-            ok = !st->blocks_locked(*Jid::make(v, domain_)) && may_see_locked(*st, v);
-        }
-        release_if_unpinned(st);
-        return ok;
+        return state_allows(user, [&](const UserState& st) {
+            return !st.blocks_locked(*Jid::make(v, domain_)) && may_see_locked(st, v);
+        });
     });
+}
+
+bool Im::state_allows(const std::string& user, const std::function<bool(const UserState&)>& pred) {
+    if (!server_.storage->accounts().exists(user)) return false;
+    auto st = load_state(user);
+    bool ok;
+    {
+        std::lock_guard lock(st->mu);
+        ok = pred(*st);
+    }
+    release_if_unpinned(st);
+    return ok;
 }
 
 bool Im::presence_blocked(const std::string& from_user, const std::string& to_user) const {
@@ -110,11 +121,7 @@ void Im::broadcast_directed(const Jid& from, const std::string& bytes,
         if (j->domain() != domain_) {
             // Only unavailable goes to directed-presence recipients (§4.6.3); to another
             // domain it travels as an element of its own.
-            xml::Element u("presence", ns::client);
-            u.set_attr("from", from.str());
-            u.set_attr("to", j->str());
-            u.set_attr("type", "unavailable");
-            server_.router->route(std::move(u));
+            server_.router->route(make_presence(from.str(), j->str(), "unavailable"));
             continue;
         }
         if (blocks(j->local(), from)) continue;
@@ -192,11 +199,12 @@ void Im::send_unavailable(const std::string& from_user, const std::string& to_us
 void Im::route_presence_of(const std::string& user, const std::string& to, bool unavailable) {
     for (const auto& r : server_.registry->resources(full_bare(user))) {
         if (!r.state.available || !r.state.presence) continue;
-        std::optional<xml::Element> p;
-        if (unavailable)
-            p = xml::parse_stanza(unavailable_xml(full_bare(user) + "/" + r.resource), ns::client);
-        else
-            p = xml::parse_stanza(*r.state.presence, ns::client);
+        if (unavailable) {
+            server_.router->route(
+                make_presence(full_bare(user) + "/" + r.resource, to, "unavailable"));
+            continue;
+        }
+        auto p = xml::parse_stanza(*r.state.presence, ns::client);
         if (!p) continue;
         p->set_attr("to", to);
         server_.router->route(std::move(*p));
@@ -249,10 +257,7 @@ void Im::inbound_subscription(RosterTxn& txn, const std::string& owner,
     }
     if (o.auto_subscribed) {
         // §3.1.3: already approved (or pre-approved): the server answers for the owner.
-        xml::Element reply("presence", ns::client);
-        reply.set_attr("from", full_bare(owner));
-        reply.set_attr("to", other_jid);
-        reply.set_attr("type", "subscribed");
+        xml::Element reply = make_presence(full_bare(owner), other_jid, "subscribed");
         if (other) {
             inbound_subscription(txn, *other, full_bare(owner), SubType::subscribed,
                                  reply.to_string(ns::client));
@@ -301,11 +306,9 @@ void Im::remove_item(RosterTxn& txn, const UserPtr& st, RosterItem item) {
     auto local = local_user(item.jid);
     auto say = [&](SubType t) {
         if (!local) return;
-        xml::Element p("presence", ns::client);
-        p.set_attr("from", full_bare(user));
-        p.set_attr("to", item.jid);
-        p.set_attr("type", std::string(to_string(t)));
-        inbound_subscription(txn, *local, full_bare(user), t, p.to_string(ns::client));
+        inbound_subscription(
+            txn, *local, full_bare(user), t,
+            make_presence(full_bare(user), item.jid, to_string(t)).to_string(ns::client));
     };
     if (before.from || before.pending_in) {
         if (local && before.from)
@@ -488,9 +491,8 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         bool visible = co_await may_see_presence(contact, from);
         if (visible) presences_of(contact, out);
         if (out.empty()) {
-            xml::Element u("presence", ns::client);
-            u.set_attr("from", to->bare_str());
-            u.set_attr("type", visible ? "unavailable" : "unsubscribed");
+            xml::Element u =
+                make_presence(to->bare_str(), {}, visible ? "unavailable" : "unsubscribed");
             if (p.has_attr("id")) u.set_attr("id", p.attr("id"));
             out.push_back(std::make_shared<const std::string>(u.to_string(ns::client)));
         }
@@ -613,11 +615,7 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         // servers answer with their presence.
         for (const auto& c : remote) {
             if (blocks(user, *Jid::parse(c))) continue;
-            xml::Element probe("presence", ns::client);
-            probe.set_attr("from", from.bare_str());
-            probe.set_attr("to", c);
-            probe.set_attr("type", "probe");
-            server_.router->route(std::move(probe));
+            server_.router->route(make_presence(from.bare_str(), c, "probe"));
         }
         for (const auto& r : server_.registry->resources(from.bare_str()))
             if (r.state.available && r.resource != from.resource() && r.state.presence)
@@ -640,16 +638,6 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
 
 // ---- presence from other domains --------------------------------------------------------
 
-namespace {
-xml::Element bare_presence(const Jid& from, const std::string& to, std::string_view type) {
-    xml::Element p("presence", ns::client);
-    p.set_attr("from", from.bare_str());
-    p.set_attr("to", to);
-    p.set_attr("type", std::string(type));
-    return p;
-}
-}  // namespace
-
 asio::awaitable<void> Im::remote_presence(xml::Element p, Jid from, Jid to) {
     const std::string type(p.attr("type"));
     const std::string user = to.local();
@@ -669,29 +657,23 @@ asio::awaitable<void> Im::remote_presence(xml::Element p, Jid from, Jid to) {
         });
         // §3.1.3: a request for an account that does not exist is declined.
         if (!exists && *t == SubType::subscribe)
-            server_.router->route(bare_presence(to, other, "unsubscribed"));
+            server_.router->route(make_presence(to.bare_str(), other, "unsubscribed"));
         co_return;
     }
     if (type == "probe") {
         // §4.3.2: only a subscriber ('from') learns the user's presence; others get
         // unsubscribed, and a subscriber when the user is offline unavailable.
         const bool subscribed = co_await server_.storage->run([this, user, other, from] {
-            if (!server_.storage->accounts().exists(user)) return false;
-            auto st = load_state(user);
-            bool ok;
-            {
-                std::lock_guard lock(st->mu);
-                auto it = st->items.find(other);
-                ok = it != st->items.end() && !it->second.removed && it->second.sub.from &&
-                     !st->blocks_locked(from);
-            }
-            release_if_unpinned(st);
-            return ok;
+            return state_allows(user, [&](const UserState& st) {
+                auto it = st.items.find(other);
+                return it != st.items.end() && !it->second.removed && it->second.sub.from &&
+                       !st.blocks_locked(from);
+            });
         });
         if (!subscribed) {
-            server_.router->route(bare_presence(to, from.str(), "unsubscribed"));
+            server_.router->route(make_presence(to.bare_str(), from.str(), "unsubscribed"));
         } else if (!online(user)) {
-            server_.router->route(bare_presence(to, from.str(), "unavailable"));
+            server_.router->route(make_presence(to.bare_str(), from.str(), "unavailable"));
         } else {
             route_presence_of(user, from.str(), false);
         }
