@@ -28,29 +28,25 @@ bool ClientSession::can_queue_now() const {
            pending_posts_.load(std::memory_order_relaxed) == 0;
 }
 
+template <class F>
+void ClientSession::now_or_posted(F f) {
+    if (can_queue_now())
+        f();
+    else
+        post(std::move(f));
+}
+
 void ClientSession::deliver(std::string stanza) {
-    if (can_queue_now()) {
-        send_stanza(std::move(stanza));
-        return;
-    }
-    post([this, stanza = std::move(stanza)]() mutable { send_stanza(std::move(stanza)); });
+    now_or_posted([this, stanza = std::move(stanza)]() mutable { send_stanza(std::move(stanza)); });
 }
 
 void ClientSession::deliver(std::shared_ptr<const std::string> stanza) {
-    if (can_queue_now()) {
-        send_stanza(std::move(stanza));
-        return;
-    }
-    post([this, stanza = std::move(stanza)]() mutable { send_stanza(std::move(stanza)); });
+    now_or_posted([this, stanza = std::move(stanza)]() mutable { send_stanza(std::move(stanza)); });
 }
 
 void ClientSession::deliver(std::vector<std::shared_ptr<const std::string>> stanzas) {
     if (stanzas.empty()) return;
-    if (can_queue_now()) {
-        for (auto& s : stanzas) send_stanza(std::move(s));
-        return;
-    }
-    post([this, stanzas = std::move(stanzas)]() mutable {
+    now_or_posted([this, stanzas = std::move(stanzas)]() mutable {
         for (auto& s : stanzas) send_stanza(std::move(s));
     });
 }

@@ -134,6 +134,9 @@ class ClientSession final : public SessionRoute,
 
   private:
     void enqueue(OutUnit unit, WriteDone done = {});
+    // Runs `f` at once when can_queue_now(), else posts it.
+    template <class F>
+    void now_or_posted(F f);
 
     ServerContext& server_;
     boost::asio::any_io_executor executor_;
