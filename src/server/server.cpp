@@ -35,7 +35,7 @@ using asio::ip::tcp;
 
 Settings Settings::from(const config::Config& cfg) {
     Settings s;
-    s.domain = *jid::nameprep(cfg.string("server.domain"));
+    const auto hosted = cfg.host_domains();
     s.require_tls = cfg.boolean("c2s.require_tls");
     s.preauth_timeout = std::chrono::seconds(cfg.integer("c2s.preauth_timeout"));
     s.close_timeout = std::chrono::seconds(cfg.integer("c2s.close_timeout"));
@@ -59,8 +59,6 @@ Settings Settings::from(const config::Config& cfg) {
     s.mechanisms = cfg.list("auth.mechanisms");
     s.scram_iterations = static_cast<int>(cfg.integer("auth.scram_iterations"));
     s.max_auth_attempts = static_cast<int>(cfg.integer("auth.max_attempts_per_stream"));
-    s.register_policy = cfg.string("register.policy");
-    s.min_password_length = static_cast<std::size_t>(cfg.integer("register.min_password_length"));
     for (const auto& entry : cfg.list("component.secrets")) {
         auto eq = entry.find('=');
         auto domain = jid::nameprep(entry.substr(0, eq == std::string::npos ? 0 : eq));
@@ -69,9 +67,9 @@ Settings Settings::from(const config::Config& cfg) {
                 "key 'component.secrets' expects entries of the form "
                 "\"domain=secret\", got '" +
                 entry + "'");
-        if (*domain == s.domain)
+        if (std::find(hosted.begin(), hosted.end(), *domain) != hosted.end())
             throw config::ConfigError("key 'component.secrets': " + *domain +
-                                      " is the server's own domain; a component needs a "
+                                      " is a domain this server hosts; a component needs a "
                                       "domain of its own (a subdomain, say)");
         if (!s.component_secrets.emplace(*domain, entry.substr(eq + 1)).second)
             throw config::ConfigError("key 'component.secrets' lists " + *domain + " twice");
@@ -90,6 +88,21 @@ ServerContext::ServerContext(const config::Config& cfg)
       registrations_ip(cfg.integer("register.per_ip_per_hour"), std::chrono::hours(1)) {}
 
 ServerContext::~ServerContext() = default;
+
+Host* ServerContext::find_host(std::string_view domain) const {
+    for (const auto& h : hosts)
+        if (h->domain == domain) return h.get();
+    return nullptr;
+}
+
+Host::Host(std::string d, config::Config c)
+    : domain(std::move(d)),
+      config(std::move(c)),
+      register_policy(config.string("register.policy")),
+      min_password_length(
+          static_cast<std::size_t>(config.integer("register.min_password_length"))) {}
+
+Host::~Host() = default;
 
 namespace {
 
@@ -209,8 +222,8 @@ asio::awaitable<void> sweep_loop(Worker& worker, ServerContext& server) {
 
 struct Server::Impl {
     const config::Config& cfg;
-    std::unique_ptr<storage::Storage> storage;
-    net::SslCtxPtr tls;
+    std::vector<net::SslCtxPtr> tls;  // one per host, in the order of ctx->hosts
+    net::ServerNames server_names;    // for SNI
     std::unique_ptr<ServerContext> ctx;
     std::vector<std::unique_ptr<modules::Module>> modules;
     std::vector<std::unique_ptr<Worker>> workers;
@@ -219,11 +232,11 @@ struct Server::Impl {
     explicit Impl(const config::Config& c) : cfg(c) {}
 };
 
-Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
-    auto& I = *impl_;
-    std::filesystem::create_directories(cfg.data_dir());
-    I.storage = std::make_unique<storage::Storage>(cfg);
+namespace {
 
+// A host's certificate, generated (self-signed for its domain) on first start when
+// neither file exists and none is configured.
+net::SslCtxPtr host_tls(const config::Config& cfg) {
     auto cert = cfg.cert_file(), key = cfg.key_file();
     if (!std::filesystem::exists(cert) && !std::filesystem::exists(key) &&
         cfg.string("tls.cert_file").empty()) {
@@ -231,17 +244,32 @@ Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
                      cfg.string("server.domain"), cert.string());
         net::generate_self_signed(cfg.string("server.domain"), cert, key);
     }
-    I.tls = net::make_server_context(cert, key, cfg.string("tls.min_version"));
+    return net::make_server_context(cert, key, cfg.string("tls.min_version"));
+}
 
+}  // namespace
+
+Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
+    auto& I = *impl_;
     I.ctx = std::make_unique<ServerContext>(cfg);
-    I.ctx->storage = I.storage.get();
-    I.ctx->tls = I.tls.get();
+    for (const auto& domain : cfg.host_domains()) {
+        auto host = std::make_unique<Host>(domain, cfg.for_host(domain));
+        std::filesystem::create_directories(host->config.data_dir());
+        host->storage = std::make_unique<storage::Storage>(host->config);
+        I.tls.push_back(host_tls(host->config));
+        host->tls = I.tls.back().get();
+        I.ctx->hosts.push_back(std::move(host));
+    }
+    I.ctx->tls = I.tls.front().get();
+    // RFC 6066 SNI: a client naming another host's domain gets that host's certificate.
+    for (const auto& h : I.ctx->hosts) I.server_names.emplace_back(h->domain, h->tls);
+    if (I.ctx->hosts.size() > 1) net::select_by_server_name(I.ctx->tls, &I.server_names);
     I.ctx->registry = std::make_unique<LocalSessionRegistry>();
     I.ctx->hashing = std::make_unique<asio::thread_pool>(
         static_cast<std::size_t>(cfg.integer("auth.hash_threads")));
     I.ctx->modules = std::make_unique<modules::ModuleHost>();
     I.ctx->router = std::make_unique<Router>(*I.ctx);
-    I.ctx->im = std::make_unique<im::Im>(*I.ctx);
+    for (auto& h : I.ctx->hosts) h->im = std::make_unique<im::Im>(*I.ctx, *h);
 
     const auto& disabled = cfg.list("modules.disabled");
     modules::ModuleContext mctx(*I.ctx, *I.ctx->modules);
@@ -290,8 +318,8 @@ int Server::run() {
     hs.see_other_uri = cfg.string("websocket.see_other_uri");
     if (hs.tls_port > 0) {
         // The same certificate and settings as c2s (asio takes a reference of its own).
-        SSL_CTX_up_ref(I.tls.get());
-        I.http.tls = std::make_unique<asio::ssl::context>(I.tls.get());
+        SSL_CTX_up_ref(I.ctx->tls);
+        I.http.tls = std::make_unique<asio::ssl::context>(I.ctx->tls);
     }
     auto http_address = asio::ip::make_address(cfg.string("http.address"), address_ec);
     if (address_ec)
@@ -313,8 +341,8 @@ int Server::run() {
             "key 'component.address' expects an IP address such as 127.0.0.1 or ::1, got '" +
             cfg.string("component.address") + "'");
 
-    I.storage->start();
-    I.ctx->im->start();
+    for (auto& h : I.ctx->hosts) h->storage->start();
+    for (auto& h : I.ctx->hosts) h->im->start();
     for (std::size_t i = 0; i < n_threads; ++i) {
         auto w = std::make_unique<Worker>();
         Worker& worker = *w;
@@ -361,8 +389,10 @@ int Server::run() {
         spdlog::info("listening on {}:{} (external components, {} configured)",
                      cfg.string("component.address"), component_port,
                      I.ctx->settings.component_secrets.size());
-    spdlog::info("hongyand {} serving {} with {} I/O threads, data in {}", HONGYAN_VERSION,
-                 I.ctx->settings.domain, n_threads, cfg.data_dir().string());
+    std::string domains;
+    for (const auto& h : I.ctx->hosts) domains += (domains.empty() ? "" : ", ") + h->domain;
+    spdlog::info("hongyand {} serving {} with {} I/O threads, data in {}", HONGYAN_VERSION, domains,
+                 n_threads, cfg.data_dir().string());
 
     asio::io_context main_io;
     asio::signal_set signals(main_io, SIGTERM, SIGINT);
@@ -386,6 +416,7 @@ int Server::run() {
             });
         }
     });
+    for (auto& w : I.workers) I.ctx->io_executors.push_back(w->io.get_executor());
     for (auto& w : I.workers) w->thread = std::thread([&io = w->io] { io.run(); });
     main_io.run();
 
@@ -400,9 +431,10 @@ int Server::run() {
     I.ctx->router->clear_routes();
     // Storage work still in flight completes by posting to a worker's io_context: finish
     // it while those still exist, then drop the sessions (and their sockets).
-    I.ctx->im->stop();
+    for (auto& h : I.ctx->hosts) h->im->stop();
     I.ctx->hashing->join();
-    I.storage->stop();
+    for (auto& h : I.ctx->hosts) h->storage->stop();
+    I.ctx->io_executors.clear();  // no thread is left that routes
     I.workers.clear();
     // Nothing is routed any more: each module stops and its registrations go.
     for (auto it = I.modules.rbegin(); it != I.modules.rend(); ++it) {

@@ -5,34 +5,30 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/config/config.hpp"
+#include "server/host.hpp"
 #include "server/net/limits.hpp"
 #include "xmpp/xml_stream_parser.hpp"
 
 namespace hongyan {
 
-namespace storage {
-class Storage;
-}
 namespace modules {
 class ModuleHost;
 }
 class Router;
 class SessionRegistry;
-namespace im {
-class Im;
-}
 
 // Hot-path copies of configuration values.
 struct Settings {
-    std::string domain;
     bool require_tls = true;
     std::chrono::seconds preauth_timeout{60};
     std::chrono::seconds close_timeout{10};
@@ -46,8 +42,6 @@ struct Settings {
     std::vector<std::string> mechanisms;
     int scram_iterations = 4096;
     int max_auth_attempts = 3;
-    std::string register_policy;
-    std::size_t min_password_length = 6;
     // External components (XEP-0114) by domain: their shared secrets.
     std::map<std::string, std::string, std::less<>> component_secrets;
 
@@ -60,15 +54,21 @@ struct ServerContext {
 
     const config::Config& config;
     Settings settings;
-    storage::Storage* storage = nullptr;
-    SSL_CTX* tls = nullptr;
+    // Every hosted domain, server.domain first (host.hpp); fixed once the server runs.
+    std::vector<std::unique_ptr<Host>> hosts;
+    // The host serving `domain` exactly, or null.
+    Host* find_host(std::string_view domain) const;
+    Host& primary() const { return *hosts.front(); }
+    SSL_CTX* tls = nullptr;  // the first host's; SNI switches to another host's
     std::unique_ptr<SessionRegistry> registry;
     std::unique_ptr<modules::ModuleHost> modules;
     std::unique_ptr<Router> router;
-    std::unique_ptr<im::Im> im;
     // Password hashing (PBKDF2) for logins and new passwords, off the I/O threads and the
     // storage thread.
     std::unique_ptr<boost::asio::thread_pool> hashing;
+    // The I/O threads' executors, set before they start (for work the router starts
+    // itself, such as presence between hosts).
+    std::vector<boost::asio::any_io_executor> io_executors;
     net::ConnectionLimiter connections;
     net::WindowCounter auth_failures_ip;
     net::WindowCounter auth_failures_account;

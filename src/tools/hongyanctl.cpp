@@ -113,6 +113,10 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     hongyan::ConfigOptions opts;
     opts.add_to(app);
+    std::string host_option;
+    app.add_option("-d,--domain", host_option,
+                   "The hosted domain to act on (server.domain or a [[hosts]] domain); by "
+                   "default the domain of a user@domain argument, else server.domain");
 
     auto* user = app.add_subcommand("user", "Manage user accounts")->require_subcommand(1);
     std::string name, password;
@@ -182,13 +186,26 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
-        auto cfg = opts.load();
-        const std::string domain = *hongyan::jid::nameprep(cfg.string("server.domain"));
+        const auto server_cfg = opts.load();
         if (check->parsed()) {
-            std::cout << cfg.dump();
+            std::cout << server_cfg.dump();
             std::cerr << "configuration OK\n";
             return 0;
         }
+        // Each host has its own accounts and database (Config::for_host).
+        const auto hosted = server_cfg.host_domains();
+        std::string host = host_option;
+        if (host.empty() && !name.empty() && name.find('@') != std::string::npos) {
+            // user@domain: the host of that domain, if there is one (else the usual
+            // "not on this server's domain" below).
+            auto d = hongyan::jid::nameprep(name.substr(name.rfind('@') + 1));
+            if (d && std::find(hosted.begin(), hosted.end(), *d) != hosted.end()) host = *d;
+        }
+        if (host.empty()) host = hosted.front();
+        auto host_domain = hongyan::jid::nameprep(host);
+        if (!host_domain) throw Failure("'" + host + "' is not a valid domain");
+        const auto cfg = server_cfg.for_host(*host_domain);
+        const std::string domain = *host_domain;
         if (gen->parsed()) {
             auto c = cfg.cert_file(), k = cfg.key_file();
             if (!force && (std::filesystem::exists(c) || std::filesystem::exists(k)))

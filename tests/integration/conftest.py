@@ -54,7 +54,7 @@ class Server:
     """A running hongyand."""
 
     def __init__(self, data_dir: Path, overrides: dict[str, Any],
-                 wrap: Optional[list[str]] = None) -> None:
+                 wrap: Optional[list[str]] = None, config: Optional[str] = None) -> None:
         self.data_dir = data_dir
         ports: set[int] = set()
         while len(ports) < 5:
@@ -88,6 +88,13 @@ class Server:
         self.component_port = int(settings["component.port"])
         # `wrap` runs the daemon through another command (a mount namespace, say).
         self.args = list(wrap or []) + [HONGYAND]
+        # `config`: the text of a TOML file (for what --set cannot say, such as [[hosts]]).
+        self.config_args: list[str] = []
+        if config is not None:
+            config_path = data_dir.parent / f"{data_dir.name}.toml"
+            config_path.write_text(config)
+            self.config_args = ["--config", str(config_path)]
+        self.args += self.config_args
         for k, v in settings.items():
             if isinstance(v, bool):
                 v = "true" if v else "false"
@@ -169,7 +176,7 @@ class Server:
     # ----- administration -----
 
     def ctl(self, *args: str, input: Optional[str] = None) -> subprocess.CompletedProcess:
-        return run_ctl(*args, data_dir=self.data_dir, input=input)
+        return run_ctl(*self.config_args, *args, data_dir=self.data_dir, input=input)
 
     def add_user(self, user: str, password: str) -> None:
         r = self.ctl("user", "add", user, "-p", password)
@@ -223,12 +230,13 @@ def start_server(tmp_path: Path) -> Callable[..., Server]:
     servers: list[Server] = []
 
     def start(overrides: Optional[dict[str, Any]] = None, data_dir: Optional[Path] = None,
-              wrap: Optional[list[str]] = None, **kw: Any) -> Server:
+              wrap: Optional[list[str]] = None, config: Optional[str] = None,
+              **kw: Any) -> Server:
         """Overrides as a dict of dotted keys, or as keywords with '__' for '.'
         (c2s__preauth_timeout=1). data_dir reuses another server's data directory."""
         o = dict(overrides or {})
         o.update({k.replace("__", "."): v for k, v in kw.items()})
-        s = Server(data_dir or tmp_path / f"data{len(servers)}", o, wrap)
+        s = Server(data_dir or tmp_path / f"data{len(servers)}", o, wrap, config)
         servers.append(s)
         return s
 

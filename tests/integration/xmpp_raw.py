@@ -171,6 +171,7 @@ class XmppStream:
             (host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.tls = False
+        self.to: Optional[str] = DOMAIN
         if direct_tls:
             self._wrap_tls()
         self.raw = b""
@@ -179,13 +180,13 @@ class XmppStream:
         self.features: Optional[ET.Element] = None
         self.eof = False
         self.jid: Optional[str] = None
-        self.to: Optional[str] = DOMAIN
         self.authenticated = False
 
     # ----- bytes -----
 
     def _wrap_tls(self) -> None:
-        self.sock = client_tls_context().wrap_socket(self.sock, server_hostname=DOMAIN)
+        # SNI (RFC 6066) names the domain of the stream, as clients do.
+        self.sock = client_tls_context().wrap_socket(self.sock, server_hostname=self.to or DOMAIN)
         self.sock.settimeout(self.timeout)
         self.tls = True
 

@@ -174,12 +174,11 @@ void ClientConnection::fail(StreamErrorCondition cond, std::string text, std::st
 
 void ClientConnection::open_our_stream() {
     session_->send_stream_data(
-        transport_->open_stream(server_.settings.domain, crypto::random_token(16)));
+        transport_->open_stream(session_->host().domain, crypto::random_token(16)));
     header_sent_ = true;
 }
 
 void ClientConnection::on_open(const Element& header) {
-    const Settings& s = server_.settings;
     // RFC 6120 §4.7.5: version 1.0 is required for everything this server speaks.
     std::string_view version = header.attr("version");
     auto dot = version.find('.');
@@ -190,18 +189,24 @@ void ClientConnection::on_open(const Element& header) {
     }
     std::string_view to = header.attr("to");
     if (!to.empty()) {
+        // RFC 6120 §4.9.3.6: a domain not hosted here; after authentication the stream
+        // stays with its host (§4.3.2: restarts name the same one).
         auto domain = jid::nameprep(to);
-        if (!domain || *domain != s.domain) {
-            fail(StreamErrorCondition::host_unknown, "this server serves " + s.domain,
+        Host* host = domain ? server_.find_host(*domain) : nullptr;
+        if (!host || (session_->authenticated() && host != &session_->host())) {
+            std::string hosted;
+            for (const auto& h : server_.hosts) hosted += (hosted.empty() ? "" : ", ") + h->domain;
+            fail(StreamErrorCondition::host_unknown, "this server serves " + hosted,
                  "unknown host " + std::string(to));
             return;
         }
+        session_->set_host(*host);
     }
     open_our_stream();
     std::vector<std::string> mechanisms;
     if (!session_->authenticated()) {
-        sasl_ = std::make_unique<sasl::SaslServer>(server_, ip_, transport_->remote_string(),
-                                                   transport_->secure());
+        sasl_ = std::make_unique<sasl::SaslServer>(
+            server_, session_->host(), ip_, transport_->remote_string(), transport_->secure());
         mechanisms = sasl_->mechanisms();
     }
     session_->send_stream_data(
@@ -347,7 +352,8 @@ asio::awaitable<void> ClientConnection::handle_pre_auth_iq(Element iq) {
              "iq before authentication");
         co_return;
     }
-    modules::IqRequest req{server_, session_, std::move(iq), std::nullopt, std::nullopt};
+    modules::IqRequest req{server_,       session_->host(), session_,
+                           std::move(iq), std::nullopt,     std::nullopt};
     try {
         co_await entry->handler(req);
     } catch (const std::exception& e) {

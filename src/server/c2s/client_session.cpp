@@ -20,7 +20,11 @@ constexpr std::size_t kBulkBudget = 64 * 1024;
 
 ClientSession::ClientSession(ServerContext& server, asio::any_io_executor executor, std::string ip,
                              std::string peer)
-    : server_(server), executor_(std::move(executor)), ip_(std::move(ip)), peer_(std::move(peer)) {}
+    : server_(server),
+      host_(server.hosts.empty() ? nullptr : server.hosts.front().get()),
+      executor_(std::move(executor)),
+      ip_(std::move(ip)),
+      peer_(std::move(peer)) {}
 
 bool ClientSession::can_queue_now() const {
     auto* io = executor_.target<asio::io_context::executor_type>();
@@ -170,7 +174,7 @@ void ClientSession::written(std::vector<OutUnit>& units, bool ok) {
 void ClientSession::leave() {
     if (left_) return;
     left_ = true;
-    if (bound_) server_.im->unbind(jid_, this);
+    if (bound_) host_->im->unbind(jid_, this);
 }
 
 void ClientSession::end() {

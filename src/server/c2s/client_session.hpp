@@ -26,7 +26,8 @@
 
 namespace hongyan {
 struct ServerContext;
-}
+struct Host;
+}  // namespace hongyan
 
 namespace hongyan::c2s {
 
@@ -81,6 +82,10 @@ class ClientSession final : public SessionRoute,
     void pending_post_ran() { pending_posts_.fetch_sub(1, std::memory_order_relaxed); }
     const std::string& ip() const { return ip_; }
     const std::string& peer() const { return peer_; }
+    // The host the stream named (its 'to'; the first host until then). Fixed once
+    // authenticated.
+    Host& host() const { return *host_; }
+    void set_host(Host& h) { host_ = &h; }
     // After SASL success: the account's username (nodeprepped).
     bool authenticated() const { return !username_.empty(); }
     const std::string& username() const { return username_; }
@@ -139,6 +144,7 @@ class ClientSession final : public SessionRoute,
     void now_or_posted(F f);
 
     ServerContext& server_;
+    Host* host_ = nullptr;
     boost::asio::any_io_executor executor_;
     std::string ip_;
     std::string peer_;

@@ -38,14 +38,14 @@ asio::awaitable<void> bind_resource(ServerContext& server, const SessionPtr& ses
     } else {
         resource = "hongyan-" + crypto::random_token(10);
     }
-    auto full = Jid::make(session->username(), server.settings.domain, resource);
+    auto full = Jid::make(session->username(), session->host().domain, resource);
     if (!full) {
         reply_unrouted_error(*session, iq, StanzaErrorCondition::bad_request, "invalid JID");
         co_return;
     }
     // The user's roster and blocklist are in memory before the first stanza is routed.
     try {
-        co_await server.im->bound(*full);
+        co_await session->host().im->bound(*full);
     } catch (const std::exception& e) {
         spdlog::error("binding {} failed: {}", full->str(), e.what());
         reply_unrouted_error(*session, iq, StanzaErrorCondition::internal_server_error,
@@ -53,12 +53,12 @@ asio::awaitable<void> bind_resource(ServerContext& server, const SessionPtr& ses
         co_return;
     }
     if (session->closing()) {
-        server.im->release(full->local());  // what bound() took
+        session->host().im->release(full->local());  // what bound() took
         co_return;
     }
     session->set_bound(*full);
     // RFC 6120 §7.7.2.2: the newer session wins; the old one gets <conflict/>.
-    if (auto old = server.im->bind(*full, session)) {
+    if (auto old = session->host().im->bind(*full, session)) {
         old->terminate(StreamErrorCondition::conflict, "replaced by a new connection");
     }
     Element result("iq", ns::client);

@@ -295,7 +295,7 @@ void ComponentConnection::end_stream(StreamErrorCondition cond, std::string_view
     routed_ = false;
     if (!transport_->is_open()) return;
     if (!header_sent_) {
-        queue(transport_->open_stream(server_.settings.domain, crypto::random_token(16)));
+        queue(transport_->open_stream(server_.primary().domain, crypto::random_token(16)));
         header_sent_ = true;
     }
     if (cond != StreamErrorCondition::none)

@@ -5,7 +5,10 @@
 #include <toml++/toml.h>
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <sstream>
+
+#include "xmpp/jid.hpp"
 
 namespace hongyan::config {
 
@@ -80,13 +83,15 @@ bool parse_bool(std::string_view t, bool& out) {
     return false;
 }
 
-void collect(const toml::table& table, const std::string& prefix, Config& cfg,
+using Setter = std::function<void(const std::string& key, Value v)>;
+
+void collect(const toml::table& table, const std::string& prefix, const Setter& set,
              const std::string& source) {
     for (const auto& [k, node] : table) {
         std::string key =
             prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
         if (const auto* sub = node.as_table()) {
-            collect(*sub, key, cfg, source);
+            collect(*sub, key, set, source);
             continue;
         }
         const KeySpec& spec = spec_or_throw(key);
@@ -97,19 +102,19 @@ void collect(const toml::table& table, const std::string& prefix, Config& cfg,
         switch (spec.type) {
             case ValueType::integer:
                 if (auto v = node.value<std::int64_t>(); v && node.is_integer())
-                    cfg.set(key, *v);
+                    set(key, *v);
                 else
                     throw wrong();
                 break;
             case ValueType::boolean:
                 if (auto v = node.value<bool>(); v && node.is_boolean())
-                    cfg.set(key, *v);
+                    set(key, *v);
                 else
                     throw wrong();
                 break;
             case ValueType::string:
                 if (auto v = node.value<std::string>(); v && node.is_string())
-                    cfg.set(key, *v);
+                    set(key, *v);
                 else
                     throw wrong();
                 break;
@@ -122,14 +127,85 @@ void collect(const toml::table& table, const std::string& prefix, Config& cfg,
                     if (!v || !item.is_string()) throw wrong();
                     items.push_back(*v);
                 }
-                cfg.set(key, items);
+                set(key, items);
                 break;
             }
         }
     }
 }
 
+std::vector<Config::HostTable> parse_hosts(const toml::node& node, const std::string& source) {
+    std::vector<Config::HostTable> out;
+    const auto* arr = node.as_array();
+    if (!arr || !arr->is_array_of_tables())
+        throw ConfigError(source +
+                          ": 'hosts' expects tables, written [[hosts]] with a domain each");
+    for (const auto& item : *arr) {
+        const auto& t = *item.as_table();
+        auto d = t["domain"].value<std::string>();
+        auto domain = d ? jid::nameprep(*d) : std::nullopt;
+        if (!domain || domain->empty())
+            throw ConfigError(source + ": every [[hosts]] table needs a domain = \"...\"");
+        Config::HostTable host{*domain, {}};
+        Config scratch;  // validates each value as set() does
+        toml::table rest = t;
+        rest.erase("domain");
+        collect(
+            rest, "",
+            [&](const std::string& key, Value v) {
+                if (!Config::host_scoped(key))
+                    throw ConfigError(fmt::format(
+                        "{}: key '{}' applies to the whole server and cannot be set for the host "
+                        "{} (docs/configuration.md lists what a [[hosts]] table may set)",
+                        source, key, *domain));
+                scratch.set(key, v);
+                host.values.emplace_back(key, std::move(v));
+            },
+            source);
+        out.push_back(std::move(host));
+    }
+    return out;
+}
+
 }  // namespace
+
+bool Config::host_scoped(std::string_view key) {
+    auto section = key.substr(0, key.find('.'));
+    return key == "tls.cert_file" || key == "tls.key_file" ||
+           (section == "register" && key != "register.per_ip_per_hour") ||
+           section == "shared_groups" || section == "roster" || section == "offline" ||
+           key == "blocking.max_items";
+}
+
+std::vector<std::string> Config::host_domains() const {
+    std::vector<std::string> out;
+    auto first = jid::nameprep(string("server.domain"));
+    out.push_back(first ? *first : string("server.domain"));
+    for (const auto& h : hosts_) out.push_back(h.domain);
+    return out;
+}
+
+Config Config::for_host(std::string_view domain) const {
+    auto domains = host_domains();
+    if (domain == domains.front()) {
+        Config c = *this;
+        c.set("server.domain", std::string(domain));
+        return c;
+    }
+    for (const auto& h : hosts_) {
+        if (h.domain != domain) continue;
+        Config c = *this;
+        c.hosts_.clear();
+        c.set("server.domain", h.domain);
+        c.set("server.data_dir", (data_dir() / "hosts" / h.domain).string());
+        for (const auto& [key, v] : h.values) c.set(key, v);
+        return c;
+    }
+    std::string list;
+    for (const auto& d : domains) list += (list.empty() ? "" : ", ") + d;
+    throw ConfigError("this server does not host " + std::string(domain) + " (it hosts " + list +
+                      ")");
+}
 
 Config::Config() {
     for (const auto& k : schema()) values_.emplace(std::string(k.key), k.default_value);
@@ -148,7 +224,13 @@ Config Config::load(const std::optional<std::filesystem::path>& file,
                                           e.description()));
         }
         try {
-            collect(table, "", cfg, file->string());
+            if (const auto* hosts = table.get("hosts")) {
+                cfg.hosts_ = parse_hosts(*hosts, file->string());
+                table.erase("hosts");
+            }
+            collect(
+                table, "", [&cfg](const std::string& key, Value v) { cfg.set(key, std::move(v)); },
+                file->string());
         } catch (const ConfigError& e) {
             std::string msg = e.what();
             if (msg.rfind(file->string(), 0) != 0) msg = file->string() + ": " + msg;
@@ -162,6 +244,13 @@ Config Config::load(const std::optional<std::filesystem::path>& file,
                 fmt::format("--set '{}': expected key=value, e.g. c2s.port=15222", o));
         cfg.set_from_string(std::string_view(o).substr(0, eq), std::string_view(o).substr(eq + 1));
     }
+    auto domains = cfg.host_domains();
+    for (std::size_t i = 0; i < domains.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (domains[i] == domains[j])
+                throw ConfigError("the domain " + domains[i] +
+                                  " is hosted twice (server.domain is the first host, then each "
+                                  "[[hosts]] table)");
     return cfg;
 }
 
@@ -307,6 +396,11 @@ std::string Config::dump() const {
         out += fmt::format("{} = {}\n", k.key.substr(dot + 1),
                            value_to_toml(values_.find(k.key)->second));
     }
+    for (const auto& h : hosts_) {
+        out += fmt::format("\n[[hosts]]\ndomain = {}\n", value_to_toml(h.domain));
+        for (const auto& [key, v] : h.values)
+            out += fmt::format("{} = {}\n", key, value_to_toml(v));
+    }
     return out;
 }
 
@@ -333,6 +427,7 @@ std::string reference_markdown() {
         std::string doc(k.doc);
         for (std::size_t p = 0; (p = doc.find('|', p)) != std::string::npos; p += 2)
             doc.insert(p, "\\");
+        if (Config::host_scoped(k.key)) doc += " *Per host: a [[hosts]] table may set it.*";
         std::string type_cell = type;
         out +=
             fmt::format("| `{}` | {} | `{}` | {} |\n", k.key.substr(dot + 1), type_cell, def, doc);

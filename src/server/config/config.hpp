@@ -53,6 +53,19 @@ class Config {
     const std::string& string(std::string_view key) const;
     const std::vector<std::string>& list(std::string_view key) const;
 
+    // Virtual hosts (docs/configuration.md, "Several domains"): every domain this server
+    // serves, server.domain first, then the domain of each [[hosts]] table, in the order
+    // of the file.
+    std::vector<std::string> host_domains() const;
+    // The configuration `domain` runs with: this one with its [[hosts]] table applied,
+    // server.domain set to it and, for every host but the first, its data (database,
+    // generated certificate) in <data_dir>/hosts/<domain>. Throws ConfigError for a domain
+    // that is not hosted here.
+    Config for_host(std::string_view domain) const;
+    // True for the keys a [[hosts]] table may set: what belongs to one domain's users
+    // (registration, rosters, shared groups, offline storage, blocking, its certificate).
+    static bool host_scoped(std::string_view key);
+
     // Derived paths.
     std::filesystem::path data_dir() const;
     std::filesystem::path database_path() const;
@@ -62,8 +75,15 @@ class Config {
     // The whole configuration as TOML (defaults included), for --check-config output.
     std::string dump() const;
 
+    // One [[hosts]] table: a domain and the host-scoped values it sets.
+    struct HostTable {
+        std::string domain;
+        std::vector<std::pair<std::string, Value>> values;
+    };
+
   private:
     std::map<std::string, Value, std::less<>> values_;
+    std::vector<HostTable> hosts_;
 };
 
 // Markdown reference of every key, generated from the schema (docs/configuration.md).

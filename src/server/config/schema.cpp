@@ -15,7 +15,8 @@ const std::vector<KeySpec>& schema() {
     static const std::vector<KeySpec> keys = {
         // [server]
         {"server.domain", ValueType::string, S("localhost"),
-         "The XMPP domain this server serves (the part after '@' in user JIDs)."},
+         "The XMPP domain this server serves (the part after '@' in user JIDs): its first "
+         "host. More domains come in [[hosts]] tables (\"Several domains\" above)."},
         {"server.data_dir", ValueType::string, S("data"),
          "Directory for the database, the generated certificate and other state. Relative "
          "paths are relative to the working directory."},
@@ -110,7 +111,7 @@ const std::vector<KeySpec>& schema() {
         {"component.secrets", ValueType::string_list, L{},
          "The external components allowed to connect, each as \"domain=secret\" "
          "(\"bot.example.org=s3cret\"). A component serves its domain and every subdomain "
-         "of it; the domain must not be the server's own."},
+         "of it; the domain must not be one this server hosts."},
         // [tls]
         {"tls.cert_file", ValueType::string, S(""),
          "PEM certificate chain; empty means <data_dir>/tls/cert.pem, generated (self-signed "

@@ -64,7 +64,7 @@ std::string without_port(const std::string& host) {
 std::vector<std::string> endpoints(const ServerContext& server, const HttpSettings& s,
                                    const Request& req, bool tls) {
     if (!s.public_urls.empty()) return s.public_urls;
-    std::string host = request_host(req, server.settings.domain);
+    std::string host = request_host(req, server.primary().domain);
     std::vector<std::string> out;
     if (tls) {
         out.push_back("wss://" + host + s.websocket_path);

@@ -16,7 +16,7 @@ namespace asio = boost::asio;
 asio::awaitable<void> Im::blocklist_get(modules::IqRequest& iq) {
     const Jid& full = *iq.from;
     auto st = cache_.find(full.local());
-    if (!st) st = co_await server_.storage->run([this, u = full.local()] { return load_state(u); });
+    if (!st) st = co_await storage_.run([this, u = full.local()] { return load_state(u); });
     server_.registry->update(full, iq.session.get(),
                              [](ResourceState& r) { r.blocklist_interested = true; });
     std::vector<std::string> jids;
@@ -51,7 +51,7 @@ asio::awaitable<void> Im::blocklist_set(modules::IqRequest& iq, bool block) {
     }
     enum class R { ok, full };
     std::vector<std::string> changed;
-    auto r = co_await server_.storage->run([this, user, jids, block, &changed] {
+    auto r = co_await storage_.run([this, user, jids, block, &changed] {
         auto st = load_state(user);
         std::vector<std::string> apply = jids;
         {
@@ -70,9 +70,9 @@ asio::awaitable<void> Im::blocklist_set(modules::IqRequest& iq, bool block) {
             for (const auto& j : apply)
                 if (auto u = local_user(j); u && may_see(*st, *u)) send_unavailable(user, *u);
         if (block)
-            server_.storage->blocklists().add(user, apply);
+            storage_.blocklists().add(user, apply);
         else
-            server_.storage->blocklists().remove(user, apply);
+            storage_.blocklists().remove(user, apply);
         {
             std::lock_guard lock(st->mu);
             for (const auto& j : apply) {

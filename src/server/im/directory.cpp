@@ -19,18 +19,18 @@ namespace asio = boost::asio;
 
 void Im::start() {
     std::promise<void> done;
-    server_.storage->post([this, &done] {
+    storage_.post([this, &done] {
         try {
-            auto& dir = server_.storage->directory();
+            auto& dir = storage_.directory();
             feed_seq_ = dir.last_event();
             std::vector<std::string> accounts;
-            if (!everyone_.empty()) accounts = server_.storage->accounts().list();
+            if (!everyone_.empty()) accounts = storage_.accounts().list();
             auto history = dir.events_since(
                 std::max<std::int64_t>(0, feed_seq_ - static_cast<std::int64_t>(shared_log_limit_)),
                 shared_log_limit_);
             shared_.reset(everyone_, std::move(accounts), dir.groups(), feed_seq_,
                           std::move(history));
-            poll_timer_ = std::make_unique<asio::steady_timer>(server_.storage->executor());
+            poll_timer_ = std::make_unique<asio::steady_timer>(storage_.executor());
             schedule_poll();
             done.set_value();
         } catch (...) {
@@ -42,7 +42,7 @@ void Im::start() {
 
 void Im::stop() {
     std::promise<void> done;
-    server_.storage->post([this, &done] {
+    storage_.post([this, &done] {
         stopping_ = true;
         if (poll_timer_) poll_timer_->cancel();
         done.set_value();
@@ -51,7 +51,7 @@ void Im::stop() {
 }
 
 void Im::poke() {
-    server_.storage->post([this] { poll_feed(); });
+    storage_.post([this] { poll_feed(); });
 }
 
 void Im::schedule_poll() {
@@ -66,7 +66,7 @@ void Im::schedule_poll() {
 
 void Im::poll_feed() {
     try {
-        auto& dir = server_.storage->directory();
+        auto& dir = storage_.directory();
         while (true) {
             auto events = dir.events_since(feed_seq_, 1000);
             for (const auto& e : events) {
@@ -95,7 +95,7 @@ void Im::forget_contact(const std::string& contact) {
         if (st->item_locked(contact) || st->items.count(contact)) holders.push_back(st);
     });
     for (const auto& st : holders) {
-        auto items = server_.storage->rosters().load(st->user);
+        auto items = storage_.rosters().load(st->user);
         bool saw_presence = false;
         {
             std::lock_guard lock(st->mu);
@@ -168,7 +168,7 @@ void Im::apply_event(const DirectoryEvent& e) {
             // hongyanctl wrote the roster: take it from the database and push what changed.
             auto st = cache_.find(e.user);
             if (!st) break;
-            auto items = server_.storage->rosters().load(e.user);
+            auto items = storage_.rosters().load(e.user);
             std::vector<std::string> changed;
             {
                 std::lock_guard lock(st->mu);

@@ -21,8 +21,9 @@ namespace hongyan::im {
 
 namespace asio = boost::asio;
 
-Im::Im(ServerContext& server) : server_(server), domain_(server.settings.domain) {
-    const auto& c = server.config;
+Im::Im(ServerContext& server, Host& host)
+    : server_(server), host_(host), storage_(*host.storage), domain_(host.domain) {
+    const auto& c = host.config;
     limits_.roster_max_items = static_cast<std::size_t>(c.integer("roster.max_items"));
     limits_.roster_max_name = static_cast<std::size_t>(c.integer("roster.max_name_length"));
     limits_.roster_max_group = static_cast<std::size_t>(c.integer("roster.max_group_length"));
@@ -38,7 +39,7 @@ Im::~Im() = default;
 
 UserPtr Im::load_state(const std::string& user) {
     if (auto st = cache_.find(user)) return st;
-    auto& store = *server_.storage;
+    auto& store = storage_;
     auto st = std::make_shared<UserState>(user);
     st->replace_items(store.rosters().load(user));
     if (limits_.blocking)
@@ -63,7 +64,7 @@ UserPtr Im::load_state(const std::string& user) {
 
 asio::awaitable<void> Im::bound(const Jid& full) {
     std::string user = full.local();
-    co_await server_.storage->run([this, user] {
+    co_await storage_.run([this, user] {
         // Catch up with the directory first, so that an account or group change made just
         // before this login (by hongyanctl, say) is in the roster it is about to fetch.
         poll_feed();
@@ -74,7 +75,7 @@ asio::awaitable<void> Im::bound(const Jid& full) {
 }
 
 void Im::release(const std::string& user) {
-    server_.storage->post([this, user] {
+    storage_.post([this, user] {
         auto st = cache_.find(user);
         if (st && --st->pins <= 0 && server_.registry->resources(full_bare(user)).empty())
             cache_.erase(user);
@@ -113,7 +114,7 @@ void Im::ended(const Jid& full, const SessionRegistry::Resource& r) {
             broadcast_directed(full, p.to_string(ns::client), r.state.directed());
     }
     std::string user = full.local();
-    server_.storage->post([this, user, status] {
+    storage_.post([this, user, status] {
         auto st = cache_.find(user);
         if (st && --st->pins <= 0 && server_.registry->resources(full_bare(user)).empty())
             cache_.erase(user);
@@ -122,7 +123,7 @@ void Im::ended(const Jid& full, const SessionRegistry::Resource& r) {
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
             try {
-                server_.storage->directory().set_last_activity(user, {now, status});
+                storage_.directory().set_last_activity(user, {now, status});
             } catch (const std::exception& e) {
                 spdlog::warn("last activity of {}: {}", user, e.what());
             }
@@ -302,9 +303,8 @@ void Im::finish(RosterTxn& txn) {
     };
     try {
         if (!txn.changes.empty())
-            server_.storage->transaction([&] {
-                for (const auto& c : txn.changes)
-                    server_.storage->rosters().put(c.st->user, c.item);
+            storage_.transaction([&] {
+                for (const auto& c : txn.changes) storage_.rosters().put(c.st->user, c.item);
             });
     } catch (...) {
         release();
@@ -391,8 +391,8 @@ void Im::release_if_unpinned(const UserPtr& st) {
 asio::awaitable<std::optional<StanzaError>> Im::deliver_or_store(Jid from, xml::Element m, Jid to) {
     enum class Outcome { delivered, stored, no_user, full, off, dropped };
     std::string user = to.local();
-    auto outcome = co_await server_.storage->run([this, user, from, m = std::move(m)]() mutable {
-        auto& store = *server_.storage;
+    auto outcome = co_await storage_.run([this, user, from, m = std::move(m)]() mutable {
+        auto& store = storage_;
         // Checked again here, in order with initial presence (presence.cpp): either the
         // user became available before this point and takes the message now, or the
         // message is stored before their offline messages are read.

@@ -25,6 +25,10 @@
 
 namespace hongyan {
 struct ServerContext;
+struct Host;
+namespace storage {
+class Storage;
+}
 namespace c2s {
 class ClientSession;
 }
@@ -49,9 +53,12 @@ struct Limits {
     bool blocking = false;  // the blocking module is on: blocklists are loaded and applied
 };
 
+// One per hosted domain (host.hpp): its users, their states and its shared groups. A
+// contact at another domain, hosted here or not, is a remote contact: presence and
+// subscriptions with it go through the router, as with a component's JIDs.
 class Im {
   public:
-    explicit Im(ServerContext& server);
+    Im(ServerContext& server, Host& host);
     ~Im();
 
     // Loads the shared groups and starts following the directory change feed.
@@ -122,6 +129,8 @@ class Im {
     void offline_written(const UserPtr& st, std::int64_t id, bool written);
 
     ServerContext& server_;
+    Host& host_;
+    storage::Storage& storage_;
     Limits limits_;
     mutable UserCache cache_;
     SharedGroups shared_;

@@ -83,7 +83,7 @@ asio::awaitable<bool> Im::may_see_presence(const std::string& user, const Jid& v
     if (viewer.domain() != domain_) co_return false;
     std::string v = viewer.local();
     if (v == user) co_return true;
-    co_return co_await server_.storage->run([this, user, v] {
+    co_return co_await storage_.run([this, user, v] {
         return state_allows(user, [&](const UserState& st) {
             return !st.blocks_locked(*Jid::make(v, domain_)) && may_see_locked(st, v);
         });
@@ -91,7 +91,7 @@ asio::awaitable<bool> Im::may_see_presence(const std::string& user, const Jid& v
 }
 
 bool Im::state_allows(const std::string& user, const std::function<bool(const UserState&)>& pred) {
-    if (!server_.storage->accounts().exists(user)) return false;
+    if (!storage_.accounts().exists(user)) return false;
     auto st = load_state(user);
     bool ok;
     {
@@ -274,7 +274,7 @@ void Im::inbound_subscription(RosterTxn& txn, const std::string& owner,
 bool Im::outbound_subscription(RosterTxn& txn, const std::string& user, const std::string& contact,
                                SubType t, const std::string& stanza) {
     auto local = local_user(contact);
-    if (local && !server_.storage->accounts().exists(*local)) return false;
+    if (local && !storage_.accounts().exists(*local)) return false;
     auto st = load_for(txn, user);
     RosterItem item;
     if (auto found = txn.find(*st, contact); found && !found->removed)
@@ -335,11 +335,11 @@ class OfflineSource final : public c2s::BulkSource,
   public:
     OfflineSource(Im& im, UserPtr st) : im_(im), st_(std::move(st)) {}
     ~OfflineSource() override {
-        im_.server_.storage->post([st = st_] { st->offline_delivering = false; });
+        im_.storage_.post([st = st_] { st->offline_delivering = false; });
     }
 
     void next(std::size_t budget, std::function<void(c2s::BulkBatch)> deliver) override {
-        im_.server_.storage->post(
+        im_.storage_.post(
             [self = shared_from_this(), budget, deliver] { deliver(self->page(budget)); });
     }
 
@@ -351,7 +351,7 @@ class OfflineSource final : public c2s::BulkSource,
         c2s::BulkBatch batch;
         std::vector<storage::OfflineMessage> msgs;
         try {
-            msgs = im_.server_.storage->offline().load_after(st_->user, after_, kPage);
+            msgs = im_.storage_.offline().load_after(st_->user, after_, kPage);
         } catch (const std::exception& e) {
             // They stay stored, for the next login.
             spdlog::error("offline messages of {}: {}", st_->user, e.what());
@@ -370,11 +370,10 @@ class OfflineSource final : public c2s::BulkSource,
             if (!st_->offline_in_flight.insert(m.id).second) continue;
             bytes += m.stanza.size();
             auto unit = c2s::OutUnit::stanza(std::move(m.stanza));
-            unit.done =
-                std::make_unique<c2s::WriteDone>([&im = im_, st = st_, id = m.id](bool written) {
-                    im.server_.storage->post(
-                        [&im, st, id, written] { im.offline_written(st, id, written); });
-                });
+            unit.done = std::make_unique<c2s::WriteDone>([&im = im_, st = st_,
+                                                          id = m.id](bool written) {
+                im.storage_.post([&im, st, id, written] { im.offline_written(st, id, written); });
+            });
             batch.entries.push_back(std::move(unit));
         }
         batch.last = !cut && msgs.size() < kPage;
@@ -394,8 +393,8 @@ void Im::offline_written(const UserPtr& st, std::int64_t id, bool written) {
     // XEP-0160: removed only once written to the client's connection. Until the delete
     // succeeds (a locked database is retried) the id stays in flight, so the message is
     // neither lost nor delivered twice.
-    server_.storage->post_retrying("deleting a delivered offline message", [this, st, id] {
-        server_.storage->offline().remove(st->user, {id});
+    storage_.post_retrying("deleting a delivered offline message", [this, st, id] {
+        storage_.offline().remove(st->user, {id});
         st->offline_in_flight.erase(id);
     });
 }
@@ -406,7 +405,7 @@ bool Im::activate(const SessionPtr& sender, const Jid& from, const std::string& 
     bool offline = false;
     if (priority >= 0 && !st->offline_delivering) {
         try {
-            offline = server_.storage->offline().count(user) > 0;
+            offline = storage_.offline().count(user) > 0;
         } catch (const std::exception& e) {
             spdlog::error("offline messages of {}: {}", user, e.what());
         }
@@ -454,7 +453,7 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         p.set_attr("from", from.bare_str());
         p.set_attr("to", contact);
         std::string bytes = p.to_string(ns::client);
-        bool ok = co_await server_.storage->run([this, user, contact, t, bytes] {
+        bool ok = co_await storage_.run([this, user, contact, t, bytes] {
             RosterTxn txn;
             if (!outbound_subscription(txn, user, contact, *t, bytes)) return false;
             finish(txn);
@@ -583,7 +582,7 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         // §4.4: subsequent presence. A resource that comes up from a negative priority
         // now takes the offline messages (XEP-0160 §3), as at initial presence.
         if (own->priority < 0 && priority >= 0) {
-            co_await server_.storage->run([this, sender, from, user, priority, bytes] {
+            co_await storage_.run([this, sender, from, user, priority, bytes] {
                 return activate(sender, from, user, priority, bytes);
             });
         } else {
@@ -601,7 +600,7 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
     // available (see Im::deliver_or_store); and in order with other users' initial
     // presence, so that two users coming online together each get the other's presence
     // once, by broadcast or by probe, not both.
-    co_await server_.storage->run([this, sender, from, user, priority, bytes] {
+    co_await storage_.run([this, sender, from, user, priority, bytes] {
         if (!activate(sender, from, user, priority, bytes)) return 0;
         // Probes, answered locally: the presence of everyone the user is subscribed to,
         // of the user's other resources, and the subscription requests still waiting.
@@ -648,8 +647,8 @@ asio::awaitable<void> Im::remote_presence(xml::Element p, Jid from, Jid to) {
         p.set_attr("from", other);
         p.set_attr("to", to.bare_str());
         const std::string bytes = p.to_string(ns::client);
-        const bool exists = co_await server_.storage->run([this, user, other, t, bytes] {
-            if (!server_.storage->accounts().exists(user)) return false;
+        const bool exists = co_await storage_.run([this, user, other, t, bytes] {
+            if (!storage_.accounts().exists(user)) return false;
             RosterTxn txn;
             inbound_subscription(txn, user, other, *t, bytes);
             finish(txn);
@@ -663,7 +662,7 @@ asio::awaitable<void> Im::remote_presence(xml::Element p, Jid from, Jid to) {
     if (type == "probe") {
         // §4.3.2: only a subscriber ('from') learns the user's presence; others get
         // unsubscribed, and a subscriber when the user is offline unavailable.
-        const bool subscribed = co_await server_.storage->run([this, user, other, from] {
+        const bool subscribed = co_await storage_.run([this, user, other, from] {
             return state_allows(user, [&](const UserState& st) {
                 auto it = st.items.find(other);
                 return it != st.items.end() && !it->second.removed && it->second.sub.from &&
@@ -682,7 +681,7 @@ asio::awaitable<void> Im::remote_presence(xml::Element p, Jid from, Jid to) {
     // Available, unavailable and errors go to the resources (§8.5.2.1.2, §8.5.3); other
     // types do not exist (§4.7.1).
     if (!type.empty() && type != "unavailable" && type != "error") co_return;
-    server_.router->route(std::move(p));
+    server_.router->deliver_local(std::move(p), to);
 }
 
 }  // namespace hongyan::im

@@ -79,7 +79,7 @@ asio::awaitable<void> Im::roster_get(modules::IqRequest& iq) {
     }
     auto st = cache_.find(user);
     if (!st) {
-        st = co_await server_.storage->run([this, user] {
+        st = co_await storage_.run([this, user] {
             auto s = load_state(user);
             return s;
         });
@@ -223,7 +223,7 @@ asio::awaitable<void> Im::roster_set(modules::IqRequest& iq) {
     // Any other 'subscription' (and 'ask', 'approved') from a client is ignored (§2.1.5).
 
     enum class R { ok, not_found, full, shared_only };
-    auto r = co_await server_.storage->run([this, user, contact, name, groups, remove] {
+    auto r = co_await storage_.run([this, user, contact, name, groups, remove] {
         RosterTxn txn;
         auto st = load_for(txn, user);
         RosterItem item;

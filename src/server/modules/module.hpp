@@ -22,6 +22,7 @@
 
 namespace hongyan {
 struct ServerContext;
+struct Host;
 namespace c2s {
 class ClientSession;
 }
@@ -41,6 +42,9 @@ enum class StreamPhase { pre_auth, post_auth };
 // way the request came: to the local session, or routed to 'from' (a component).
 struct IqRequest {
     ServerContext& server;
+    // The host the request is for: the domain of its 'to', or the sender's own host when
+    // it has no 'to' (host.hpp). Handlers read and write that host's storage.
+    Host& host;
     // The local client that sent it; null for a request from a route (only host and
     // other_account handlers get those).
     std::shared_ptr<c2s::ClientSession> session;
@@ -91,6 +95,7 @@ enum class TargetKind : std::uint8_t { host, bare, full, other_domain };
 
 struct StanzaEvent {
     ServerContext& server;
+    Host* host;  // the host of 'to', or null when 'to' is at a domain not hosted here
     c2s::ClientSession* session;  // the local client that sent it, or null (from a route)
     const Jid& from;
     const Jid& to;  // with no 'to': the sender's bare JID (RFC 6120 §10.3)

@@ -1,5 +1,8 @@
 #include "server/net/tls.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -47,6 +50,27 @@ SslCtxPtr make_server_context(const std::filesystem::path& cert, const std::file
         throw std::runtime_error("TLS key " + key.string() + " does not match certificate " +
                                  cert.string());
     return ctx;
+}
+
+void select_by_server_name(SSL_CTX* ctx, const ServerNames* hosts) {
+    SSL_CTX_set_tlsext_servername_arg(ctx, const_cast<ServerNames*>(hosts));
+    SSL_CTX_set_tlsext_servername_callback(
+        ctx, +[](SSL* ssl, int*, void* arg) -> int {
+            const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+            if (!name) return SSL_TLSEXT_ERR_NOACK;
+            const std::string_view wanted(name);
+            for (const auto& [domain, host_ctx] : *static_cast<const ServerNames*>(arg)) {
+                if (domain.size() != wanted.size() ||
+                    !std::equal(domain.begin(), domain.end(), wanted.begin(), [](char a, char b) {
+                        return std::tolower(static_cast<unsigned char>(a)) ==
+                               std::tolower(static_cast<unsigned char>(b));
+                    }))
+                    continue;
+                if (host_ctx != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, host_ctx);
+                return SSL_TLSEXT_ERR_OK;
+            }
+            return SSL_TLSEXT_ERR_NOACK;
+        });
 }
 
 void generate_self_signed(const std::string& domain, const std::filesystem::path& cert_path,

@@ -8,6 +8,7 @@
 #include "server/im/im.hpp"
 #include "server/modules/module.hpp"
 #include "server/router/session_registry.hpp"
+#include "server/run_on.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "server/storage/storage_error.hpp"
@@ -96,17 +97,36 @@ std::vector<std::string> Router::routed_domains() const {
 void Router::route(Element stanza) {
     auto to = Jid::parse(stanza.attr("to"));
     if (!to) return;
-    if (to->domain() != server_.settings.domain) {
+    Host* host = server_.find_host(to->domain());
+    if (!host) {
         find_route(to->domain())->deliver(std::move(stanza));
         return;
     }
     if (to->local().empty()) return;  // for the server itself: nothing to do with it
-    if (!to->is_bare()) {
-        if (auto s = server_.registry->find(*to)) s->deliver(stanza.to_string(ns::client));
+    if (stanza.name() == "presence") {
+        auto from = Jid::parse(stanza.attr("from"));
+        if (from && from->domain() != to->domain()) {
+            // From another host of this server: the recipient's IM core takes it as it
+            // takes a component's (subscriptions, probes), on an I/O thread chosen by
+            // the recipient, so that one sender's presence to one user stays in order.
+            const auto& io = server_.io_executors;
+            if (io.empty()) return;  // not running (shutting down)
+            const auto& ex = io[std::hash<std::string>{}(to->bare_str()) % io.size()];
+            spawn_logged(ex, route_from_route(std::move(stanza)), "presence between hosts");
+            return;
+        }
+    }
+    deliver_local(std::move(stanza), *to);
+}
+
+void Router::deliver_local(Element stanza, const Jid& to) {
+    if (to.local().empty()) return;
+    if (!to.is_bare()) {
+        if (auto s = server_.registry->find(to)) s->deliver(stanza.to_string(ns::client));
         return;
     }
     auto bytes = std::make_shared<const std::string>(stanza.to_string(ns::client));
-    for (const auto& r : server_.registry->resources(to->str()))
+    for (const auto& r : server_.registry->resources(to.str()))
         if (r.state.available) r.session->deliver(bytes);
 }
 
@@ -122,7 +142,7 @@ void Router::answer_error(ClientSession* sender, const Element& stanza, const St
         route(std::move(reply));
         return;
     }
-    if (!reply.has_attr("from")) reply.set_attr("from", server_.settings.domain);
+    if (!reply.has_attr("from")) reply.set_attr("from", sender->host().domain);
     sender->send(reply);
 }
 
@@ -154,12 +174,13 @@ asio::awaitable<void> Router::route_from_client(std::shared_ptr<ClientSession> s
         stanza.set_attr("to", to->str());
     }
     if (!pre_route(sender.get(), sender->jid(), stanza, to ? *to : sender->jid().bare())) co_return;
-    if (to && to->domain() != server_.settings.domain) {
+    Host* host = to ? server_.find_host(to->domain()) : &sender->host();
+    if (!host) {
         co_await route_to_other_domain(std::move(sender), std::move(stanza), *to);
         co_return;
     }
     if (stanza.name() == "iq") {
-        co_await route_iq(sender, std::move(stanza), to);
+        co_await route_iq(sender, *host, std::move(stanza), to);
         co_return;
     }
     if (stanza.name() == "message") {
@@ -167,9 +188,11 @@ asio::awaitable<void> Router::route_from_client(std::shared_ptr<ClientSession> s
         Jid target = to ? *to : sender->jid().bare();
         if (target.is_domain()) co_return;  // messages to the server itself: nothing to do yet
         const Jid& from = sender->jid();
-        co_await route_message(std::move(sender), from, std::move(stanza), target);
+        co_await route_message(std::move(sender), *host, from, std::move(stanza), target);
         co_return;
     }
+    // Presence to a user of another host goes through the sender's IM core too (the
+    // roster side of a subscription, directed presence), which routes it on.
     co_await route_presence(std::move(sender), std::move(stanza), to);
 }
 
@@ -180,7 +203,7 @@ asio::awaitable<void> Router::route_presence(std::shared_ptr<ClientSession> send
                                              std::optional<Jid> to) {
     Element copy = stanza;  // presence() consumes its own
     try {
-        co_await server_.im->presence(sender, std::move(stanza), std::move(to));
+        co_await sender->host().im->presence(sender, std::move(stanza), std::move(to));
     } catch (const std::exception& e) {
         spdlog::error("presence from {} failed: {}", sender->jid().str(), e.what());
         bounce(*sender, copy, StanzaErrorCondition::internal_server_error,
@@ -196,8 +219,8 @@ modules::StanzaKind kind_of(const Element& stanza) {
     return modules::StanzaKind::iq;
 }
 
-modules::TargetKind target_of(const Jid& to, const std::string& domain) {
-    if (to.domain() != domain) return modules::TargetKind::other_domain;
+modules::TargetKind target_of(const Jid& to, const Host* host) {
+    if (!host) return modules::TargetKind::other_domain;
     if (to.local().empty()) return modules::TargetKind::host;
     return to.is_bare() ? modules::TargetKind::bare : modules::TargetKind::full;
 }
@@ -207,25 +230,26 @@ modules::TargetKind target_of(const Jid& to, const std::string& domain) {
 bool Router::pre_route(ClientSession* sender, const Jid& from, const Element& stanza,
                        const Jid& to) {
     const auto kind = kind_of(stanza);
-    const auto target = target_of(to, server_.settings.domain);
+    Host* host = server_.find_host(to.domain());
+    const auto target = target_of(to, host);
     if (!server_.modules->hooked(modules::Phase::pre_route, kind, target)) return true;
-    const modules::StanzaEvent ev{server_, sender, from, to, stanza, kind, target};
+    const modules::StanzaEvent ev{server_, host, sender, from, to, stanza, kind, target};
     return server_.modules->run_hooks(modules::Phase::pre_route, ev) == modules::HookResult::pass;
 }
 
-void Router::post_deliver(ClientSession* sender, const Jid& from, const Element& stanza,
+void Router::post_deliver(ClientSession* sender, Host& host, const Jid& from, const Element& stanza,
                           const Jid& to) {
-    const auto target = target_of(to, server_.settings.domain);
+    const auto target = target_of(to, &host);
     if (!server_.modules->hooked(modules::Phase::post_deliver, modules::StanzaKind::message,
                                  target))
         return;
-    const modules::StanzaEvent ev{server_, sender, from, to, stanza, modules::StanzaKind::message,
-                                  target};
+    const modules::StanzaEvent ev{
+        server_, &host, sender, from, to, stanza, modules::StanzaKind::message, target};
     server_.modules->run_hooks(modules::Phase::post_deliver, ev);
 }
 
-asio::awaitable<void> Router::route_iq(std::shared_ptr<ClientSession> sender, Element stanza,
-                                       const std::optional<Jid>& to) {
+asio::awaitable<void> Router::route_iq(std::shared_ptr<ClientSession> sender, Host& host,
+                                       Element stanza, const std::optional<Jid>& to) {
     std::string_view type = stanza.attr("type");
     // RFC 6120 §8.2.3: id and a known type are required; get/set carry exactly one payload.
     if (stanza.attr("id").empty() ||
@@ -259,11 +283,12 @@ asio::awaitable<void> Router::route_iq(std::shared_ptr<ClientSession> sender, El
     if (target == modules::IqTarget::account && to && to->bare() != sender->jid().bare())
         target = modules::IqTarget::other_account;
     const Jid from = sender->jid();
-    co_await call_iq_handler(std::move(sender), from, std::move(stanza), to, target);
+    co_await call_iq_handler(std::move(sender), host, from, std::move(stanza), to, target);
 }
 
-asio::awaitable<void> Router::call_iq_handler(Sender sender, const Jid& from, Element stanza,
-                                              std::optional<Jid> to, modules::IqTarget target) {
+asio::awaitable<void> Router::call_iq_handler(Sender sender, Host& host, const Jid& from,
+                                              Element stanza, std::optional<Jid> to,
+                                              modules::IqTarget target) {
     const Element* payload = stanza.first_child();
     auto* entry = server_.modules->find_iq(
         stanza.attr("type") == "get" ? modules::IqType::get : modules::IqType::set, target,
@@ -273,7 +298,8 @@ asio::awaitable<void> Router::call_iq_handler(Sender sender, const Jid& from, El
         bounce(sender, stanza, StanzaErrorCondition::service_unavailable);
         co_return;
     }
-    modules::IqRequest req{server_, std::move(sender), std::move(stanza), from, std::move(to)};
+    modules::IqRequest req{server_,           host, std::move(sender),
+                           std::move(stanza), from, std::move(to)};
     try {
         co_await entry->handler(req);
     } catch (const std::exception& e) {
@@ -282,13 +308,13 @@ asio::awaitable<void> Router::call_iq_handler(Sender sender, const Jid& from, El
     }
 }
 
-asio::awaitable<void> Router::route_message(Sender sender, const Jid& from, Element stanza,
-                                            const Jid& to) {
+asio::awaitable<void> Router::route_message(Sender sender, Host& host, const Jid& from,
+                                            Element stanza, const Jid& to) {
     const std::string_view type = stanza.attr("type");
     if (!to.is_bare()) {
         if (auto s = server_.registry->find(to)) {
             s->deliver(stanza.to_string(ns::client));
-            post_deliver(sender.get(), from, stanza, to);
+            post_deliver(sender.get(), host, from, stanza, to);
             co_return;
         }
         // RFC 6121 §8.5.3.2.1: no such resource. Only chat is treated as if sent to the
@@ -311,7 +337,7 @@ asio::awaitable<void> Router::route_message(Sender sender, const Jid& from, Elem
     if (!sessions.empty()) {
         auto bytes = std::make_shared<const std::string>(stanza.to_string(ns::client));
         for (auto& s : sessions) s->deliver(bytes);
-        post_deliver(sender.get(), from, stanza, to.bare());
+        post_deliver(sender.get(), host, from, stanza, to.bare());
         co_return;
     }
     // §8.5.2.2: nobody takes it now. headline and error are dropped; normal and chat go to
@@ -322,6 +348,7 @@ asio::awaitable<void> Router::route_message(Sender sender, const Jid& from, Elem
     if (server_.modules->hooked(modules::Phase::deliver, modules::StanzaKind::message,
                                 modules::TargetKind::bare)) {
         const modules::StanzaEvent ev{server_,
+                                      &host,
                                       sender.get(),
                                       from,
                                       bare,
@@ -339,7 +366,7 @@ asio::awaitable<void> Router::route_message(Sender sender, const Jid& from, Elem
         }
     }
     if (result == modules::HookResult::handled)
-        post_deliver(sender.get(), from, stanza, bare);
+        post_deliver(sender.get(), host, from, stanza, bare);
     else if (result == modules::HookResult::pass)
         bounce(sender, stanza, StanzaErrorCondition::service_unavailable,
                "the recipient is offline and this server keeps no messages");
@@ -364,7 +391,8 @@ asio::awaitable<void> Router::route_from_route(Element stanza) {
     auto to = Jid::parse(stanza.attr("to"));
     if (!from || !to) co_return;  // the route checked both
     if (!pre_route(nullptr, *from, stanza, *to)) co_return;
-    if (to->domain() != server_.settings.domain) {
+    Host* host = server_.find_host(to->domain());
+    if (!host) {
         // A component's stanza for another component (or a remote domain).
         find_route(to->domain())->deliver(std::move(stanza));
         co_return;
@@ -384,21 +412,21 @@ asio::awaitable<void> Router::route_from_route(Element stanza) {
             to->local().empty() ? modules::IqTarget::host : modules::IqTarget::other_account;
         const Jid sender_jid = *from;
         std::optional<Jid> target_jid = *to;
-        co_await call_iq_handler(nullptr, sender_jid, std::move(stanza), std::move(target_jid),
-                                 target);
+        co_await call_iq_handler(nullptr, *host, sender_jid, std::move(stanza),
+                                 std::move(target_jid), target);
         co_return;
     }
     if (to->local().empty()) co_return;  // other stanzas for the server itself end here
     if (stanza.name() == "message") {
         const Jid target = *to;
-        co_await route_message(nullptr, *from, std::move(stanza), target);
+        co_await route_message(nullptr, *host, *from, std::move(stanza), target);
         co_return;
     }
     if (stanza.name() == "presence") {
         // The IM core: subscriptions with contacts at other domains, probes, delivery.
         const Jid sender_jid = *from, target = *to;
         try {
-            co_await server_.im->remote_presence(std::move(stanza), sender_jid, target);
+            co_await host->im->remote_presence(std::move(stanza), sender_jid, target);
         } catch (const std::exception& e) {
             // Presence has no answer to give (RFC 6121 §3.1.3 leaves a request to be
             // resent); the roster did not change.

@@ -21,6 +21,7 @@
 namespace hongyan {
 
 struct ServerContext;
+struct Host;
 namespace c2s {
 class ClientSession;
 }
@@ -44,6 +45,10 @@ class Router {
     // it if online, local bare JIDs on their available resources, other domains through
     // their route. Any thread.
     void route(xml::Element stanza);
+    // The last step of route() for a JID of a host here: to the full JID's session if
+    // online, or to the bare JID's available resources. Presence from another domain comes
+    // here once the recipient's IM core has taken it. Any thread.
+    void deliver_local(xml::Element stanza, const Jid& to);
     // Answers `stanza` with an error (RFC 6120 §8.3; never an error to an error): to the
     // local client `sender`, or routed back to its 'from' when `sender` is null. `app`
     // goes inside <error/> (§8.3.2).
@@ -69,19 +74,20 @@ class Router {
     // Where errors for a stanza go: back to the local client that sent it, or (null) routed
     // to its 'from'.
     using Sender = std::shared_ptr<c2s::ClientSession>;
-    boost::asio::awaitable<void> route_iq(std::shared_ptr<c2s::ClientSession> sender,
+    // `host`: the host of 'to' (or the sender's, without 'to').
+    boost::asio::awaitable<void> route_iq(std::shared_ptr<c2s::ClientSession> sender, Host& host,
                                           xml::Element stanza, const std::optional<Jid>& to);
     boost::asio::awaitable<void> route_presence(std::shared_ptr<c2s::ClientSession> sender,
                                                 xml::Element stanza, std::optional<Jid> to);
     // The module handler for an iq get/set, with the answer back to `sender` (or routed
     // to `from` when null); <service-unavailable/> when nobody handles it.
-    boost::asio::awaitable<void> call_iq_handler(Sender sender, const Jid& from,
+    boost::asio::awaitable<void> call_iq_handler(Sender sender, Host& host, const Jid& from,
                                                  xml::Element stanza, std::optional<Jid> to,
                                                  modules::IqTarget target);
-    // A message for a local account, from a local client (`sender`) or a route (null);
-    // `from` is the sender's JID.
-    boost::asio::awaitable<void> route_message(Sender sender, const Jid& from, xml::Element stanza,
-                                               const Jid& to);
+    // A message for an account of `host`, from a local client (`sender`, maybe of another
+    // host) or a route (null); `from` is the sender's JID.
+    boost::asio::awaitable<void> route_message(Sender sender, Host& host, const Jid& from,
+                                               xml::Element stanza, const Jid& to);
     // A stanza for a domain of another route, from a local client.
     boost::asio::awaitable<void> route_to_other_domain(Sender sender, xml::Element stanza,
                                                        const Jid& to);
@@ -92,8 +98,8 @@ class Router {
     bool pre_route(c2s::ClientSession* sender, const Jid& from, const xml::Element& stanza,
                    const Jid& to);
     // The post-deliver hooks for a message that reached its target.
-    void post_deliver(c2s::ClientSession* sender, const Jid& from, const xml::Element& stanza,
-                      const Jid& to);
+    void post_deliver(c2s::ClientSession* sender, Host& host, const Jid& from,
+                      const xml::Element& stanza, const Jid& to);
     void bounce(c2s::ClientSession& sender, const xml::Element& stanza, StanzaErrorCondition c,
                 std::string text = {});
     void bounce(const Sender& sender, const xml::Element& stanza, StanzaErrorCondition c,

@@ -31,8 +31,13 @@ asio::awaitable<ScramCredentials> hash_new_password(ServerContext& server, std::
         });
 }
 
-SaslServer::SaslServer(ServerContext& server, std::string ip, std::string peer, bool secure)
-    : server_(server), ip_(std::move(ip)), peer_(std::move(peer)), secure_(secure) {}
+SaslServer::SaslServer(ServerContext& server, Host& host, std::string ip, std::string peer,
+                       bool secure)
+    : server_(server), host_(host), ip_(std::move(ip)), peer_(std::move(peer)), secure_(secure) {}
+
+std::string SaslServer::account() const {
+    return username_ + "@" + host_.domain;
+}
 
 SaslServer::~SaslServer() = default;
 
@@ -47,7 +52,7 @@ Step SaslServer::fail(Failure f, std::string_view why) {
     spdlog::info("c2s {} auth failed for '{}' via {}: {}", peer_, username_, mechanism_, why);
     if (f == Failure::not_authorized) {
         server_.auth_failures_ip.add(ip_);
-        if (!username_.empty()) server_.auth_failures_account.add(username_);
+        if (!username_.empty()) server_.auth_failures_account.add(account());
     }
     Step s;
     s.kind = Step::Kind::failure;
@@ -61,8 +66,8 @@ Step SaslServer::fail(Failure f, std::string_view why) {
 }
 
 Step SaslServer::succeed(std::string additional) {
-    server_.auth_failures_account.clear(username_);
-    spdlog::info("c2s {} authenticated as {}@{} via {}", peer_, username_, server_.settings.domain,
+    server_.auth_failures_account.clear(account());
+    spdlog::info("c2s {} authenticated as {}@{} via {}", peer_, username_, host_.domain,
                  mechanism_);
     used_ = mechanism_;
     scram_.reset();
@@ -85,7 +90,7 @@ Step SaslServer::abort() {
 bool SaslServer::authzid_ok(std::string_view authzid) const {
     if (authzid.empty()) return true;
     auto j = Jid::parse(authzid);
-    return j && j->is_bare() && j->local() == username_ && j->domain() == server_.settings.domain;
+    return j && j->is_bare() && j->local() == username_ && j->domain() == host_.domain;
 }
 
 asio::awaitable<Step> SaslServer::start(std::string_view mechanism, std::string_view initial,
@@ -152,14 +157,14 @@ asio::awaitable<SaslServer::Identified> SaslServer::identify(std::string_view na
         out.failure = fail(Failure::invalid_authzid, "authzid differs from the user");
         co_return out;
     }
-    if (server_.auth_failures_account.exceeded(username_)) {
+    if (server_.auth_failures_account.exceeded(account())) {
         out.failure = fail(Failure::temporary_auth_failure,
                            "too many failed logins for this account; try again later");
         co_return out;
     }
     try {
-        out.creds = co_await run_on(server_.storage->executor(),
-                                    [&store = server_.storage->accounts(), user = username_] {
+        out.creds = co_await run_on(host_.storage->executor(),
+                                    [&store = host_.storage->accounts(), user = username_] {
                                         return store.credentials(user);
                                     });
     } catch (const std::exception& e) {

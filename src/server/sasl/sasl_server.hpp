@@ -21,7 +21,8 @@
 
 namespace hongyan {
 struct ServerContext;
-}
+struct Host;
+}  // namespace hongyan
 
 namespace hongyan::sasl {
 
@@ -43,7 +44,8 @@ boost::asio::awaitable<ScramCredentials> hash_new_password(ServerContext& server
 class SaslServer {
   public:
     // `secure`: the connection is encrypted (PLAIN is only offered then).
-    SaslServer(ServerContext& server, std::string ip, std::string peer, bool secure);
+    // `host`: the domain whose accounts the stream authenticates against.
+    SaslServer(ServerContext& server, Host& host, std::string ip, std::string peer, bool secure);
     ~SaslServer();
 
     // The mechanisms offered on this connection, in order of preference.
@@ -77,7 +79,10 @@ class SaslServer {
     // RFC 6120 §6.3.8: an authorization identity, if given, is the user's own bare JID.
     bool authzid_ok(std::string_view authzid) const;
 
+    // The key of the per-account failure limit: the bare JID being tried.
+    std::string account() const;
     ServerContext& server_;
+    Host& host_;
     std::string ip_, peer_;
     bool secure_;
     std::string mechanism_;  // exchange in progress

@@ -106,3 +106,49 @@ TEST(Config, DumpRoundTrips) {
     EXPECT_EQ(d.integer("c2s.port"), 1234);
     EXPECT_EQ(d.dump(), c.dump());
 }
+
+TEST(Config, HostTablesAddDomainsWithTheirOwnSettings) {
+    auto f = write_file("hosts",
+                        "[server]\ndomain = \"Example.ORG\"\ndata_dir = \"/srv/x\"\n"
+                        "[register]\npolicy = \"open\"\n"
+                        "[[hosts]]\ndomain = \"example.net\"\nregister.policy = \"closed\"\n"
+                        "[hosts.shared_groups]\neveryone = \"Staff\"\n"
+                        "[[hosts]]\ndomain = \"third.example\"\n");
+    auto c = Config::load(f, {});
+    EXPECT_EQ(c.host_domains(),
+              (std::vector<std::string>{"example.org", "example.net", "third.example"}));
+    auto first = c.for_host("example.org");
+    EXPECT_EQ(first.database_path(), std::filesystem::path("/srv/x") / "hongyan.db");
+    EXPECT_EQ(first.string("register.policy"), "open");
+    auto net = c.for_host("example.net");
+    EXPECT_EQ(net.string("server.domain"), "example.net");
+    EXPECT_EQ(net.string("register.policy"), "closed");
+    EXPECT_EQ(net.string("shared_groups.everyone"), "Staff");
+    EXPECT_EQ(net.database_path(),
+              std::filesystem::path("/srv/x") / "hosts" / "example.net" / "hongyan.db");
+    EXPECT_EQ(net.cert_file(),
+              std::filesystem::path("/srv/x") / "hosts" / "example.net" / "tls" / "cert.pem");
+    // What a table does not set is the server's.
+    EXPECT_EQ(c.for_host("third.example").string("register.policy"), "open");
+    EXPECT_NE(error_of([&] { c.for_host("nowhere.example"); }).find("does not host"),
+              std::string::npos);
+    // The dump shows the tables, and reads back the same.
+    auto again = Config::load(write_file("hosts_dump", c.dump()), {});
+    EXPECT_EQ(again.host_domains(), c.host_domains());
+    EXPECT_EQ(again.for_host("example.net").string("shared_groups.everyone"), "Staff");
+}
+
+TEST(Config, HostTableErrors) {
+    auto load = [](const std::string& text) {
+        return error_of([&] { Config::load(write_file("hosts_bad", text), {}); });
+    };
+    EXPECT_NE(load("[[hosts]]\nregister.policy = \"open\"\n").find("needs a domain"),
+              std::string::npos);
+    auto e = load("[[hosts]]\ndomain = \"b.example\"\nc2s.port = 5333\n");
+    EXPECT_NE(e.find("'c2s.port' applies to the whole server"), std::string::npos) << e;
+    e = load("[[hosts]]\ndomain = \"b.example\"\nregister.policy = \"maybe\"\n");
+    EXPECT_NE(e.find("register.policy"), std::string::npos) << e;
+    e = load("[[hosts]]\ndomain = \"LOCALHOST\"\n");
+    EXPECT_NE(e.find("hosted twice"), std::string::npos) << e;
+    EXPECT_NE(load("hosts = \"x\"\n").find("[[hosts]]"), std::string::npos);
+}

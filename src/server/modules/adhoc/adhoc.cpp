@@ -60,7 +60,7 @@ class AdhocModule final : public Module {
         ServerContext& server = ctx.server();
         for (const auto& a : server.config.list("server.admins"))
             if (auto j = Jid::parse(a)) admins_.push_back(j->bare_str());
-        define_commands(server.settings.domain);
+        define_commands();
         ctx.add_feature(ns::commands);
         // XEP-0050 §2.2: the command list is a disco node; non-admins see an empty one.
         ctx.add_disco_node(std::string(ns::commands),
@@ -70,7 +70,7 @@ class AdhocModule final : public Module {
                                          for (const auto& c : commands_) {
                                              xml::Element item("item",
                                                                std::string(ns::disco_items));
-                                             item.set_attr("jid", iq.server.settings.domain);
+                                             item.set_attr("jid", iq.host.domain);
                                              item.set_attr("node", c.node);
                                              item.set_attr("name", c.name);
                                              out.push_back(std::move(item));
@@ -122,7 +122,8 @@ class AdhocModule final : public Module {
         return j->local();
     }
 
-    void define_commands(const std::string& domain) {
+    // Each command acts on the host it was sent to (iq.host).
+    void define_commands() {
         std::string a(kAdmin);
         commands_.push_back(
             {a + "#add-user",
@@ -130,7 +131,8 @@ class AdhocModule final : public Module {
              {{"accountjid", "jid-single", "The Jabber ID for the account to be added", {}, true},
               {"password", "text-private", "The password for this account", {}, true},
               {"password-verify", "text-private", "Retype password", {}, true}},
-             [domain](IqRequest& iq, const Values& v) -> awaitable<Done> {
+             [](IqRequest& iq, const Values& v) -> awaitable<Done> {
+                 const std::string& domain = iq.host.domain;
                  auto user = local_account(forms::value(v, "accountjid"), domain);
                  if (!user)
                      co_return fail(StanzaErrorCondition::bad_request,
@@ -138,28 +140,29 @@ class AdhocModule final : public Module {
                  std::string pw = forms::value(v, "password");
                  if (pw != forms::value(v, "password-verify"))
                      co_return fail(StanzaErrorCondition::not_acceptable, "the passwords differ");
-                 if (pw.size() < iq.server.settings.min_password_length)
+                 if (pw.size() < iq.host.min_password_length)
                      co_return fail(StanzaErrorCondition::not_acceptable,
                                     "the password must have at least " +
-                                        std::to_string(iq.server.settings.min_password_length) +
+                                        std::to_string(iq.host.min_password_length) +
                                         " characters");
-                 auto& st = *iq.server.storage;
+                 auto& st = *iq.host.storage;
                  auto creds = co_await sasl::hash_new_password(iq.server, pw);
-                 bool created = co_await st.run([&server = iq.server, &st, u = *user, creds] {
-                     server.im->sync_directory();
+                 bool created = co_await st.run([&host = iq.host, &st, u = *user, creds] {
+                     host.im->sync_directory();
                      if (st.accounts().exists(u)) return false;
                      return st.accounts().create(u, creds);
                  });
                  if (!created)
                      co_return fail(StanzaErrorCondition::conflict, "that account exists");
-                 iq.server.im->poke();
+                 iq.host.im->poke();
                  spdlog::info("admin {} added {}@{}", iq.from->bare_str(), *user, domain);
                  co_return Done{"added " + *user + "@" + domain, std::nullopt, std::nullopt};
              }});
         commands_.push_back({a + "#delete-user",
                              "Delete users",
                              {{"accountjids", "jid-multi", "The Jabber ID(s) to delete", {}, true}},
-                             [domain](IqRequest& iq, const Values& v) -> awaitable<Done> {
+                             [](IqRequest& iq, const Values& v) -> awaitable<Done> {
+                                 const std::string& domain = iq.host.domain;
                                  auto it = v.find("accountjids");
                                  if (it == v.end() || it->second.empty())
                                      co_return fail(StanzaErrorCondition::bad_request,
@@ -172,7 +175,7 @@ class AdhocModule final : public Module {
                                                         "'" + raw + "' is not a local account");
                                      users.push_back(*u);
                                  }
-                                 auto& st = *iq.server.storage;
+                                 auto& st = *iq.host.storage;
                                  auto missing = co_await st.run([&st, users, domain] {
                                      std::vector<std::string> m;
                                      for (const auto& u : users)
@@ -180,7 +183,7 @@ class AdhocModule final : public Module {
                                              m.push_back(u);
                                      return m;
                                  });
-                                 iq.server.im->poke();  // sessions end and rosters learn of it
+                                 iq.host.im->poke();  // sessions end and rosters learn of it
                                  spdlog::info("admin {} deleted {} account(s)", iq.from->bare_str(),
                                               users.size() - missing.size());
                                  if (!missing.empty())
@@ -193,16 +196,17 @@ class AdhocModule final : public Module {
              "Change a user's password",
              {{"accountjid", "jid-single", "The Jabber ID for this account", {}, true},
               {"password", "text-private", "The password for this account", {}, true}},
-             [domain](IqRequest& iq, const Values& v) -> awaitable<Done> {
+             [](IqRequest& iq, const Values& v) -> awaitable<Done> {
+                 const std::string& domain = iq.host.domain;
                  auto user = local_account(forms::value(v, "accountjid"), domain);
                  if (!user)
                      co_return fail(StanzaErrorCondition::bad_request,
                                     "accountjid must be user@" + domain);
                  std::string pw = forms::value(v, "password");
-                 if (pw.size() < iq.server.settings.min_password_length)
+                 if (pw.size() < iq.host.min_password_length)
                      co_return fail(StanzaErrorCondition::not_acceptable,
                                     "the password is too short");
-                 auto& st = *iq.server.storage;
+                 auto& st = *iq.host.storage;
                  auto creds = co_await sasl::hash_new_password(iq.server, pw);
                  bool ok = co_await st.run(
                      [&st, u = *user, creds] { return st.accounts().set_credentials(u, creds); });
@@ -213,8 +217,9 @@ class AdhocModule final : public Module {
             {a + "#get-registered-users-list",
              "Get list of registered users",
              {},
-             [domain](IqRequest& iq, const Values&) -> awaitable<Done> {
-                 auto& st = *iq.server.storage;
+             [](IqRequest& iq, const Values&) -> awaitable<Done> {
+                 const std::string& domain = iq.host.domain;
+                 auto& st = *iq.host.storage;
                  auto users = co_await st.run([&st] { return st.accounts().list(); });
                  for (auto& u : users) u += "@" + domain;
                  co_return Done{{},
@@ -223,24 +228,27 @@ class AdhocModule final : public Module {
                                               "The list of all users", users, false}}),
                                 std::nullopt};
              }});
-        commands_.push_back({a + "#get-online-users-list",
-                             "Get list of online users",
-                             {},
-                             [](IqRequest& iq, const Values&) -> awaitable<Done> {
-                                 auto users = iq.server.registry->bound_users();
-                                 std::sort(users.begin(), users.end());
-                                 co_return Done{
-                                     {},
-                                     forms::make("result", kAdmin, "Online users", {},
-                                                 {{"onlineuserjids", "jid-multi",
-                                                   "The list of all online users", users, false}}),
-                                     std::nullopt};
-                             }});
+        commands_.push_back(
+            {a + "#get-online-users-list",
+             "Get list of online users",
+             {},
+             [](IqRequest& iq, const Values&) -> awaitable<Done> {
+                 auto users = iq.server.registry->bound_users();
+                 const std::string at = "@" + iq.host.domain;
+                 std::erase_if(users, [&](const std::string& u) { return !u.ends_with(at); });
+                 std::sort(users.begin(), users.end());
+                 co_return Done{{},
+                                forms::make("result", kAdmin, "Online users", {},
+                                            {{"onlineuserjids", "jid-multi",
+                                              "The list of all online users", users, false}}),
+                                std::nullopt};
+             }});
         commands_.push_back({a + "#announce",
                              "Send announcement to online users",
                              {{"subject", "text-single", "Subject", {}, false},
                               {"announcement", "text-multi", "Announcement", {}, true}},
-                             [domain](IqRequest& iq, const Values& v) -> awaitable<Done> {
+                             [](IqRequest& iq, const Values& v) -> awaitable<Done> {
+                                 const std::string& domain = iq.host.domain;
                                  std::string body;
                                  if (auto it = v.find("announcement"); it != v.end())
                                      for (std::size_t i = 0; i < it->second.size(); ++i)
@@ -256,9 +264,10 @@ class AdhocModule final : public Module {
                                  m.add_child("body", std::string(ns::client)).add_text(body);
                                  std::string bytes = m.to_string(ns::client);
                                  std::size_t n = 0;
+                                 const std::string at = "@" + domain;
                                  for (const auto& bare : iq.server.registry->available_users())
                                      for (const auto& r : iq.server.registry->resources(bare))
-                                         if (r.state.available) {
+                                         if (r.state.available && bare.ends_with(at)) {
                                              r.session->deliver(bytes);
                                              ++n;
                                          }

@@ -27,7 +27,7 @@ class BlockingModule final : public Module {
         };
     }
     void start(ModuleContext& ctx) override {
-        ctx.server().im->enable_blocking();
+        for (auto& h : ctx.server().hosts) h->im->enable_blocking();
         ctx.on_stanza(Phase::pre_route, "*/*", 100, check);
         ctx.add_feature(ns::blocking);
         ctx.on_iq(IqType::get, IqTarget::account, ns::blocking,
@@ -36,7 +36,7 @@ class BlockingModule final : public Module {
                           iq.error(StanzaErrorCondition::bad_request, "expected <blocklist/>");
                           return bad();
                       }
-                      return iq.server.im->blocklist_get(iq);
+                      return iq.host.im->blocklist_get(iq);
                   });
         ctx.on_iq(IqType::set, IqTarget::account, ns::blocking,
                   [](IqRequest& iq) -> boost::asio::awaitable<void> {
@@ -46,7 +46,7 @@ class BlockingModule final : public Module {
                                    "expected <block/> or <unblock/>");
                           return bad();
                       }
-                      return iq.server.im->blocklist_set(iq, p.name() == "block");
+                      return iq.host.im->blocklist_set(iq, p.name() == "block");
                   });
     }
 
@@ -55,16 +55,15 @@ class BlockingModule final : public Module {
 
     // XEP-0191 §3.7. Stanzas between a user's own resources are never blocked.
     static HookResult check(const StanzaEvent& ev) {
-        const bool local_from = ev.from.domain() == ev.server.settings.domain;
+        const bool local_from = ev.server.find_host(ev.from.domain()) != nullptr;
         const bool local_to = ev.target == TargetKind::bare || ev.target == TargetKind::full;
         if (ev.to.local().empty() || (local_from && ev.to.bare() == ev.from.bare()))
             return HookResult::pass;
         const std::string_view type = ev.stanza.attr("type");
         const bool answerable = ev.kind == StanzaKind::message ||
                                 (ev.kind == StanzaKind::iq && (type == "get" || type == "set"));
-        auto& im = *ev.server.im;
         // Nothing goes to a JID the sender blocks; the sender is told why.
-        if (ev.session && im.blocks(ev.from.local(), ev.to)) {
+        if (ev.session && ev.session->host().im->blocks(ev.from.local(), ev.to)) {
             if (answerable) {
                 xml::Element blocked("blocked", std::string(ns::blocking_errors));
                 ev.error(StanzaError{StanzaErrorCondition::not_acceptable,
@@ -75,7 +74,7 @@ class BlockingModule final : public Module {
         }
         // Nothing arrives from a JID the recipient blocks; messages and requests get the
         // same answer as for a user who is not there, presence is dropped silently.
-        if (local_to && im.blocks(ev.to.local(), ev.from)) {
+        if (local_to && ev.host->im->blocks(ev.to.local(), ev.from)) {
             if (answerable)
                 ev.error(StanzaError{StanzaErrorCondition::service_unavailable, {}, {}});
             return HookResult::refused;

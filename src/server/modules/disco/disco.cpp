@@ -89,10 +89,10 @@ class DiscoModule final : public Module {
   private:
     static boost::asio::awaitable<void> account(IqRequest& iq, bool info) {
         std::string user = iq.to ? iq.to->local() : iq.from->local();
-        auto& st = *iq.server.storage;
+        auto& st = *iq.host.storage;
         bool exists = co_await st.run([&st, user] { return st.accounts().exists(user); });
         // XEP-0030 §4 / RFC 6121 §8.5: no such account, or not allowed to know about it.
-        if (!exists || !co_await iq.server.im->may_see_presence(user, *iq.from)) {
+        if (!exists || !co_await iq.host.im->may_see_presence(user, *iq.from)) {
             iq.error(StanzaErrorCondition::service_unavailable);
             co_return;
         }

@@ -40,8 +40,8 @@ class LastModule final : public Module {
 
   private:
     static boost::asio::awaitable<void> account(IqRequest& iq, std::string user) {
-        auto& im = *iq.server.im;
-        auto& st = *iq.server.storage;
+        auto& im = *iq.host.im;
+        auto& st = *iq.host.storage;
         auto exists = co_await st.run([&st, user] { return st.accounts().exists(user); });
         if (!exists) {
             iq.error(StanzaErrorCondition::service_unavailable);  // RFC 6121 §8.5.1

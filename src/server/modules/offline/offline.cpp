@@ -32,7 +32,7 @@ class OfflineModule final : public Module {
         ctx.add_feature(ns::msgoffline);
         ctx.on_deliver(
             "message/bare", 0, [](const StanzaEvent& ev) -> boost::asio::awaitable<HookResult> {
-                auto err = co_await ev.server.im->deliver_or_store(ev.from, ev.stanza, ev.to);
+                auto err = co_await ev.host->im->deliver_or_store(ev.from, ev.stanza, ev.to);
                 if (!err) co_return HookResult::handled;
                 ev.error(*err);
                 co_return HookResult::refused;

@@ -62,7 +62,7 @@ class PrivateModule final : public Module {
     static awaitable<void> get(IqRequest& iq) {
         const auto* c = fragment(iq);
         if (!c) co_return;
-        auto& st = *iq.server.storage;
+        auto& st = *iq.host.storage;
         auto found = co_await st.run(
             [&st, user = iq.from->local(), k = key(*c)] { return st.private_xml().get(user, k); });
         std::string out = "<query xmlns=\"jabber:iq:private\">";
@@ -80,7 +80,7 @@ class PrivateModule final : public Module {
                      "the fragment is larger than " + std::to_string(max) + " bytes");
             co_return;
         }
-        auto& st = *iq.server.storage;
+        auto& st = *iq.host.storage;
         co_await st.run([&st, user = iq.from->local(), k = key(*c), xml] {
             st.private_xml().set(user, k, xml);
             return 0;

@@ -44,21 +44,25 @@ class RegisterModule final : public Module {
     }
 
     void start(ModuleContext& ctx) override {
-        ServerContext& server = ctx.server();
-        if (server.settings.register_policy != "closed") {
+        // Advertised when any host takes registrations (the stream's host is not known
+        // when features are built once at start); a closed host refuses each request.
+        const auto& hosts = ctx.server().hosts;
+        if (std::any_of(hosts.begin(), hosts.end(),
+                        [](const auto& h) { return h->register_policy != "closed"; })) {
             ctx.add_stream_feature(StreamPhase::pre_auth,
                                    Element("register", std::string(ns::register_feature)));
         }
         ctx.add_feature(ns::register_);
         auto get = [](IqRequest& iq) -> awaitable<void> {
             if (!iq.session) co_return for_clients_only(iq);
+            if (iq.from && iq.from->domain() != iq.host.domain) co_return other_host(iq);
             if (!iq.from) {
-                if (iq.server.settings.register_policy == "closed") {
+                if (iq.host.register_policy == "closed") {
                     iq.error(StanzaErrorCondition::service_unavailable,
                              "registration is closed on this server");
                     co_return;
                 }
-                iq.reply(registration_form(iq.server.settings.domain));
+                iq.reply(registration_form(iq.host.domain));
                 co_return;
             }
             // XEP-0077 §3.1: an authenticated user is already registered.
@@ -70,6 +74,7 @@ class RegisterModule final : public Module {
         };
         auto set = [](IqRequest& iq) -> awaitable<void> {
             if (!iq.session) co_return for_clients_only(iq);
+            if (iq.from && iq.from->domain() != iq.host.domain) co_return other_host(iq);
             if (!iq.from) {
                 co_await create_account(iq);
             } else if (iq.payload().child("remove", ns::register_)) {
@@ -90,9 +95,15 @@ class RegisterModule final : public Module {
         iq.error(StanzaErrorCondition::service_unavailable,
                  "in-band registration is for this server's clients");
     }
+    // A user of one host asking another host of this server about an account there.
+    static void other_host(IqRequest& iq) {
+        iq.error(StanzaErrorCondition::not_allowed,
+                 "your account is at " + iq.from->domain() + ", not at " + iq.host.domain);
+    }
     static awaitable<void> create_account(IqRequest& iq) {
         ServerContext& server = iq.server;
-        const Settings& s = server.settings;
+        Host& host = iq.host;
+        const Host& s = host;
         const std::string& ip = iq.session->ip();
         if (s.register_policy == "closed" ||
             (s.register_policy == "localhost" && !is_loopback(ip))) {
@@ -128,10 +139,10 @@ class RegisterModule final : public Module {
         bool created = false;
         try {
             auto creds = co_await sasl::hash_new_password(server, password);
-            created = co_await server.storage->run([&server, user = *user, creds] {
+            created = co_await host.storage->run([&host, user = *user, creds] {
                 // A deletion of this name (by hongyanctl, say) reaches the rosters first.
-                server.im->sync_directory();
-                auto& store = server.storage->accounts();
+                host.im->sync_directory();
+                auto& store = host.storage->accounts();
                 if (store.exists(user)) return false;
                 return store.create(user, creds);
             });
@@ -145,7 +156,7 @@ class RegisterModule final : public Module {
             co_return;
         }
         server.registrations_ip.add(ip);
-        server.im->poke();  // the new account reaches shared rosters now
+        host.im->poke();  // the new account reaches shared rosters now
         spdlog::info("registered {}@{} from {}", *user, s.domain, ip);
         iq.reply();
     }
@@ -165,16 +176,16 @@ class RegisterModule final : public Module {
             co_return;
         }
         // XEP-0077 §3.3: an empty password never replaces the existing one.
-        if (password.size() < server.settings.min_password_length) {
+        if (password.size() < iq.host.min_password_length) {
             iq.error(StanzaErrorCondition::not_acceptable,
                      "the password must have at least " +
-                         std::to_string(server.settings.min_password_length) + " characters");
+                         std::to_string(iq.host.min_password_length) + " characters");
             co_return;
         }
         auto creds = co_await sasl::hash_new_password(server, password);
         bool ok =
-            co_await server.storage->run([&store = server.storage->accounts(), user = *user,
-                                          creds] { return store.set_credentials(user, creds); });
+            co_await iq.host.storage->run([&store = iq.host.storage->accounts(), user = *user,
+                                           creds] { return store.set_credentials(user, creds); });
         if (!ok) {
             iq.error(StanzaErrorCondition::item_not_found, "no such account");
             co_return;
@@ -191,10 +202,10 @@ class RegisterModule final : public Module {
             co_return;
         }
         std::string user = iq.from->local();
-        co_await server.storage->run([&st = *server.storage, user, bare = iq.from->bare_str()] {
+        co_await iq.host.storage->run([&st = *iq.host.storage, user, bare = iq.from->bare_str()] {
             return st.delete_account(user, bare);
         });
-        server.im->poke();
+        iq.host.im->poke();
         spdlog::info("account {} cancelled by its owner", iq.from->bare_str());
         iq.reply();
         // XEP-0077 §3.2: end every session of the account with <not-authorized/>.

@@ -42,9 +42,9 @@ class RosterModule final : public Module {
         ctx.add_stream_feature(StreamPhase::post_auth,
                                xml::Element("sub", std::string(ns::pre_approval)));
         ctx.on_iq(IqType::get, IqTarget::account, ns::roster,
-                  [](IqRequest& iq) { return iq.server.im->roster_get(iq); });
+                  [](IqRequest& iq) { return iq.host.im->roster_get(iq); });
         ctx.on_iq(IqType::set, IqTarget::account, ns::roster,
-                  [](IqRequest& iq) { return iq.server.im->roster_set(iq); });
+                  [](IqRequest& iq) { return iq.host.im->roster_set(iq); });
         // RFC 6121 §2.1.5: nobody reads or changes another user's roster.
         auto forbidden = [](IqRequest& iq) -> boost::asio::awaitable<void> {
             iq.error(StanzaErrorCondition::forbidden, "that is another user's roster");

@@ -64,10 +64,10 @@ class SearchModule final : public Module {
             iq.error(StanzaErrorCondition::not_acceptable, "enter part of a username");
             co_return;
         }
-        auto& st = *iq.server.storage;
+        auto& st = *iq.host.storage;
         auto users =
             co_await st.run([&st, needle, max] { return st.directory().search(needle, max); });
-        const std::string& domain = iq.server.settings.domain;
+        const std::string& domain = iq.host.domain;
         xml::Element r("query", std::string(ns::search));
         if (form) {
             std::vector<std::vector<std::string>> rows;

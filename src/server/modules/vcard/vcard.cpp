@@ -42,7 +42,7 @@ class VcardModule final : public Module {
 
   private:
     static awaitable<void> get(IqRequest& iq, std::string user) {
-        auto& st = *iq.server.storage;
+        auto& st = *iq.host.storage;
         auto found = co_await st.run([&st, user]() -> std::optional<std::optional<std::string>> {
             if (!st.accounts().exists(user)) return std::nullopt;
             return st.vcards().get(user, "vcard");
@@ -71,7 +71,7 @@ class VcardModule final : public Module {
                      "the vCard is larger than " + std::to_string(max) + " bytes");
             co_return;
         }
-        auto& st = *iq.server.storage;
+        auto& st = *iq.host.storage;
         co_await st.run([&st, user = iq.from->local(), xml] {
             st.vcards().set(user, "vcard", xml);
             return 0;

@@ -27,7 +27,7 @@ struct HooksTest : ::testing::Test {
     xml::Element message{"message", "jabber:client"};
 
     StanzaEvent event(StanzaKind kind, TargetKind target) {
-        return StanzaEvent{server, nullptr, from, to, message, kind, target};
+        return StanzaEvent{server, nullptr, nullptr, from, to, message, kind, target};
     }
 };
 
