@@ -267,6 +267,9 @@ Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
     I.ctx->registry = std::make_unique<LocalSessionRegistry>();
     I.ctx->hashing = std::make_unique<asio::thread_pool>(
         static_cast<std::size_t>(cfg.integer("auth.hash_threads")));
+    auto im_threads = static_cast<std::size_t>(cfg.integer("server.im_threads"));
+    if (im_threads == 0) im_threads = std::max(1u, std::thread::hardware_concurrency());
+    I.ctx->im_workers = std::make_unique<asio::thread_pool>(im_threads);
     I.ctx->modules = std::make_unique<modules::ModuleHost>();
     I.ctx->router = std::make_unique<Router>(*I.ctx);
     for (auto& h : I.ctx->hosts) h->im = std::make_unique<im::Im>(*I.ctx, *h);
@@ -432,6 +435,7 @@ int Server::run() {
     // Storage work still in flight completes by posting to a worker's io_context: finish
     // it while those still exist, then drop the sessions (and their sockets).
     for (auto& h : I.ctx->hosts) h->im->stop();
+    I.ctx->im_workers->join();
     I.ctx->hashing->join();
     for (auto& h : I.ctx->hosts) h->storage->stop();
     I.ctx->io_executors.clear();  // no thread is left that routes

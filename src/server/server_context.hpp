@@ -66,6 +66,8 @@ struct ServerContext {
     // Password hashing (PBKDF2) for logins and new passwords, off the I/O threads and the
     // storage thread.
     std::unique_ptr<boost::asio::thread_pool> hashing;
+    // The IM workers (server.im_threads): every host's Sequencer runs its jobs here.
+    std::unique_ptr<boost::asio::thread_pool> im_workers;
     // The I/O threads' executors, set before they start (for work the router starts
     // itself, such as presence between hosts).
     std::vector<boost::asio::any_io_executor> io_executors;

@@ -123,3 +123,28 @@ def test_client_that_does_not_read(start_server):
     assert alice.ping().get("type") == "result"
     bob.close()
     assert_still_serves(server)
+
+
+def test_users_coming_online_together_see_each_other_once(start_server):
+    """RFC 6121 §4.2: at initial presence the server broadcasts it to the contacts and
+    answers the probes of the user's subscriptions. With initial presences handled in
+    parallel (docs/architecture.md, "Ordering"), a pair coming up at once must not get each
+    other's presence twice (both by broadcast and by probe), nor miss it."""
+    n = 24
+    server = start_server({"shared_groups.everyone": "Everyone", "server.im_threads": 4})
+    for i in range(n):
+        server.add_user(f"c{i}", f"password-{i}")
+    clients = [server.login(f"c{i}", f"password-{i}", resource="r") for i in range(n)]
+    for c in clients:
+        c.send("<presence/>")
+    # First barrier: every stream's initial presence has been handled to its end; second:
+    # everything it handed to other sessions has reached them.
+    for c in clients:
+        c.sync()
+    received = []
+    for c in clients:
+        received.append([e for e in c.sync() if e.tag == q(NS_CLIENT, "presence")])
+    for i, got in enumerate(received):
+        froms = sorted(e.get("from") for e in got if e.get("type") is None)
+        expected = sorted(f"c{j}@localhost/r" for j in range(n))  # its own broadcast too
+        assert froms == expected, (i, froms)

@@ -22,6 +22,11 @@ const std::vector<KeySpec>& schema() {
          "paths are relative to the working directory."},
         {"server.threads", ValueType::integer, std::int64_t{0},
          "I/O threads, each running its own event loop; 0 means one per CPU core.", 0, 256},
+        {"server.im_threads", ValueType::integer, std::int64_t{0},
+         "Threads that run IM work (roster changes, subscriptions, presence fan-out, offline "
+         "delivery) in per-user order, waiting for the database so that the I/O threads never "
+         "do; 0 means one per CPU core.",
+         0, 256},
         {"server.shutdown_grace", ValueType::integer, std::int64_t{3},
          "Seconds to wait on SIGTERM for clients to receive their stream close before exit.", 0,
          300},

@@ -16,7 +16,8 @@ namespace asio = boost::asio;
 asio::awaitable<void> Im::blocklist_get(modules::IqRequest& iq) {
     const Jid& full = *iq.from;
     auto st = cache_.find(full.local());
-    if (!st) st = co_await storage_.run([this, u = full.local()] { return load_state(u); });
+    if (!st)
+        st = co_await seq_.run({full.local()}, [this, u = full.local()] { return load_state(u); });
     server_.registry->update(full, iq.session.get(),
                              [](ResourceState& r) { r.blocklist_interested = true; });
     std::vector<std::string> jids;
@@ -51,7 +52,7 @@ asio::awaitable<void> Im::blocklist_set(modules::IqRequest& iq, bool block) {
     }
     enum class R { ok, full };
     std::vector<std::string> changed;
-    auto r = co_await storage_.run([this, user, jids, block, &changed] {
+    auto r = co_await seq_.run({user}, [this, user, jids, block, &changed] {
         auto st = load_state(user);
         std::vector<std::string> apply = jids;
         {

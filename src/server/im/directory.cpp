@@ -1,6 +1,8 @@
 // Following the directory change feed: accounts and shared-group members added or removed
 // by anyone (in-band registration, hongyanctl, ad-hoc commands) reach the in-memory shared
-// groups in order, and online users get one roster push per change, not a reload.
+// groups in order, and online users get one roster push per change, not a reload. Events
+// are applied in barrier jobs (they change many users' rosters at once); the poll timer
+// runs on the storage thread and only asks for a barrier when the feed moved.
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
@@ -22,14 +24,14 @@ void Im::start() {
     storage_.post([this, &done] {
         try {
             auto& dir = storage_.directory();
-            feed_seq_ = dir.last_event();
+            const std::int64_t seq = dir.last_event();
+            feed_seq_ = seq;
             std::vector<std::string> accounts;
             if (!everyone_.empty()) accounts = storage_.accounts().list();
             auto history = dir.events_since(
-                std::max<std::int64_t>(0, feed_seq_ - static_cast<std::int64_t>(shared_log_limit_)),
+                std::max<std::int64_t>(0, seq - static_cast<std::int64_t>(shared_log_limit_)),
                 shared_log_limit_);
-            shared_.reset(everyone_, std::move(accounts), dir.groups(), feed_seq_,
-                          std::move(history));
+            shared_.reset(everyone_, std::move(accounts), dir.groups(), seq, std::move(history));
             poll_timer_ = std::make_unique<asio::steady_timer>(storage_.executor());
             schedule_poll();
             done.set_value();
@@ -48,10 +50,24 @@ void Im::stop() {
         done.set_value();
     });
     done.get_future().get();
+    // Jobs in flight finish (they may post more); whatever comes after is dropped.
+    seq_.drain();
+    seq_.stop();
 }
 
 void Im::poke() {
-    storage_.post([this] { poll_feed(); });
+    // One barrier waiting is enough: it reads everything there is when it runs.
+    if (poll_queued_.exchange(true)) return;
+    seq_.post_barrier(
+        [this] {
+            poll_queued_ = false;
+            poll_feed();
+        },
+        "directory feed");
+}
+
+asio::awaitable<void> Im::sync_directory() {
+    co_await seq_.run_barrier([this] { poll_feed(); });
 }
 
 void Im::schedule_poll() {
@@ -59,7 +75,13 @@ void Im::schedule_poll() {
     poll_timer_->expires_after(std::chrono::seconds(1));
     poll_timer_->async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
-        poll_feed();
+        try {
+            auto& dir = storage_.directory();
+            if (dir.last_event() > feed_seq_.load()) poke();
+            if (++polls_ % 3600 == 0) dir.prune_events(2 * shared_log_limit_);
+        } catch (const std::exception& e) {
+            spdlog::error("directory feed: {}", e.what());
+        }
         schedule_poll();
     });
 }
@@ -68,7 +90,7 @@ void Im::poll_feed() {
     try {
         auto& dir = storage_.directory();
         while (true) {
-            auto events = dir.events_since(feed_seq_, 1000);
+            auto events = dir.events_since(feed_seq_.load(), 1000);
             for (const auto& e : events) {
                 feed_seq_ = e.seq;
                 if (e.kind == DirectoryEvent::Kind::group_changed)
@@ -78,7 +100,6 @@ void Im::poll_feed() {
             }
             if (events.size() < 1000) break;
         }
-        if (++polls_ % 3600 == 0) dir.prune_events(2 * shared_log_limit_);
     } catch (const std::exception& e) {
         spdlog::error("directory feed: {}", e.what());
     }
@@ -113,10 +134,6 @@ void Im::forget_contact(const std::string& contact) {
             deliver_to_available(st->user, p.to_string(ns::client));
         }
     }
-}
-
-void Im::sync_directory() {
-    poll_feed();
 }
 
 std::vector<std::string> Im::bound_users() const {

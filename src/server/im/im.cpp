@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <future>
+#include <stdexcept>
 
 #include "server/c2s/client_session.hpp"
 #include "server/im/delivery.hpp"
@@ -22,7 +23,11 @@ namespace hongyan::im {
 namespace asio = boost::asio;
 
 Im::Im(ServerContext& server, Host& host)
-    : server_(server), host_(host), storage_(*host.storage), domain_(host.domain) {
+    : server_(server),
+      host_(host),
+      storage_(*host.storage),
+      domain_(host.domain),
+      seq_(server.im_workers->get_executor()) {
     const auto& c = host.config;
     limits_.roster_max_items = static_cast<std::size_t>(c.integer("roster.max_items"));
     limits_.roster_max_name = static_cast<std::size_t>(c.integer("roster.max_name_length"));
@@ -38,6 +43,7 @@ Im::Im(ServerContext& server, Host& host)
 Im::~Im() = default;
 
 UserPtr Im::load_state(const std::string& user) {
+    if (!seq_.holds(user)) throw std::logic_error("user state of " + user + " outside its jobs");
     if (auto st = cache_.find(user)) return st;
     auto& store = storage_;
     auto st = std::make_shared<UserState>(user);
@@ -62,24 +68,38 @@ UserPtr Im::load_state(const std::string& user) {
     return st;
 }
 
+Sequencer::Keys Im::keys_with(const std::string& user, const std::string& contact) const {
+    if (auto c = local_user(contact); c && *c != user) return {user, *c};
+    return {user};
+}
+
 asio::awaitable<void> Im::bound(const Jid& full) {
     std::string user = full.local();
-    co_await storage_.run([this, user] {
-        // Catch up with the directory first, so that an account or group change made just
-        // before this login (by hongyanctl, say) is in the roster it is about to fetch.
-        poll_feed();
+    const bool feed_moved = co_await seq_.run({user}, [this, user] {
         auto st = load_state(user);
         ++st->pins;
-        return 0;
+        try {
+            return storage_.directory().last_event() > feed_seq_.load();
+        } catch (const std::exception& e) {
+            spdlog::warn("directory feed at the login of {}: {}", user, e.what());
+            return false;  // the next poll reads it
+        }
     });
+    // An account or group change made just before this login (by hongyanctl, say) is
+    // applied before the roster the client is about to fetch (a barrier, only when the
+    // feed moved: it waits for every job in flight).
+    if (feed_moved) co_await sync_directory();
 }
 
 void Im::release(const std::string& user) {
-    storage_.post([this, user] {
-        auto st = cache_.find(user);
-        if (st && --st->pins <= 0 && server_.registry->resources(full_bare(user)).empty())
-            cache_.erase(user);
-    });
+    seq_.post(
+        {user},
+        [this, user] {
+            auto st = cache_.find(user);
+            if (st && --st->pins <= 0 && server_.registry->resources(full_bare(user)).empty())
+                cache_.erase(user);
+        },
+        "releasing a user state");
 }
 
 RoutePtr Im::bind(const Jid& full, SessionPtr session) {
@@ -114,21 +134,24 @@ void Im::ended(const Jid& full, const SessionRegistry::Resource& r) {
             broadcast_directed(full, p.to_string(ns::client), r.state.directed());
     }
     std::string user = full.local();
-    storage_.post([this, user, status] {
-        auto st = cache_.find(user);
-        if (st && --st->pins <= 0 && server_.registry->resources(full_bare(user)).empty())
-            cache_.erase(user);
-        if (server_.registry->resources(full_bare(user)).empty()) {
-            auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-            try {
-                storage_.directory().set_last_activity(user, {now, status});
-            } catch (const std::exception& e) {
-                spdlog::warn("last activity of {}: {}", user, e.what());
+    seq_.post(
+        {user},
+        [this, user, status] {
+            auto st = cache_.find(user);
+            if (st && --st->pins <= 0 && server_.registry->resources(full_bare(user)).empty())
+                cache_.erase(user);
+            if (server_.registry->resources(full_bare(user)).empty()) {
+                auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+                try {
+                    storage_.directory().set_last_activity(user, {now, status});
+                } catch (const std::exception& e) {
+                    spdlog::warn("last activity of {}: {}", user, e.what());
+                }
             }
-        }
-    });
+        },
+        "ending a session");
 }
 
 std::string Im::full_bare(const std::string& user) const {
@@ -391,9 +414,9 @@ void Im::release_if_unpinned(const UserPtr& st) {
 asio::awaitable<std::optional<StanzaError>> Im::deliver_or_store(Jid from, xml::Element m, Jid to) {
     enum class Outcome { delivered, stored, no_user, full, off, dropped };
     std::string user = to.local();
-    auto outcome = co_await storage_.run([this, user, from, m = std::move(m)]() mutable {
+    auto outcome = co_await seq_.run({user}, [this, user, from, m = std::move(m)]() mutable {
         auto& store = storage_;
-        // Checked again here, in order with initial presence (presence.cpp): either the
+        // Checked again here, in the user's order with initial presence (presence.cpp): either the
         // user became available before this point and takes the message now, or the
         // message is stored before their offline messages are read.
         auto targets = server_.registry->message_targets(full_bare(user));

@@ -2,8 +2,10 @@
 // offline storage (XEP-0160), blocking (XEP-0191) and shared roster groups. The router and
 // the modules call into it; it owns the in-memory user states and the shared groups.
 //
-// Threads: methods marked (io) run on the calling session's I/O thread; every change to a
-// user's roster or blocklist runs on the storage thread, in order with its database write.
+// Threads: methods marked (io) run on the calling session's I/O thread. Work on a user's
+// state (its roster, blocklist, offline messages, becoming available) runs as a job of the
+// host's Sequencer keyed by the user, on the IM workers (server.im_threads), database
+// calls included: the ordering rule of docs/architecture.md ("Ordering").
 #pragma once
 
 #include <atomic>
@@ -19,6 +21,7 @@
 #include "server/im/subscription.hpp"
 #include "server/im/user_state.hpp"
 #include "server/router/session_registry.hpp"
+#include "server/sequencer.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/stanza_error.hpp"
 #include "xmpp/xml.hpp"
@@ -63,12 +66,13 @@ class Im {
 
     // Loads the shared groups and starts following the directory change feed.
     void start();
+    // Stops the feed and waits for every job in flight; later jobs are dropped.
     void stop();
-    // Reads the change feed now rather than at the next poll (after a local change).
+    // Reads the change feed soon rather than at the next poll (after a local change).
     void poke();
-    // The same, from a job already on the storage thread (before creating an account, so
-    // that a deletion of the same name by hongyanctl is applied first).
-    void sync_directory();
+    // Reads the change feed now and resumes once it is applied (before creating an
+    // account, so that a deletion of the same name by hongyanctl is applied first).
+    boost::asio::awaitable<void> sync_directory();
 
     // Session life (io). bound() loads and pins the user's state before the bind result;
     // release() gives the pin back for a session that never entered the registry.
@@ -116,6 +120,8 @@ class Im {
     SharedGroups& shared() { return shared_; }
     const Limits& limits() const { return limits_; }
     std::string full_bare(const std::string& user) const;
+    // The jobs on this host's users (the ordering rule).
+    Sequencer& sequencer() { return seq_; }
 
   private:
     friend class OfflineSource;
@@ -125,7 +131,7 @@ class Im {
     // presence lock.
     void ended(const Jid& full, const SessionRegistry::Resource& r);
     // A stored offline message was written to a session (or could not be): deleted, or
-    // left for the next delivery (storage thread).
+    // left for the next delivery (the user's job).
     void offline_written(const UserPtr& st, std::int64_t id, bool written);
 
     ServerContext& server_;
@@ -138,29 +144,39 @@ class Im {
     std::string everyone_;
     std::size_t shared_log_limit_ = 100000;
     mutable std::atomic<std::uint64_t> push_id_{1};
+    // Orders resources becoming available (ResourceState::available_since).
+    std::atomic<std::uint64_t> activations_{0};
+    Sequencer seq_;
 
-    // Storage thread only.
-    std::int64_t feed_seq_ = 0;
+    // The feed position applied (written by barrier jobs, read anywhere).
+    std::atomic<std::int64_t> feed_seq_{0};
+    std::atomic<bool> poll_queued_{false};
+    // Storage thread only: the poll timer.
     std::uint64_t polls_ = 0;
     std::unique_ptr<boost::asio::steady_timer> poll_timer_;
     bool stopping_ = false;
 
-    // -- storage thread --
-    // The user's state from the cache, or loaded from the database into it.
+    // -- in a job holding the user's key (or a barrier) --
+    // The user's state from the cache, or loaded from the database into it. Throws
+    // std::logic_error when the calling job does not hold the user's key: two jobs could
+    // otherwise load the same user at once and one state replace the other.
     UserPtr load_state(const std::string& user);
     void release_if_unpinned(const UserPtr& st);
     // `pred` of the user's state, under its mutex (loaded for the call if need be); false
     // when there is no such account.
     bool state_allows(const std::string& user, const std::function<bool(const UserState&)>& pred);
+    // Applies the feed's new events (a barrier job).
     void poll_feed();
     void schedule_poll();
+    // The keys of a job on `user` and, when `contact` is a local user, on them too.
+    Sequencer::Keys keys_with(const std::string& user, const std::string& contact) const;
     void apply_event(const DirectoryEvent& e);
     void forget_contact(const std::string& contact);
     std::vector<std::string> bound_users() const;
     // Roster changes made together (the two sides of a subscription between local users,
     // a removal with the unsubscriptions it causes) are written in one database
     // transaction; memory, roster pushes and the presence they cause follow only once it
-    // has committed. Storage thread.
+    // has committed. In a job holding every user it changes.
     struct RosterTxn {
         struct Change {
             UserPtr st;
@@ -217,23 +233,27 @@ class Im {
     // To the resources of the given full or bare JIDs that did not block `from`.
     void broadcast_directed(const Jid& from, const std::string& bytes,
                             const std::vector<std::string>& to, DeliveryBatch* batch = nullptr);
+    // With `initial` (the sender's available_since at initial presence), contacts' resources
+    // that became available after it are skipped: their own probe brings the presence.
     void broadcast(const Jid& from, const std::string& bytes,
-                   const std::vector<std::string>& extra_full = {});
+                   const std::vector<std::string>& extra_full = {}, std::uint64_t initial = 0);
     using Stanzas = std::vector<std::shared_ptr<const std::string>>;
-    // The current presence of each available resource of `user`, appended to `out`.
-    void presences_of(const std::string& user, Stanzas& out) const;
+    // The current presence of each available resource of `user`, appended to `out`; with
+    // `before`, only of resources that became available before that point.
+    void presences_of(const std::string& user, Stanzas& out, std::uint64_t before = 0) const;
     void deliver_to_available(const std::string& user, const std::string& stanza) const;
     void deliver_to_available(const std::string& user, const Stanzas& stanzas) const;
     void send_current_presence(const std::string& from_user, const std::string& to_user);
     void send_unavailable(const std::string& from_user, const std::string& to_user);
-    // Storage thread: the resource becomes available with this priority and presence, and
+    // In the user's job: the resource becomes available with this priority and presence, and
     // the presence is broadcast, as one step under the user's presence lock (so a resource
     // that left meanwhile is never shown online: unbind() takes the same lock). First, with
     // a non-negative priority, the stored offline messages are queued for the session,
     // ahead of anything delivered to it live once it is available. False when the session
     // is no longer in the registry.
-    bool activate(const SessionPtr& sender, const Jid& from, const std::string& user, int priority,
-                  const std::shared_ptr<const std::string>& bytes);
+    // Returns the resource's available_since (0 when the session left).
+    std::uint64_t activate(const SessionPtr& sender, const Jid& from, const std::string& user,
+                           int priority, const std::shared_ptr<const std::string>& bytes);
 };
 
 }  // namespace hongyan::im

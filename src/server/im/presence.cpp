@@ -1,6 +1,7 @@
 // Presence (RFC 6121 §4) and subscriptions (§3) between local users. Every local contact's
 // presence is known here, so probes are answered from the session registry rather than
-// sent as stanzas; subscription stanzas are processed on both sides in one storage job.
+// sent as stanzas; subscription stanzas are processed on both sides in one job holding
+// both users' keys.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -83,7 +84,7 @@ asio::awaitable<bool> Im::may_see_presence(const std::string& user, const Jid& v
     if (viewer.domain() != domain_) co_return false;
     std::string v = viewer.local();
     if (v == user) co_return true;
-    co_return co_await storage_.run([this, user, v] {
+    co_return co_await seq_.run({user}, [this, user, v] {
         return state_allows(user, [&](const UserState& st) {
             return !st.blocks_locked(*Jid::make(v, domain_)) && may_see_locked(st, v);
         });
@@ -135,7 +136,7 @@ void Im::broadcast_directed(const Jid& from, const std::string& bytes,
 }
 
 void Im::broadcast(const Jid& from, const std::string& bytes,
-                   const std::vector<std::string>& extra_full) {
+                   const std::vector<std::string>& extra_full, std::uint64_t initial) {
     const std::string& user = from.local();
     auto shared_bytes = std::make_shared<const std::string>(bytes);
     DeliveryBatch batch;
@@ -143,7 +144,8 @@ void Im::broadcast(const Jid& from, const std::string& bytes,
     for (const auto& c : contacts(user, true, &remote)) {
         if (presence_blocked(user, c)) continue;
         for (const auto& r : server_.registry->resources(full_bare(c)))
-            if (r.state.available) batch.add(r.session, shared_bytes);
+            if (r.state.available && (initial == 0 || r.state.available_since < initial))
+                batch.add(r.session, shared_bytes);
     }
     // §4.2.2, §4.4.2: subscribers at other domains (components), one stanza each, through
     // their route.
@@ -162,9 +164,11 @@ void Im::broadcast(const Jid& from, const std::string& bytes,
     broadcast_directed(from, bytes, extra_full, &batch);
 }
 
-void Im::presences_of(const std::string& user, Stanzas& out) const {
+void Im::presences_of(const std::string& user, Stanzas& out, std::uint64_t before) const {
     for (const auto& r : server_.registry->resources(full_bare(user)))
-        if (r.state.available && r.state.presence) out.push_back(r.state.presence);
+        if (r.state.available && r.state.presence &&
+            (before == 0 || r.state.available_since < before))
+            out.push_back(r.state.presence);
 }
 
 void Im::deliver_to_available(const std::string& user, const std::string& stanza) const {
@@ -335,18 +339,20 @@ class OfflineSource final : public c2s::BulkSource,
   public:
     OfflineSource(Im& im, UserPtr st) : im_(im), st_(std::move(st)) {}
     ~OfflineSource() override {
-        im_.storage_.post([st = st_] { st->offline_delivering = false; });
+        im_.seq_.post({st_->user}, [st = st_] { st->offline_delivering = false; });
     }
 
     void next(std::size_t budget, std::function<void(c2s::BulkBatch)> deliver) override {
-        im_.storage_.post(
-            [self = shared_from_this(), budget, deliver] { deliver(self->page(budget)); });
+        im_.seq_.post(
+            {st_->user},
+            [self = shared_from_this(), budget, deliver] { deliver(self->page(budget)); },
+            "reading offline messages");
     }
 
   private:
     static constexpr std::size_t kPage = 64;
 
-    // Storage thread.
+    // In the user's job.
     c2s::BulkBatch page(std::size_t budget) {
         c2s::BulkBatch batch;
         std::vector<storage::OfflineMessage> msgs;
@@ -370,10 +376,11 @@ class OfflineSource final : public c2s::BulkSource,
             if (!st_->offline_in_flight.insert(m.id).second) continue;
             bytes += m.stanza.size();
             auto unit = c2s::OutUnit::stanza(std::move(m.stanza));
-            unit.done = std::make_unique<c2s::WriteDone>([&im = im_, st = st_,
-                                                          id = m.id](bool written) {
-                im.storage_.post([&im, st, id, written] { im.offline_written(st, id, written); });
-            });
+            unit.done =
+                std::make_unique<c2s::WriteDone>([&im = im_, st = st_, id = m.id](bool written) {
+                    im.seq_.post({st->user},
+                                 [&im, st, id, written] { im.offline_written(st, id, written); });
+                });
             batch.entries.push_back(std::move(unit));
         }
         batch.last = !cut && msgs.size() < kPage;
@@ -382,7 +389,7 @@ class OfflineSource final : public c2s::BulkSource,
 
     Im& im_;
     UserPtr st_;
-    std::int64_t after_ = 0;  // storage thread
+    std::int64_t after_ = 0;  // in the user's job
 };
 
 void Im::offline_written(const UserPtr& st, std::int64_t id, bool written) {
@@ -395,12 +402,12 @@ void Im::offline_written(const UserPtr& st, std::int64_t id, bool written) {
     // neither lost nor delivered twice.
     storage_.post_retrying("deleting a delivered offline message", [this, st, id] {
         storage_.offline().remove(st->user, {id});
-        st->offline_in_flight.erase(id);
+        seq_.post({st->user}, [st, id] { st->offline_in_flight.erase(id); });
     });
 }
 
-bool Im::activate(const SessionPtr& sender, const Jid& from, const std::string& user, int priority,
-                  const std::shared_ptr<const std::string>& bytes) {
+std::uint64_t Im::activate(const SessionPtr& sender, const Jid& from, const std::string& user,
+                           int priority, const std::shared_ptr<const std::string>& bytes) {
     auto st = load_state(user);
     bool offline = false;
     if (priority >= 0 && !st->offline_delivering) {
@@ -411,7 +418,8 @@ bool Im::activate(const SessionPtr& sender, const Jid& from, const std::string& 
         }
     }
     std::lock_guard lock(st->presence_mu);
-    if (!server_.registry->state(from, sender.get())) return false;  // the session left
+    auto own = server_.registry->state(from, sender.get());
+    if (!own) return 0;  // the session left
     if (offline) {
         // Queued on the session before it is marked available: messages delivered live
         // from now on are queued after the stored ones.
@@ -419,13 +427,19 @@ bool Im::activate(const SessionPtr& sender, const Jid& from, const std::string& 
         auto source = std::make_shared<OfflineSource>(*this, st);
         sender->post([sender, source] { sender->add_source(source); });
     }
+    // Initial presence takes the next place in the host's order, under the registry's lock
+    // for this user: a contact's resource whose place is earlier is visible as available
+    // to this one's probe, and a later one sees this one (see broadcast()).
+    const bool initial = !own->available;
+    std::uint64_t since = own->available_since;
     server_.registry->update(from, sender.get(), [&](ResourceState& r) {
+        if (initial) since = r.available_since = activations_.fetch_add(1) + 1;
         r.available = true;
         r.priority = priority;
         r.presence = bytes;
     });
-    broadcast(from, *bytes);
-    return true;
+    broadcast(from, *bytes, {}, initial ? since : 0);
+    return since;
 }
 
 namespace {
@@ -453,7 +467,7 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         p.set_attr("from", from.bare_str());
         p.set_attr("to", contact);
         std::string bytes = p.to_string(ns::client);
-        bool ok = co_await storage_.run([this, user, contact, t, bytes] {
+        bool ok = co_await seq_.run(keys_with(user, contact), [this, user, contact, t, bytes] {
             RosterTxn txn;
             if (!outbound_subscription(txn, user, contact, *t, bytes)) return false;
             finish(txn);
@@ -582,7 +596,7 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         // §4.4: subsequent presence. A resource that comes up from a negative priority
         // now takes the offline messages (XEP-0160 §3), as at initial presence.
         if (own->priority < 0 && priority >= 0) {
-            co_await storage_.run([this, sender, from, user, priority, bytes] {
+            co_await seq_.run({user}, [this, sender, from, user, priority, bytes] {
                 return activate(sender, from, user, priority, bytes);
             });
         } else {
@@ -595,20 +609,21 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         co_return;
     }
 
-    // §4.2: initial presence, all in one storage job: in order with messages being
+    // §4.2: initial presence, all in one job of the user: in order with messages being
     // stored, the offline messages go to the session first, then the resource becomes
-    // available (see Im::deliver_or_store); and in order with other users' initial
-    // presence, so that two users coming online together each get the other's presence
-    // once, by broadcast or by probe, not both.
-    co_await storage_.run([this, sender, from, user, priority, bytes] {
-        if (!activate(sender, from, user, priority, bytes)) return 0;
+    // available (see Im::deliver_or_store). Two users coming online together each get the
+    // other's presence once: the earlier one's by the later one's probe, the later one's
+    // by broadcast (available_since).
+    co_await seq_.run({user}, [this, sender, from, user, priority, bytes] {
+        const std::uint64_t since = activate(sender, from, user, priority, bytes);
+        if (since == 0) return;
         // Probes, answered locally: the presence of everyone the user is subscribed to,
         // of the user's other resources, and the subscription requests still waiting.
         Stanzas out;
         std::vector<std::string> remote;
         for (const auto& c : contacts(user, false, &remote)) {
             if (presence_blocked(c, user)) continue;
-            presences_of(c, out);
+            presences_of(c, out, since);
         }
         // §4.2.1: contacts at other domains are probed, from the user's bare JID; their
         // servers answer with their presence.
@@ -631,7 +646,6 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
             auto source = std::make_shared<c2s::StanzaListSource>(std::move(out));
             sender->post([sender, source] { sender->add_source(source); });
         }
-        return 0;
     });
 }
 
@@ -647,7 +661,7 @@ asio::awaitable<void> Im::remote_presence(xml::Element p, Jid from, Jid to) {
         p.set_attr("from", other);
         p.set_attr("to", to.bare_str());
         const std::string bytes = p.to_string(ns::client);
-        const bool exists = co_await storage_.run([this, user, other, t, bytes] {
+        const bool exists = co_await seq_.run({user}, [this, user, other, t, bytes] {
             if (!storage_.accounts().exists(user)) return false;
             RosterTxn txn;
             inbound_subscription(txn, user, other, *t, bytes);
@@ -662,7 +676,7 @@ asio::awaitable<void> Im::remote_presence(xml::Element p, Jid from, Jid to) {
     if (type == "probe") {
         // §4.3.2: only a subscriber ('from') learns the user's presence; others get
         // unsubscribed, and a subscriber when the user is offline unavailable.
-        const bool subscribed = co_await storage_.run([this, user, other, from] {
+        const bool subscribed = co_await seq_.run({user}, [this, user, other, from] {
             return state_allows(user, [&](const UserState& st) {
                 auto it = st.items.find(other);
                 return it != st.items.end() && !it->second.removed && it->second.sub.from &&

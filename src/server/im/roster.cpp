@@ -79,7 +79,7 @@ asio::awaitable<void> Im::roster_get(modules::IqRequest& iq) {
     }
     auto st = cache_.find(user);
     if (!st) {
-        st = co_await storage_.run([this, user] {
+        st = co_await seq_.run({user}, [this, user] {
             auto s = load_state(user);
             return s;
         });
@@ -223,41 +223,43 @@ asio::awaitable<void> Im::roster_set(modules::IqRequest& iq) {
     // Any other 'subscription' (and 'ask', 'approved') from a client is ignored (§2.1.5).
 
     enum class R { ok, not_found, full, shared_only };
-    auto r = co_await storage_.run([this, user, contact, name, groups, remove] {
-        RosterTxn txn;
-        auto st = load_for(txn, user);
-        RosterItem item;
-        bool existed = false;
-        {
-            std::lock_guard lock(st->mu);
-            if (auto* it = st->item_locked(contact)) {
-                item = *it;
-                existed = true;
-            } else if (auto any = st->items.find(contact); any != st->items.end()) {
-                item = any->second;  // an unlisted request or a tombstone
-                if (item.removed) item = RosterItem{};
+    // A removal answers for the contact too (§2.5.2): a local contact's key is held.
+    auto r =
+        co_await seq_.run(keys_with(user, contact), [this, user, contact, name, groups, remove] {
+            RosterTxn txn;
+            auto st = load_for(txn, user);
+            RosterItem item;
+            bool existed = false;
+            {
+                std::lock_guard lock(st->mu);
+                if (auto* it = st->item_locked(contact)) {
+                    item = *it;
+                    existed = true;
+                } else if (auto any = st->items.find(contact); any != st->items.end()) {
+                    item = any->second;  // an unlisted request or a tombstone
+                    if (item.removed) item = RosterItem{};
+                }
+                if (!existed && !remove && st->listed >= limits_.roster_max_items) return R::full;
             }
-            if (!existed && !remove && st->listed >= limits_.roster_max_items) return R::full;
-        }
-        item.jid = contact;
-        if (remove) {
-            if (!existed) {
-                auto c = Jid::parse(contact);
-                bool shared = c && c->domain() == domain_ &&
-                              !shared_.groups_between(user, c->local()).empty();
-                return shared ? R::shared_only : R::not_found;
+            item.jid = contact;
+            if (remove) {
+                if (!existed) {
+                    auto c = Jid::parse(contact);
+                    bool shared = c && c->domain() == domain_ &&
+                                  !shared_.groups_between(user, c->local()).empty();
+                    return shared ? R::shared_only : R::not_found;
+                }
+                remove_item(txn, st, item);
+                finish(txn);
+                return R::ok;
             }
-            remove_item(txn, st, item);
+            item.name = name;
+            item.groups = groups;
+            item.listed = true;
+            commit(txn, st, item);
             finish(txn);
             return R::ok;
-        }
-        item.name = name;
-        item.groups = groups;
-        item.listed = true;
-        commit(txn, st, item);
-        finish(txn);
-        return R::ok;
-    });
+        });
     if (r == R::full) {
         iq.error(StanzaErrorCondition::not_allowed,
                  "the roster is full (" + std::to_string(limits_.roster_max_items) + " items)");

@@ -5,7 +5,7 @@
 //
 // Kept in memory and never read per contact from storage: a login, a roster fetch and a
 // presence broadcast cost no query per member. Changes arrive in order from the directory
-// change feed and are mirrored here (storage thread); I/O threads read under a shared lock.
+// change feed and are mirrored here (barrier jobs); I/O threads read under a shared lock.
 #pragma once
 
 #include <cstdint>

@@ -2,8 +2,9 @@
 // blocklist. Loaded once (one query each) when the user's first session binds or when a
 // stanza needs it, and kept while any of the user's sessions is bound.
 //
-// Ownership: every change happens on the storage thread (one writer, in order with the
-// database writes); I/O threads read under the state's mutex.
+// Ownership: every change happens in a job holding the user's key (im/im.hpp, Sequencer),
+// one at a time and in order with the database writes; other threads read under the
+// state's mutex.
 #pragma once
 
 #include <cstdint>
@@ -35,11 +36,11 @@ struct UserState {
     std::int64_t forgotten_below = 0;
     std::unordered_set<std::string> blocked;
 
-    // Orders a resource becoming available (storage thread) against it leaving (I/O
+    // Orders a resource becoming available (the user's job) against it leaving (I/O
     // thread), so contacts never see a presence after the unavailable that ends it.
     std::mutex presence_mu;
 
-    // Storage thread only.
+    // Only in jobs holding the user's key.
     int pins = 0;  // bound sessions holding the state in the cache
     // Offline messages queued for a session and not yet deleted (by id), and whether a
     // session is taking the stored messages now.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,9 @@ namespace hongyan {
 struct ResourceState {
     bool available = false;  // sent initial presence and not yet unavailable
     int priority = 0;
+    // When it became available, in the host's order of such events (Im::activate): two
+    // resources coming up at once then see each other's presence exactly once.
+    std::uint64_t available_since = 0;
     // The resource's last available presence, serialised with 'from' and without 'to',
     // ready to answer probes.
     std::shared_ptr<const std::string> presence;

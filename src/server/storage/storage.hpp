@@ -1,6 +1,8 @@
-// Owns the database and the thread all storage work runs on. I/O threads never touch the
-// database: they `co_await storage.run(...)`, which runs the function on the storage
-// thread and resumes the caller on its own executor.
+// Owns the database and the storage thread. I/O threads never touch the database: they
+// `co_await storage.run(...)`, which runs the function on the storage thread and resumes
+// the caller on its own executor. The IM workers call the stores directly, inside their
+// jobs (im/im.hpp); a backend serialises calls on a connection itself (SQLite's one
+// connection behind a lock), so the two never interleave inside a transaction.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

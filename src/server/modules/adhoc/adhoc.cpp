@@ -147,8 +147,8 @@ class AdhocModule final : public Module {
                                         " characters");
                  auto& st = *iq.host.storage;
                  auto creds = co_await sasl::hash_new_password(iq.server, pw);
-                 bool created = co_await st.run([&host = iq.host, &st, u = *user, creds] {
-                     host.im->sync_directory();
+                 co_await iq.host.im->sync_directory();
+                 bool created = co_await st.run([&st, u = *user, creds] {
                      if (st.accounts().exists(u)) return false;
                      return st.accounts().create(u, creds);
                  });

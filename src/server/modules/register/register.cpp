@@ -139,9 +139,9 @@ class RegisterModule final : public Module {
         bool created = false;
         try {
             auto creds = co_await sasl::hash_new_password(server, password);
+            // A deletion of this name (by hongyanctl, say) reaches the rosters first.
+            co_await host.im->sync_directory();
             created = co_await host.storage->run([&host, user = *user, creds] {
-                // A deletion of this name (by hongyanctl, say) reaches the rosters first.
-                host.im->sync_directory();
                 auto& store = host.storage->accounts();
                 if (store.exists(user)) return false;
                 return store.create(user, creds);

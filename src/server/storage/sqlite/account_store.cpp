@@ -99,6 +99,7 @@ Database::~Database() {
 }
 
 void Database::exec(std::string_view sql) {
+    auto held = lock();
     char* err = nullptr;
     std::string s(sql);
     if (int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
@@ -231,6 +232,7 @@ void Database::migrate() {
 }
 
 std::optional<sasl::ScramCredentials> SqliteAccountStore::credentials(const std::string& user) {
+    auto lock = db_.lock();
     Statement st(db_.handle(),
                  "SELECT salt, iterations, stored_key_sha1, server_key_sha1, stored_key_sha256, "
                  "server_key_sha256 FROM accounts WHERE username = ?");
@@ -245,6 +247,7 @@ std::optional<sasl::ScramCredentials> SqliteAccountStore::credentials(const std:
 }
 
 bool SqliteAccountStore::create(const std::string& user, const sasl::ScramCredentials& c) {
+    auto lock = db_.lock();
     Statement st(db_.handle(),
                  "INSERT OR IGNORE INTO accounts (username, salt, iterations, stored_key_sha1, "
                  "server_key_sha1, stored_key_sha256, server_key_sha256, created_at) VALUES "
@@ -261,6 +264,7 @@ bool SqliteAccountStore::create(const std::string& user, const sasl::ScramCreden
 }
 
 bool SqliteAccountStore::set_credentials(const std::string& user, const sasl::ScramCredentials& c) {
+    auto lock = db_.lock();
     Statement st(db_.handle(),
                  "UPDATE accounts SET salt = ?, iterations = ?, stored_key_sha1 = ?, "
                  "server_key_sha1 = ?, stored_key_sha256 = ?, server_key_sha256 = ? "
@@ -274,6 +278,7 @@ bool SqliteAccountStore::set_credentials(const std::string& user, const sasl::Sc
 }
 
 bool SqliteAccountStore::remove(const std::string& user) {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "DELETE FROM accounts WHERE username = ?");
     st.bind(1, user);
     st.step();
@@ -281,12 +286,14 @@ bool SqliteAccountStore::remove(const std::string& user) {
 }
 
 bool SqliteAccountStore::exists(const std::string& user) {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "SELECT 1 FROM accounts WHERE username = ?");
     st.bind(1, user);
     return st.step();
 }
 
 std::vector<std::string> SqliteAccountStore::list() {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "SELECT username FROM accounts ORDER BY username");
     std::vector<std::string> out;
     while (st.step()) out.push_back(st.text(0));
@@ -294,6 +301,7 @@ std::vector<std::string> SqliteAccountStore::list() {
 }
 
 std::size_t SqliteAccountStore::count() {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "SELECT COUNT(*) FROM accounts");
     st.step();
     return static_cast<std::size_t>(st.integer(0));

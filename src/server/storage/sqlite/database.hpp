@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -52,6 +53,11 @@ class Database {
 
     void exec(std::string_view sql);
     sqlite3* handle() { return db_; }
+    // The connection is one: every store call holds it for its statements, and a
+    // transaction for all of its calls, so calls from several threads (the storage thread,
+    // the IM workers) never interleave inside a transaction. Recursive: a transaction's
+    // calls lock again on the same thread.
+    std::unique_lock<std::recursive_mutex> lock() { return std::unique_lock(mu_); }
     // How long a write waits for another process's write lock before SQLITE_BUSY.
     void set_busy_timeout(int ms) { sqlite3_busy_timeout(db_, ms); }
     int changes() const { return sqlite3_changes(db_); }
@@ -61,6 +67,7 @@ class Database {
     // it throws.
     template <class F>
     auto transaction(F f) {
+        auto held = lock();
         exec("BEGIN IMMEDIATE");
         try {
             if constexpr (std::is_void_v<decltype(f())>) {
@@ -84,6 +91,7 @@ class Database {
     }
 
     sqlite3* db_ = nullptr;
+    std::recursive_mutex mu_;
 };
 
 }  // namespace hongyan::storage::sqlite

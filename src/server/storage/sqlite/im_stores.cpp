@@ -45,6 +45,7 @@ std::vector<std::string> split_groups(const std::string& s) {
 }  // namespace
 
 std::vector<RosterItem> SqliteRosterStore::load(const std::string& user) {
+    auto lock = db_.lock();
     Statement st(db_.handle(),
                  "SELECT jid, name, groups, state, listed, removed, ver, request FROM "
                  "roster_items WHERE username = ? AND jid != ''");
@@ -66,6 +67,7 @@ std::vector<RosterItem> SqliteRosterStore::load(const std::string& user) {
 }
 
 void SqliteRosterStore::put(const std::string& user, const RosterItem& it) {
+    auto lock = db_.lock();
     Statement st(db_.handle(),
                  "INSERT OR REPLACE INTO roster_items (username, jid, name, groups, state, listed, "
                  "removed, ver, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -78,6 +80,7 @@ void SqliteRosterStore::put(const std::string& user, const RosterItem& it) {
 // The row with an empty JID (never a valid contact) records how far removals were
 // forgotten.
 void SqliteRosterStore::forget_removed(const std::string& user, std::int64_t ver) {
+    auto lock = db_.lock();
     db_.transaction([&] {
         Statement del(db_.handle(),
                       "DELETE FROM roster_items WHERE username = ? AND removed = 1 AND ver < ? "
@@ -93,12 +96,14 @@ void SqliteRosterStore::forget_removed(const std::string& user, std::int64_t ver
 }
 
 std::int64_t SqliteRosterStore::forgotten_below(const std::string& user) {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "SELECT ver FROM roster_items WHERE username = ? AND jid = ''");
     st.bind(1, user);
     return st.step() ? st.integer(0) : 0;
 }
 
 std::vector<std::string> SqliteRosterStore::remove_contact(const std::string& jid) {
+    auto lock = db_.lock();
     std::vector<std::string> users;
     {
         Statement st(db_.handle(),
@@ -119,6 +124,7 @@ std::vector<std::string> SqliteRosterStore::remove_contact(const std::string& ji
 }
 
 std::size_t SqliteOfflineStore::count(const std::string& user) {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "SELECT COUNT(*) FROM offline_messages WHERE username = ?");
     st.bind(1, user);
     st.step();
@@ -127,6 +133,7 @@ std::size_t SqliteOfflineStore::count(const std::string& user) {
 
 bool SqliteOfflineStore::add(const std::string& user, const std::string& stanza,
                              std::size_t limit) {
+    auto lock = db_.lock();
     if (count(user) >= limit) return false;
     Statement st(db_.handle(), "INSERT INTO offline_messages (username, stanza) VALUES (?, ?)");
     st.bind(1, user).bind(2, stanza);
@@ -135,6 +142,7 @@ bool SqliteOfflineStore::add(const std::string& user, const std::string& stanza,
 }
 
 std::vector<OfflineMessage> SqliteOfflineStore::load(const std::string& user) {
+    auto lock = db_.lock();
     Statement st(db_.handle(),
                  "SELECT id, stanza FROM offline_messages WHERE username = ? ORDER BY id");
     st.bind(1, user);
@@ -146,6 +154,7 @@ std::vector<OfflineMessage> SqliteOfflineStore::load(const std::string& user) {
 std::vector<OfflineMessage> SqliteOfflineStore::load_after(const std::string& user,
                                                            std::int64_t after_id,
                                                            std::size_t limit) {
+    auto lock = db_.lock();
     Statement st(db_.handle(),
                  "SELECT id, stanza FROM offline_messages WHERE username = ? AND id > ? "
                  "ORDER BY id LIMIT ?");
@@ -156,6 +165,7 @@ std::vector<OfflineMessage> SqliteOfflineStore::load_after(const std::string& us
 }
 
 void SqliteOfflineStore::remove(const std::string& user, const std::vector<std::int64_t>& ids) {
+    auto lock = db_.lock();
     db_.transaction([&] {
         Statement st(db_.handle(), "DELETE FROM offline_messages WHERE username = ? AND id = ?");
         for (auto id : ids) {
@@ -167,6 +177,7 @@ void SqliteOfflineStore::remove(const std::string& user, const std::vector<std::
 }
 
 std::vector<std::string> SqliteBlocklistStore::load(const std::string& user) {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "SELECT jid FROM blocklist WHERE username = ? ORDER BY jid");
     st.bind(1, user);
     std::vector<std::string> out;
@@ -175,6 +186,7 @@ std::vector<std::string> SqliteBlocklistStore::load(const std::string& user) {
 }
 
 void SqliteBlocklistStore::add(const std::string& user, const std::vector<std::string>& jids) {
+    auto lock = db_.lock();
     db_.transaction([&] {
         Statement st(db_.handle(), "INSERT OR IGNORE INTO blocklist (username, jid) VALUES (?, ?)");
         for (const auto& j : jids) {
@@ -186,6 +198,7 @@ void SqliteBlocklistStore::add(const std::string& user, const std::vector<std::s
 }
 
 void SqliteBlocklistStore::remove(const std::string& user, const std::vector<std::string>& jids) {
+    auto lock = db_.lock();
     if (jids.empty()) {
         Statement st(db_.handle(), "DELETE FROM blocklist WHERE username = ?");
         st.bind(1, user);
@@ -203,6 +216,7 @@ void SqliteBlocklistStore::remove(const std::string& user, const std::vector<std
 }
 
 std::optional<std::string> SqliteXmlStore::get(const std::string& user, const std::string& key) {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "SELECT xml FROM " + table_ + " WHERE username = ? AND key = ?");
     st.bind(1, user).bind(2, key);
     if (!st.step()) return std::nullopt;
@@ -210,6 +224,7 @@ std::optional<std::string> SqliteXmlStore::get(const std::string& user, const st
 }
 
 void SqliteXmlStore::set(const std::string& user, const std::string& key, const std::string& xml) {
+    auto lock = db_.lock();
     if (xml.empty()) {
         Statement st(db_.handle(), "DELETE FROM " + table_ + " WHERE username = ? AND key = ?");
         st.bind(1, user).bind(2, key);
@@ -223,6 +238,7 @@ void SqliteXmlStore::set(const std::string& user, const std::string& key, const 
 }
 
 std::vector<SharedGroup> SqliteDirectoryStore::groups() {
+    auto lock = db_.lock();
     std::vector<SharedGroup> out;
     Statement st(db_.handle(), "SELECT name, display FROM shared_groups ORDER BY name");
     while (st.step()) out.push_back(SharedGroup{st.text(0), st.text(1), {}});
@@ -237,6 +253,7 @@ std::vector<SharedGroup> SqliteDirectoryStore::groups() {
 }
 
 bool SqliteDirectoryStore::create_group(const std::string& name, const std::string& display) {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "INSERT OR IGNORE INTO shared_groups (name, display) VALUES (?, ?)");
     st.bind(1, name).bind(2, display);
     st.step();
@@ -244,6 +261,7 @@ bool SqliteDirectoryStore::create_group(const std::string& name, const std::stri
 }
 
 bool SqliteDirectoryStore::delete_group(const std::string& name) {
+    auto lock = db_.lock();
     return db_.transaction([&] {
         // Members first, so that each leaves a member_removed event of its own.
         Statement m(db_.handle(), "DELETE FROM shared_group_members WHERE grp = ?");
@@ -257,6 +275,7 @@ bool SqliteDirectoryStore::delete_group(const std::string& name) {
 }
 
 bool SqliteDirectoryStore::add_member(const std::string& group, const std::string& user) {
+    auto lock = db_.lock();
     Statement g(db_.handle(), "SELECT 1 FROM shared_groups WHERE name = ?");
     g.bind(1, group);
     if (!g.step()) return false;
@@ -268,6 +287,7 @@ bool SqliteDirectoryStore::add_member(const std::string& group, const std::strin
 }
 
 bool SqliteDirectoryStore::remove_member(const std::string& group, const std::string& user) {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "DELETE FROM shared_group_members WHERE grp = ? AND username = ?");
     st.bind(1, group).bind(2, user);
     st.step();
@@ -276,6 +296,7 @@ bool SqliteDirectoryStore::remove_member(const std::string& group, const std::st
 
 std::vector<DirectoryEvent> SqliteDirectoryStore::events_since(std::int64_t seq,
                                                                std::size_t limit) {
+    auto lock = db_.lock();
     Statement st(db_.handle(),
                  "SELECT seq, kind, username, grp FROM directory_events WHERE seq > ? ORDER BY "
                  "seq LIMIT ?");
@@ -289,12 +310,14 @@ std::vector<DirectoryEvent> SqliteDirectoryStore::events_since(std::int64_t seq,
 }
 
 std::int64_t SqliteDirectoryStore::last_event() {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "SELECT COALESCE(MAX(seq), 0) FROM directory_events");
     st.step();
     return st.integer(0);
 }
 
 void SqliteDirectoryStore::note_roster_changed(const std::string& user) {
+    auto lock = db_.lock();
     Statement st(db_.handle(),
                  "INSERT INTO directory_events (kind, username, grp) VALUES (5, ?, '')");
     st.bind(1, user);
@@ -302,12 +325,14 @@ void SqliteDirectoryStore::note_roster_changed(const std::string& user) {
 }
 
 void SqliteDirectoryStore::prune_events(std::size_t keep) {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "DELETE FROM directory_events WHERE seq <= ?");
     st.bind(1, last_event() - static_cast<std::int64_t>(keep));
     st.step();
 }
 
 std::optional<LastActivity> SqliteDirectoryStore::last_activity(const std::string& user) {
+    auto lock = db_.lock();
     Statement st(db_.handle(), "SELECT logout, status FROM last_activity WHERE username = ?");
     st.bind(1, user);
     if (!st.step()) return std::nullopt;
@@ -315,6 +340,7 @@ std::optional<LastActivity> SqliteDirectoryStore::last_activity(const std::strin
 }
 
 void SqliteDirectoryStore::set_last_activity(const std::string& user, const LastActivity& a) {
+    auto lock = db_.lock();
     Statement st(db_.handle(),
                  "INSERT OR REPLACE INTO last_activity (username, logout, status) "
                  "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM accounts WHERE username = ?)");
@@ -324,6 +350,7 @@ void SqliteDirectoryStore::set_last_activity(const std::string& user, const Last
 
 std::vector<std::string> SqliteDirectoryStore::search(const std::string& needle,
                                                       std::size_t limit) {
+    auto lock = db_.lock();
     std::string pattern = "%";
     for (char c : needle) {
         if (c == '%' || c == '_' || c == '\\') pattern += '\\';
