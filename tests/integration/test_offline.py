@@ -371,3 +371,34 @@ def test_slixmpp_offline_message(server):
         finally:
             await slix.disconnect(a)
     slix.run(scenario, timeout=25)
+
+
+def test_disabled_offline_module_keeps_stored_messages_stored(start_server):
+    """docs/configuration.md modules.disabled: with the offline module off, messages stored
+    earlier are not delivered at initial presence (XEP-0160 §3 is the module's), and stay
+    stored: with the module back on they arrive."""
+    server = start_server()
+    server.add_user("bob", "bob-password")
+    alice = server.login("alice", "alice-password")
+    alice.send("<message to='bob@localhost' type='chat' id='kept'><body>later</body></message>")
+    alice.sync()
+    data, users = server.data_dir, dict(server.users)
+    server.close_clients()
+    assert server.terminate() == 0
+
+    off = start_server({"modules.disabled": "offline"}, data_dir=data)
+    off.users = users
+    bob = off.login("bob", "bob-password", resource="b")
+    bob.send("<presence/>")
+    got = bob.sync()
+    assert [e.get("id") for e in got if e.tag == q(NS_CLIENT, "message")] == []
+    assert any(e.tag == q(NS_CLIENT, "presence") for e in got)  # the echo: it is online
+    off.close_clients()
+    assert off.terminate() == 0
+
+    on = start_server(data_dir=data)
+    on.users = users
+    bob = on.login("bob", "bob-password", resource="b")
+    bob.send("<presence/>")
+    got = [e for e in bob.sync() if e.tag == q(NS_CLIENT, "message")]
+    assert [(e.get("id"), e.findtext(q(NS_CLIENT, "body"))) for e in got] == [("kept", "later")]

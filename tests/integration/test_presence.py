@@ -260,3 +260,27 @@ def test_directed_presence_to_subscriber_is_not_doubled(server):
     alice.send("<presence type='unavailable'/>")
     got = [e for e in drain_after(alice, bob) if is_presence(f"{AJ}/a", "unavailable")(e)]
     assert len(got) == 1, got
+
+
+def test_disabled_presence_module_handles_no_presence(start_server):
+    """docs/configuration.md modules.disabled: with the presence module off the server
+    takes no part in presence (RFC 6121 §4): initial presence is neither echoed nor
+    broadcast, probes get nothing, subscription requests go nowhere; rosters (§2, the roster
+    module) and messages to full JIDs still work."""
+    server = start_server({"modules.disabled": "presence", "shared_groups.everyone": "Everyone"})
+    server.add_user(A, AP)
+    server.add_user(B, BP)
+    alice = server.login(A, AP, resource="a")
+    bob = server.login(B, BP, resource="b")
+    assert set(items(roster_query(get_roster(alice)))) == {BJ}
+    alice.send("<presence/>")
+    bob.send("<presence/>")
+    bob.send(f"<presence type='probe' to='{AJ}'/>")
+    bob.send(f"<presence type='subscribe' to='{AJ}'/>")
+    bob.send(f"<message to='{AJ}/a' id='m1' type='chat'><body>hi</body></message>")
+    # First barrier: each stream's stanzas are handled; second: what they sent others is here.
+    alice.sync()
+    bob.sync()
+    got = alice.sync() + bob.sync()
+    assert [to_str(e) for e in got if e.tag == q(NS_CLIENT, "presence")] == []
+    assert [e.get("id") for e in got if e.tag == q(NS_CLIENT, "message")] == ["m1"]

@@ -210,8 +210,9 @@ def test_versioning_after_removed_items_are_forgotten(start_server):
     for i in range(6):
         set_item(s, f"c{i}@localhost", subscription="remove")
         vers.append(roster_query(get_roster(s)).get("ver"))
-    # The user's state leaves memory when the last session ends, in a storage job queued
-    # before the next login's own: that login reloads it.
+    # The user's state leaves memory when the last session ends, in a job on the user's
+    # key queued before the next login's own (docs/architecture.md, "Ordering"): that
+    # login reloads it.
     s.logout()
     s = server.login(A, AP, resource="two")
     # Six removals, limit four: the two newest are kept.

@@ -18,7 +18,8 @@ def online(server, user, resource="r"):
 
 def feed_read(server, user: str) -> None:
     """A barrier for the directory feed: a login binds, and binding reads the feed up to
-    its end first (docs/architecture.md), in the storage job before the bind result; so
+    its end (docs/architecture.md, "Ordering": a barrier job when the feed moved) before
+    the bind result; so
     afterwards every change so far has been applied and its pushes handed to the online
     sessions. (`user` must exist and not be in a group whose change is being tested.)"""
     server.login(user, f"{user}-password", resource="feed-barrier").logout()

@@ -165,7 +165,8 @@ def test_last_activity_of_contact(server):
     bob.send("<presence type='unavailable'><status>gone fishing</status></presence>")
     alice.wait_for(is_presence(f"{BJ}/b", "unavailable"))
     # Once the server has closed bob's stream his session is over, and the logout time
-    # is written in a storage job queued before those of alice's next query.
+    # is written in a job on bob's key queued before the one in which alice's next query
+    # checks that she may see him.
     bob.logout()
     r = last(alice, BJ)
     assert r.get("type") == "result", to_str(r)

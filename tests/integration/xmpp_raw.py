@@ -301,8 +301,8 @@ class XmppStream:
     def sync(self, timeout: Optional[float] = None) -> list[ET.Element]:
         """A barrier: sends an XEP-0199 ping to the server and reads until its result.
 
-        The server handles one stream's stanzas in order, each to its end (storage jobs
-        and the hand-over of deliveries to other sessions included), and writes to a
+        The server handles one stream's stanzas in order, each to its end (storage and IM
+        jobs and the hand-over of deliveries to other sessions included), and writes to a
         stream in order. So when the result is here, everything the stanzas sent before
         it caused on this stream has arrived, and whatever they caused for other sessions
         has been handed to those sessions: a barrier on such a stream then shows it (see

@@ -58,7 +58,7 @@ class ClientSession final : public SessionRoute,
     // Work for the session from anywhere goes through post(), which counts what is still
     // waiting: output may be queued directly (without a post) only on the session's own
     // thread when nothing posted to it is waiting, or it could overtake what was posted
-    // earlier (the stored offline messages queued from the storage thread, say).
+    // earlier (the stored offline messages queued from an IM worker, say).
     template <class F>
     void post(F f) {
         add_pending_post();

@@ -1,10 +1,10 @@
-// XEP-0191 Blocking Command: the list, block and unblock with pushes to the resources that
-// asked for the list, and presence to or from the blocked contact stopped or restored.
+// XEP-0191 Blocking Command in the IM core: the blocklists in memory, block and unblock with
+// presence to or from the blocked contact stopped or restored. The blocking module speaks
+// the protocol and enforces the lists on stanzas (modules/blocking).
 #include <algorithm>
 
 #include "server/c2s/client_session.hpp"
 #include "server/im/im.hpp"
-#include "server/modules/module.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/namespaces.hpp"
@@ -13,12 +13,11 @@ namespace hongyan::im {
 
 namespace asio = boost::asio;
 
-asio::awaitable<void> Im::blocklist_get(modules::IqRequest& iq) {
-    const Jid& full = *iq.from;
-    auto st = cache_.find(full.local());
-    if (!st)
-        st = co_await seq_.run({full.local()}, [this, u = full.local()] { return load_state(u); });
-    server_.registry->update(full, iq.session.get(),
+asio::awaitable<std::vector<std::string>> Im::blocklist(Jid full, const SessionRoute* session) {
+    const std::string user = full.local();
+    auto st = cache_.find(user);
+    if (!st) st = co_await seq_.run({user}, [this, user] { return load_state(user); });
+    server_.registry->update(full, session,
                              [](ResourceState& r) { r.blocklist_interested = true; });
     std::vector<std::string> jids;
     {
@@ -26,40 +25,23 @@ asio::awaitable<void> Im::blocklist_get(modules::IqRequest& iq) {
         jids.assign(st->blocked.begin(), st->blocked.end());
     }
     std::sort(jids.begin(), jids.end());
-    xml::Element list("blocklist", std::string(ns::blocking));
-    for (const auto& j : jids) list.add_child("item", std::string(ns::blocking)).set_attr("jid", j);
-    iq.reply(std::move(list));
+    co_return jids;
 }
 
-asio::awaitable<void> Im::blocklist_set(modules::IqRequest& iq, bool block) {
-    const Jid full = *iq.from;
-    const std::string user = full.local();
-    std::vector<std::string> jids;
-    for (const auto* item : iq.payload().children()) {
-        if (!item->is("item", ns::blocking)) continue;
-        auto j = Jid::parse(item->attr("jid"));
-        if (!j) {
-            iq.error(StanzaErrorCondition::jid_malformed,
-                     "'" + std::string(item->attr("jid")) + "' is not a valid JID");
-            co_return;
-        }
-        jids.push_back(j->str());
-    }
-    // §3.3: a block names at least one JID; an empty unblock unblocks everyone.
-    if (block && jids.empty()) {
-        iq.error(StanzaErrorCondition::bad_request, "name at least one JID to block");
-        co_return;
-    }
-    enum class R { ok, full };
-    std::vector<std::string> changed;
-    auto r = co_await seq_.run({user}, [this, user, jids, block, &changed] {
+asio::awaitable<BlocklistChange> Im::change_blocklist(std::string user,
+                                                      std::vector<std::string> jids, bool block) {
+    co_return co_await seq_.run({user}, [this, user, jids, block] {
+        BlocklistChange out;
         auto st = load_state(user);
         std::vector<std::string> apply = jids;
         {
             std::lock_guard lock(st->mu);
             if (block) {
                 std::erase_if(apply, [&](const auto& j) { return st->blocked.count(j) > 0; });
-                if (st->blocked.size() + apply.size() > limits_.blocklist_max) return R::full;
+                if (st->blocked.size() + apply.size() > limits_.blocklist_max) {
+                    out.full = true;
+                    return out;
+                }
             } else if (apply.empty()) {
                 apply.assign(st->blocked.begin(), st->blocked.end());
             } else {
@@ -86,25 +68,9 @@ asio::awaitable<void> Im::blocklist_set(modules::IqRequest& iq, bool block) {
         if (!block)
             for (const auto& j : apply)
                 if (auto u = local_user(j); u && may_see(*st, *u)) send_current_presence(user, *u);
-        changed = std::move(apply);
-        return R::ok;
+        out.changed = std::move(apply);
+        return out;
     });
-    if (r == R::full) {
-        iq.error(StanzaErrorCondition::not_acceptable,
-                 "the blocklist is full (" + std::to_string(limits_.blocklist_max) + " JIDs)");
-        co_return;
-    }
-    iq.reply();
-    // §3.3.2, §3.4.2: every resource that asked for the list hears of the change; an
-    // unblock of everything is pushed as an empty <unblock/>.
-    xml::Element push("iq", std::string(ns::client));
-    push.set_attr("type", "set");
-    push.set_attr("id", "push-block-" + std::to_string(push_id_.fetch_add(1)));
-    auto& body = push.add_child(block ? "block" : "unblock", std::string(ns::blocking));
-    if (!(iq.payload().children().empty() && !block))
-        for (const auto& j : changed)
-            body.add_child("item", std::string(ns::blocking)).set_attr("jid", j);
-    if (!changed.empty() || !block) send_to_interested(user, push.to_string(ns::client), true);
 }
 
 bool Im::may_see(const UserState& st, const std::string& viewer) const {

@@ -1,4 +1,4 @@
-// Session life, roster versions and output, delivery helpers and offline messages. The
+// Session life, roster versions and output, and delivery helpers. The
 // roster (roster.cpp), presence and subscriptions (presence.cpp), blocking (blocking.cpp)
 // and the directory feed (directory.cpp) are the other parts of Im.
 #include "server/im/im.hpp"
@@ -33,7 +33,6 @@ Im::Im(ServerContext& server, Host& host)
     limits_.roster_max_name = static_cast<std::size_t>(c.integer("roster.max_name_length"));
     limits_.roster_max_group = static_cast<std::size_t>(c.integer("roster.max_group_length"));
     limits_.roster_max_removed = static_cast<std::size_t>(c.integer("roster.max_removed"));
-    limits_.offline_max = static_cast<std::size_t>(c.integer("offline.max_messages"));
     limits_.blocklist_max = static_cast<std::size_t>(c.integer("blocking.max_items"));
     everyone_ = c.string("shared_groups.everyone");
     shared_log_limit_ = static_cast<std::size_t>(c.integer("shared_groups.change_log"));
@@ -380,78 +379,16 @@ void DeliveryBatch::flush() {
     groups_.clear();
 }
 
-// ---- offline messages (XEP-0160) --------------------------------------------------------
-
-namespace {
-// XEP-0160 §3: chat messages carrying only a chat state are not worth keeping.
-bool only_chat_state(const xml::Element& m) {
-    bool any = false;
-    for (const auto* c : m.children()) {
-        if (c->xmlns() != ns::chatstates) return false;
-        any = true;
-    }
-    return any;
-}
-
-std::string utc_stamp() {
-    auto now = std::chrono::system_clock::now();
-    std::time_t t = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms.count()));
-    return buf;
-}
-}  // namespace
-
 void Im::release_if_unpinned(const UserPtr& st) {
     if (st->pins <= 0) cache_.erase(st->user);
 }
 
-asio::awaitable<std::optional<StanzaError>> Im::deliver_or_store(Jid from, xml::Element m, Jid to) {
-    enum class Outcome { delivered, stored, no_user, full, off, dropped };
-    std::string user = to.local();
-    auto outcome = co_await seq_.run({user}, [this, user, from, m = std::move(m)]() mutable {
-        auto& store = storage_;
-        // Checked again here, in the user's order with initial presence (presence.cpp): either the
-        // user became available before this point and takes the message now, or the
-        // message is stored before their offline messages are read.
-        auto targets = server_.registry->message_targets(full_bare(user));
-        if (!targets.empty()) {
-            auto bytes = std::make_shared<const std::string>(m.to_string(ns::client));
-            for (auto& s : targets) s->deliver(bytes);
-            return Outcome::delivered;
-        }
-        if (!store.accounts().exists(user)) return Outcome::no_user;
-        auto st = load_state(user);
-        bool blocked = st->blocks(from);
-        release_if_unpinned(st);
-        // XEP-0191 §3.7: a blocked sender learns nothing more than about a stranger.
-        if (blocked) return Outcome::no_user;
-        if (only_chat_state(m)) return Outcome::dropped;
-        if (limits_.offline_max == 0) return Outcome::off;
-        auto& delay = m.add_child("delay", std::string(ns::delay));
-        delay.set_attr("from", domain_);
-        delay.set_attr("stamp", utc_stamp());
-        delay.add_text("Offline Storage");
-        if (!store.offline().add(user, m.to_string(ns::client), limits_.offline_max))
-            return Outcome::full;
-        return Outcome::stored;
-    });
-    if (outcome == Outcome::no_user)
-        co_return StanzaError{StanzaErrorCondition::service_unavailable, {}, {}};
-    if (outcome == Outcome::full)
-        co_return StanzaError{StanzaErrorCondition::service_unavailable,
-                              "the recipient's offline storage is full",
-                              {}};
-    if (outcome == Outcome::off)
-        co_return StanzaError{StanzaErrorCondition::service_unavailable,
-                              "the recipient is offline and this server keeps no messages",
-                              {}};
-    co_return std::nullopt;
+UserPtr Im::state(const std::string& user) {
+    return load_state(user);
+}
+
+void Im::release_state(const UserPtr& st) {
+    release_if_unpinned(st);
 }
 
 }  // namespace hongyan::im

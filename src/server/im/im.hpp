@@ -1,6 +1,6 @@
-// The IM core (RFC 6121): rosters, presence and subscriptions, delivery to local users with
-// offline storage (XEP-0160), blocking (XEP-0191) and shared roster groups. The router and
-// the modules call into it; it owns the in-memory user states and the shared groups.
+// The IM core (RFC 6121): rosters, presence and subscriptions, blocking (XEP-0191) and
+// shared roster groups, with the in-memory user states. The modules that speak these
+// protocols call into it (roster, presence, blocking, offline); the router does not.
 //
 // Threads: methods marked (io) run on the calling session's I/O thread. Work on a user's
 // state (its roster, blocklist, offline messages, becoming available) runs as a job of the
@@ -34,10 +34,8 @@ class Storage;
 }
 namespace c2s {
 class ClientSession;
-}
-namespace modules {
-struct IqRequest;
-}
+class BulkSource;
+}  // namespace c2s
 }  // namespace hongyan
 
 namespace hongyan::im {
@@ -46,12 +44,28 @@ using SessionPtr = std::shared_ptr<c2s::ClientSession>;
 class OfflineSource;
 class DeliveryBatch;
 
+// A roster fetch (RFC 6121 §2.1.3, §2.6.3): the whole roster (items_xml, the <item/>s),
+// or, for a client whose version is recent enough, nothing but the pushes to send after
+// an empty result.
+struct RosterFetch {
+    bool incremental = false;
+    std::string ver;
+    std::string items_xml;
+    std::vector<std::string> pushes;  // whole <iq/> stanzas, in order
+};
+enum class RosterUpdate { ok, not_found, full, shared_only };
+
+// A blocklist change (XEP-0191 §3.3, §3.4): the JIDs it changed, or full.
+struct BlocklistChange {
+    bool full = false;
+    std::vector<std::string> changed;
+};
+
 struct Limits {
     std::size_t roster_max_items = 10000;
     std::size_t roster_max_name = 1024;
     std::size_t roster_max_group = 1024;
     std::size_t roster_max_removed = 1000;
-    std::size_t offline_max = 1000;
     std::size_t blocklist_max = 1000;
     bool blocking = false;  // the blocking module is on: blocklists are loaded and applied
 };
@@ -85,9 +99,16 @@ class Im {
     // directed-presence recipients hear it is unavailable if it was available.
     void unbind(const Jid& full, const SessionRoute* session);
 
-    // Roster (RFC 6121 §2, io).
-    boost::asio::awaitable<void> roster_get(modules::IqRequest& iq);
-    boost::asio::awaitable<void> roster_set(modules::IqRequest& iq);
+    // Roster (RFC 6121 §2, io). A fetch marks the resource as interested in pushes
+    // (§2.1.6); `client_ver` is the 'ver' the client sent, if any.
+    boost::asio::awaitable<RosterFetch> roster_fetch(Jid full, const SessionRoute* session,
+                                                     std::optional<std::string> client_ver);
+    // A client's roster set, checked by the caller (§2.3.3): adds or changes the item, or
+    // removes it with the unsubscriptions that causes (§2.5.2); pushes follow.
+    boost::asio::awaitable<RosterUpdate> roster_update(std::string user, std::string contact,
+                                                       std::string name,
+                                                       std::vector<std::string> groups,
+                                                       bool remove);
 
     // Presence from a local client with `from` stamped (io).
     boost::asio::awaitable<void> presence(SessionPtr sender, xml::Element p, std::optional<Jid> to);
@@ -95,15 +116,26 @@ class Im {
     // subscription stanzas of §3 change the user's roster as a local contact's would,
     // probes are answered (§4.3.2), and other presence goes to the user's resources.
     boost::asio::awaitable<void> remote_presence(xml::Element p, Jid from, Jid to);
-    // A normal or chat message for a local user none of whose resources takes it right
-    // now: delivered after all, stored offline, or the error for the sender (io; the
-    // offline module's deliver hook).
-    boost::asio::awaitable<std::optional<StanzaError>> deliver_or_store(Jid from, xml::Element m,
-                                                                        Jid to);
+    // What goes to a resource first when it becomes available with a non-negative priority,
+    // ahead of everything delivered live after it (the offline module's stored messages,
+    // XEP-0160): called in the user's job, before the resource is marked available; null
+    // for nothing. Set at start, before any session.
+    using AvailableSource = std::function<std::shared_ptr<c2s::BulkSource>(const UserPtr&)>;
+    void on_available(AvailableSource f) { available_source_ = std::move(f); }
 
-    // Blocking (XEP-0191, io).
-    boost::asio::awaitable<void> blocklist_get(modules::IqRequest& iq);
-    boost::asio::awaitable<void> blocklist_set(modules::IqRequest& iq, bool block);
+    // In a job holding the user's key (sequencer()): the user's state, loaded if need be,
+    // and given back once done (it stays loaded while a session is bound).
+    UserPtr state(const std::string& user);
+    void release_state(const UserPtr& st);
+
+    // Blocking (XEP-0191, io). The list, sorted; the resource now gets pushes (§3.5).
+    boost::asio::awaitable<std::vector<std::string>> blocklist(Jid full,
+                                                               const SessionRoute* session);
+    // Blocks or unblocks `jids` (an empty unblock: everyone), with the presence that
+    // stops or resumes (§3.3.3, §3.4.3); the pushes are the caller's.
+    boost::asio::awaitable<BlocklistChange> change_blocklist(std::string user,
+                                                             std::vector<std::string> jids,
+                                                             bool block);
     // True when local user `user` blocks `other` (false when the user is not loaded:
     // users are loaded while online, and the offline path loads them).
     bool blocks(const std::string& user, const Jid& other) const;
@@ -122,22 +154,24 @@ class Im {
     std::string full_bare(const std::string& user) const;
     // The jobs on this host's users (the ordering rule).
     Sequencer& sequencer() { return seq_; }
+    // To the user's resources that fetched the roster (or, with `blocklist`, the
+    // blocklist): pushes.
+    void send_to_interested(const std::string& user, const std::string& bytes,
+                            bool blocklist = false) const;
+    // A push id unique on this server.
+    std::uint64_t next_push_id() const { return push_id_.fetch_add(1); }
 
   private:
-    friend class OfflineSource;
-
     // A registry entry went away: broadcasts unavailable if it was available (to
     // directed-presence recipients too) and releases the state. Caller holds the user's
     // presence lock.
     void ended(const Jid& full, const SessionRegistry::Resource& r);
-    // A stored offline message was written to a session (or could not be): deleted, or
-    // left for the next delivery (the user's job).
-    void offline_written(const UserPtr& st, std::int64_t id, bool written);
 
     ServerContext& server_;
     Host& host_;
     storage::Storage& storage_;
     Limits limits_;
+    AvailableSource available_source_;
     mutable UserCache cache_;
     SharedGroups shared_;
     std::string domain_;
@@ -215,8 +249,6 @@ class Im {
                      const UserState& st) const;
     void push_item(const std::string& user, const std::string& contact);
     std::string push_xml(const std::string& item_xml, const std::string& ver) const;
-    void send_to_interested(const std::string& user, const std::string& bytes,
-                            bool blocklist = false) const;
 
     // -- presence --
     std::optional<std::string> local_user(const std::string& bare) const;
@@ -248,10 +280,9 @@ class Im {
     // In the user's job: the resource becomes available with this priority and presence, and
     // the presence is broadcast, as one step under the user's presence lock (so a resource
     // that left meanwhile is never shown online: unbind() takes the same lock). First, with
-    // a non-negative priority, the stored offline messages are queued for the session,
-    // ahead of anything delivered to it live once it is available. False when the session
-    // is no longer in the registry.
-    // Returns the resource's available_since (0 when the session left).
+    // a non-negative priority, the on_available() source (stored offline messages) is
+    // queued for the session, ahead of anything delivered to it live once it is available.
+    // Returns the resource's available_since (0 when the session left the registry).
     std::uint64_t activate(const SessionPtr& sender, const Jid& from, const std::string& user,
                            int priority, const std::shared_ptr<const std::string>& bytes);
 };

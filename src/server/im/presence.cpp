@@ -331,101 +331,19 @@ void Im::remove_item(RosterTxn& txn, const UserPtr& st, RosterItem item) {
 
 // ---- presence from a client ---------------------------------------------------------------
 
-// Stored messages (XEP-0160) for a session that became available, read a page at a time as
-// the session writes them: a backlog far larger than the outbound queue limit goes out at
-// the pace of the client, in order, before anything delivered live after it.
-class OfflineSource final : public c2s::BulkSource,
-                            public std::enable_shared_from_this<OfflineSource> {
-  public:
-    OfflineSource(Im& im, UserPtr st) : im_(im), st_(std::move(st)) {}
-    ~OfflineSource() override {
-        im_.seq_.post({st_->user}, [st = st_] { st->offline_delivering = false; });
-    }
-
-    void next(std::size_t budget, std::function<void(c2s::BulkBatch)> deliver) override {
-        im_.seq_.post(
-            {st_->user},
-            [self = shared_from_this(), budget, deliver] { deliver(self->page(budget)); },
-            "reading offline messages");
-    }
-
-  private:
-    static constexpr std::size_t kPage = 64;
-
-    // In the user's job.
-    c2s::BulkBatch page(std::size_t budget) {
-        c2s::BulkBatch batch;
-        std::vector<storage::OfflineMessage> msgs;
-        try {
-            msgs = im_.storage_.offline().load_after(st_->user, after_, kPage);
-        } catch (const std::exception& e) {
-            // They stay stored, for the next login.
-            spdlog::error("offline messages of {}: {}", st_->user, e.what());
-            batch.last = true;
-            return batch;
-        }
-        std::size_t bytes = 0;
-        bool cut = false;
-        for (auto& m : msgs) {
-            if (bytes >= budget) {
-                cut = true;
-                break;
-            }
-            after_ = m.id;
-            // Already queued for another session and not yet deleted.
-            if (!st_->offline_in_flight.insert(m.id).second) continue;
-            bytes += m.stanza.size();
-            auto unit = c2s::OutUnit::stanza(std::move(m.stanza));
-            unit.done =
-                std::make_unique<c2s::WriteDone>([&im = im_, st = st_, id = m.id](bool written) {
-                    im.seq_.post({st->user},
-                                 [&im, st, id, written] { im.offline_written(st, id, written); });
-                });
-            batch.entries.push_back(std::move(unit));
-        }
-        batch.last = !cut && msgs.size() < kPage;
-        return batch;
-    }
-
-    Im& im_;
-    UserPtr st_;
-    std::int64_t after_ = 0;  // in the user's job
-};
-
-void Im::offline_written(const UserPtr& st, std::int64_t id, bool written) {
-    if (!written) {
-        st->offline_in_flight.erase(id);  // stays stored: delivered at the next login
-        return;
-    }
-    // XEP-0160: removed only once written to the client's connection. Until the delete
-    // succeeds (a locked database is retried) the id stays in flight, so the message is
-    // neither lost nor delivered twice.
-    storage_.post_retrying("deleting a delivered offline message", [this, st, id] {
-        storage_.offline().remove(st->user, {id});
-        seq_.post({st->user}, [st, id] { st->offline_in_flight.erase(id); });
-    });
-}
-
 std::uint64_t Im::activate(const SessionPtr& sender, const Jid& from, const std::string& user,
                            int priority, const std::shared_ptr<const std::string>& bytes) {
     auto st = load_state(user);
-    bool offline = false;
-    if (priority >= 0 && !st->offline_delivering) {
-        try {
-            offline = storage_.offline().count(user) > 0;
-        } catch (const std::exception& e) {
-            spdlog::error("offline messages of {}: {}", user, e.what());
-        }
-    }
+    // The offline module's stored messages (it may query the database: before the lock).
+    std::shared_ptr<c2s::BulkSource> first;
+    if (priority >= 0 && available_source_) first = available_source_(st);
     std::lock_guard lock(st->presence_mu);
     auto own = server_.registry->state(from, sender.get());
-    if (!own) return 0;  // the session left
-    if (offline) {
-        // Queued on the session before it is marked available: messages delivered live
-        // from now on are queued after the stored ones.
-        st->offline_delivering = true;
-        auto source = std::make_shared<OfflineSource>(*this, st);
-        sender->post([sender, source] { sender->add_source(source); });
+    if (!own) return 0;  // the session left (and `first` goes with it)
+    if (first) {
+        // Queued on the session before it is marked available: stanzas delivered live
+        // from now on are queued after these.
+        sender->post([sender, first] { sender->add_source(first); });
     }
     // Initial presence takes the next place in the host's order, under the registry's lock
     // for this user: a contact's resource whose place is earlier is visible as available

@@ -1,5 +1,6 @@
-// Roster get and set (RFC 6121 §2) with versioning (§2.6): a full roster, or an empty
-// result followed by one push per item changed since the client's version.
+// The roster's side in the IM core (RFC 6121 §2) with versioning (§2.6): a full roster, or
+// nothing but one push per item changed since the client's version; and a client's item
+// changes. The roster module speaks the protocol (modules/roster).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,7 +11,6 @@
 #include "server/c2s/client_session.hpp"
 #include "server/c2s/output_queue.hpp"
 #include "server/im/im.hpp"
-#include "server/modules/module.hpp"
 #include "server/router/router.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
@@ -69,14 +69,9 @@ std::string Im::roster_items(const std::string& user, const UserState& st) const
     return out;
 }
 
-asio::awaitable<void> Im::roster_get(modules::IqRequest& iq) {
-    const Jid& full = *iq.from;
+asio::awaitable<RosterFetch> Im::roster_fetch(Jid full, const SessionRoute* session,
+                                              std::optional<std::string> client_ver) {
     const std::string& user = full.local();
-    const xml::Element& q = iq.payload();
-    if (q.first_child()) {
-        iq.error(StanzaErrorCondition::bad_request, "a roster get carries no items");
-        co_return;
-    }
     auto st = cache_.find(user);
     if (!st) {
         st = co_await seq_.run({user}, [this, user] {
@@ -85,20 +80,17 @@ asio::awaitable<void> Im::roster_get(modules::IqRequest& iq) {
         });
     }
     // RFC 6121 §2.1.6: this resource now receives roster pushes.
-    server_.registry->update(full, iq.session.get(),
-                             [](ResourceState& r) { r.roster_interested = true; });
+    server_.registry->update(full, session, [](ResourceState& r) { r.roster_interested = true; });
 
-    std::string to_attr = full.str();
-    std::string out;
-    std::vector<std::string> pushes;
+    RosterFetch out;
+    auto& pushes = out.pushes;
     {
         std::lock_guard lock(st->mu);
         const std::string current = version(*st);
-        const bool has_ver = q.has_attr("ver");
         std::optional<ParsedVersion> client;
-        if (has_ver) client = parse_version(q.attr("ver"));
+        if (client_ver) client = parse_version(*client_ver);
         bool incremental = false;
-        if (client && q.attr("ver") == current) {
+        if (client && *client_ver == current) {
             incremental = true;  // up to date: empty result, nothing to push
         } else if (client && client->personal <= st->ver &&
                    client->personal + 1 >= st->forgotten_below &&
@@ -150,79 +142,17 @@ asio::awaitable<void> Im::roster_get(modules::IqRequest& iq) {
                 pushes.clear();
             }
         }
-        out = "<iq type=\"result\" id=\"";
-        xml::escape_attr(iq.iq.attr("id"), out);
-        out += "\" to=\"";
-        xml::escape_attr(to_attr, out);
-        out += '"';
-        if (incremental) {
-            out += "/>";
-        } else {
-            out += "><query xmlns=\"jabber:iq:roster\" ver=\"";
-            xml::escape_attr(current, out);
-            out += "\">";
-            out += roster_items(user, *st);
-            out += "</query></iq>";
-        }
+        out.incremental = incremental;
+        out.ver = current;
+        if (!incremental) out.items_xml = roster_items(user, *st);
     }
-    iq.session->send_stanza(std::move(out));
-    // §2.6.3: the changes as pushes, as the client reads them (after a long absence,
-    // thousands of them).
-    if (!pushes.empty()) {
-        std::vector<std::shared_ptr<const std::string>> list;
-        list.reserve(pushes.size());
-        for (auto& p : pushes) list.push_back(std::make_shared<const std::string>(std::move(p)));
-        iq.session->add_source(std::make_shared<c2s::StanzaListSource>(std::move(list)));
-    }
+    co_return out;
 }
 
-asio::awaitable<void> Im::roster_set(modules::IqRequest& iq) {
-    const Jid& full = *iq.from;
-    const std::string user = full.local();
-    const xml::Element& q = iq.payload();
-    auto children = q.children();
-    // RFC 6121 §2.3.3: exactly one item.
-    if (children.size() != 1 || !children[0]->is("item", ns::roster)) {
-        iq.error(StanzaErrorCondition::bad_request, "a roster set carries exactly one <item/>");
-        co_return;
-    }
-    const xml::Element& el = *children[0];
-    auto jid = Jid::parse(el.attr("jid"));
-    if (!jid) {
-        iq.error(StanzaErrorCondition::jid_malformed, "the item's 'jid' is not a valid JID");
-        co_return;
-    }
-    std::string contact = jid->str();
-    std::string name(el.attr("name"));
-    if (name.size() > limits_.roster_max_name) {
-        iq.error(StanzaErrorCondition::not_acceptable,
-                 "the name is longer than " + std::to_string(limits_.roster_max_name) + " bytes");
-        co_return;
-    }
-    std::vector<std::string> groups;
-    for (const auto* g : el.children()) {
-        if (!g->is("group", ns::roster)) continue;
-        std::string text = g->text();
-        if (text.empty()) {
-            iq.error(StanzaErrorCondition::not_acceptable, "a group name cannot be empty");
-            co_return;
-        }
-        if (text.size() > limits_.roster_max_group) {
-            iq.error(StanzaErrorCondition::not_acceptable,
-                     "a group name is longer than " + std::to_string(limits_.roster_max_group) +
-                         " bytes");
-            co_return;
-        }
-        if (std::find(groups.begin(), groups.end(), text) != groups.end()) {
-            iq.error(StanzaErrorCondition::bad_request, "the same group is listed twice");
-            co_return;
-        }
-        groups.push_back(std::move(text));
-    }
-    const bool remove = el.attr("subscription") == "remove";
-    // Any other 'subscription' (and 'ask', 'approved') from a client is ignored (§2.1.5).
-
-    enum class R { ok, not_found, full, shared_only };
+asio::awaitable<RosterUpdate> Im::roster_update(std::string user, std::string contact,
+                                                std::string name, std::vector<std::string> groups,
+                                                bool remove) {
+    using R = RosterUpdate;
     // A removal answers for the contact too (§2.5.2): a local contact's key is held.
     auto r =
         co_await seq_.run(keys_with(user, contact), [this, user, contact, name, groups, remove] {
@@ -260,17 +190,7 @@ asio::awaitable<void> Im::roster_set(modules::IqRequest& iq) {
             finish(txn);
             return R::ok;
         });
-    if (r == R::full) {
-        iq.error(StanzaErrorCondition::not_allowed,
-                 "the roster is full (" + std::to_string(limits_.roster_max_items) + " items)");
-    } else if (r == R::not_found) {
-        iq.error(StanzaErrorCondition::item_not_found, "no such contact in the roster");
-    } else if (r == R::shared_only) {
-        iq.error(StanzaErrorCondition::not_allowed,
-                 "this contact comes from a shared group the operator manages");
-    } else {
-        iq.reply();
-    }
+    co_return r;
 }
 
 }  // namespace hongyan::im

@@ -42,8 +42,8 @@ struct UserState {
 
     // Only in jobs holding the user's key.
     int pins = 0;  // bound sessions holding the state in the cache
-    // Offline messages queued for a session and not yet deleted (by id), and whether a
-    // session is taking the stored messages now.
+    // The offline module's: messages queued for a session and not yet deleted (by id), and whether
+    // a session is taking the stored messages now.
     std::unordered_set<std::int64_t> offline_in_flight;
     bool offline_delivering = false;
 

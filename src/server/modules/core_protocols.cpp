@@ -8,11 +8,6 @@ std::vector<ProtocolSupport> core_protocols() {
     return {
         {"RFC 6120", "XMPP Core", "", "partial",
          "c2s streams, STARTTLS, SASL, resource binding, stanza errors; s2s: planned"},
-        {"RFC 6121", "XMPP IM", "", "complete",
-         "roster (§2) with versioning, every subscription state and transition of §3 and "
-         "Appendix A with pre-approval, presence (§4: initial, probes answered locally, "
-         "directed, unavailable on close), delivery rules of §8 for local users; contacts at "
-         "component domains as in §3/§4.2/§4.3; contacts on other servers wait for s2s"},
         {"RFC 7622", "XMPP Address Format", "", "complete",
          "stringprep profiles (nodeprep, nameprep, resourceprep) as peers use them"},
         {"RFC 5802", "SCRAM", "", "complete", "SCRAM-SHA-1; only salted keys are stored"},

@@ -118,8 +118,9 @@ HookResult ModuleHost::run_hooks(Phase phase, const StanzaEvent& ev) const {
     return HookResult::pass;
 }
 
-boost::asio::awaitable<HookResult> ModuleHost::run_deliver_hooks(const StanzaEvent& ev) const {
-    for (const auto& h : hooks_[slot(Phase::deliver, ev.kind, ev.target)])
+boost::asio::awaitable<HookResult> ModuleHost::run_async_hooks(Phase phase,
+                                                               const StanzaEvent& ev) const {
+    for (const auto& h : hooks_[slot(phase, ev.kind, ev.target)])
         if (auto r = co_await h.async(ev); r != HookResult::pass) co_return r;
     co_return HookResult::pass;
 }
@@ -193,11 +194,17 @@ void ModuleContext::on_stanza(Phase phase, std::string_view route, int priority,
                               StanzaHook handler) {
     if (phase == Phase::deliver)
         throw std::invalid_argument("deliver hooks are asynchronous: use on_deliver()");
+    if (phase == Phase::route)
+        throw std::invalid_argument("route hooks are asynchronous: use on_route()");
     add_hook(phase, route, ModuleHost::Hook{priority, module_, std::move(handler), {}});
 }
 
 void ModuleContext::on_deliver(std::string_view route, int priority, DeliverHook handler) {
     add_hook(Phase::deliver, route, ModuleHost::Hook{priority, module_, {}, std::move(handler)});
+}
+
+void ModuleContext::on_route(std::string_view route, int priority, DeliverHook handler) {
+    add_hook(Phase::route, route, ModuleHost::Hook{priority, module_, {}, std::move(handler)});
 }
 
 void ModuleContext::add_hook(Phase phase, std::string_view route, ModuleHost::Hook hook) {
@@ -222,6 +229,9 @@ void ModuleContext::add_hook(Phase phase, std::string_view route, ModuleHost::Ho
     // Deliver hooks take messages the sessions did not (see Phase).
     if (phase == Phase::deliver && (kinds.size() != 1 || kinds[0] != StanzaKind::message))
         throw std::invalid_argument("deliver hooks are for messages only");
+    // Route hooks take presence (see Phase): the router routes the other kinds itself.
+    if (phase == Phase::route && (kinds.size() != 1 || kinds[0] != StanzaKind::presence))
+        throw std::invalid_argument("route hooks are for presence only");
     for (auto k : kinds)
         for (auto t : targets) {
             auto& v = host_.hooks_[ModuleHost::slot(phase, k, t)];

@@ -77,7 +77,11 @@ using IqHandler = std::function<boost::asio::awaitable<void>(IqRequest&)>;
 //                 the stanza.
 //   route         the router's own choice of target by kind: iq handlers (on_iq) for
 //                 the server and accounts, sessions for full and bare JIDs, routes for
-//                 other domains. Not hookable: modules take part through on_iq.
+//                 other domains. Presence is the exception: the router hands every
+//                 presence from a client, and every presence for a hosted user from a
+//                 route, to the route hooks (on_route, asynchronous), and the first that
+//                 answers "handled" has taken it (the presence module: the IM core). With
+//                 none, presence goes nowhere.
 //   deliver       a message for a local account that no session takes now; the first
 //                 hook that answers "handled" has taken it (offline storage), "refused"
 //                 means it answered the sender with an error. With neither, the sender
@@ -85,7 +89,7 @@ using IqHandler = std::function<boost::asio::awaitable<void>(IqRequest&)>;
 //   post_deliver  after a message went to its sessions or was taken in deliver (the
 //                 archive, carbons and push plug in here); the result is ignored.
 // Hooks of a phase run in descending priority; registration is at start only.
-enum class Phase : std::uint8_t { pre_route, deliver, post_deliver };
+enum class Phase : std::uint8_t { pre_route, route, deliver, post_deliver };
 enum class HookResult : std::uint8_t { pass, handled, refused };
 enum class StanzaKind : std::uint8_t { message, presence, iq };
 // Whom a stanza is for: the server or a local service ('to' is the server's domain), a
@@ -102,6 +106,9 @@ struct StanzaEvent {
     const xml::Element& stanza;
     StanzaKind kind;
     TargetKind target;
+    // In the route phase: the stanza itself (`stanza` refers to it), which the hook that
+    // answers "handled" may take by moving from it. Null in the other phases.
+    xml::Element* owned = nullptr;
     // Answers the sender with an error (to the local session, or routed back to 'from');
     // never an error to an error. `app` goes inside <error/> (RFC 6120 §8.3.2).
     void error(const StanzaError& err, std::optional<xml::Element> app = std::nullopt) const;
@@ -178,7 +185,8 @@ class ModuleHost {
     // Runs the hooks of a phase until one answers other than pass, and returns that
     // answer (pass when none did).
     HookResult run_hooks(Phase phase, const StanzaEvent& ev) const;
-    boost::asio::awaitable<HookResult> run_deliver_hooks(const StanzaEvent& ev) const;
+    // The same for the asynchronous phases (route, deliver).
+    boost::asio::awaitable<HookResult> run_async_hooks(Phase phase, const StanzaEvent& ev) const;
     // Drops everything module `name` registered (its iq handlers, hooks, features,
     // identities, stream features and disco nodes). Not while stanzas are routed.
     void remove_module(std::string_view name);
@@ -198,7 +206,7 @@ class ModuleHost {
         return (static_cast<std::size_t>(p) * kinds + static_cast<std::size_t>(k)) * targets +
                static_cast<std::size_t>(t);
     }
-    std::array<std::vector<Hook>, 3 * kinds * targets> hooks_;
+    std::array<std::vector<Hook>, 4 * kinds * targets> hooks_;
     std::vector<std::string> module_names_;
     // Who registered what, parallel to the vectors below.
     std::vector<std::string> feature_owner_, identity_owner_, pre_auth_owner_, post_auth_owner_;
@@ -230,9 +238,11 @@ class ModuleContext {
     // Hooks `handler` into a phase for the stanzas `route` names: "<kind>/<target>" with
     // kind message, presence, iq or * and target host, bare, full, domain (another
     // domain) or *. Throws std::invalid_argument for anything else. pre_route and
-    // post_deliver take a StanzaHook, deliver a DeliverHook.
+    // post_deliver take a StanzaHook, deliver and route a DeliverHook.
     void on_stanza(Phase phase, std::string_view route, int priority, StanzaHook handler);
     void on_deliver(std::string_view route, int priority, DeliverHook handler);
+    // Route hooks take presence only ("presence/<target>").
+    void on_route(std::string_view route, int priority, DeliverHook handler);
 
     // Everything registered from here on belongs to module `name` (the server calls this
     // before each module's start(); ModuleHost::remove_module undoes it).

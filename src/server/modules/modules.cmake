@@ -9,6 +9,7 @@ set(HONGYAN_MODULES
   time
   last
   roster
+  presence
   offline
   blocking
   vcard

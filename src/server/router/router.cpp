@@ -191,24 +191,10 @@ asio::awaitable<void> Router::route_from_client(std::shared_ptr<ClientSession> s
         co_await route_message(std::move(sender), *host, from, std::move(stanza), target);
         co_return;
     }
-    // Presence to a user of another host goes through the sender's IM core too (the
-    // roster side of a subscription, directed presence), which routes it on.
+    // Presence, to a user of another host too, goes to the route hooks (the presence
+    // module: the sender's IM core, which keeps the roster side of a subscription and
+    // directed presence, and routes it on).
     co_await route_presence(std::move(sender), std::move(stanza), to);
-}
-
-// A coroutine of its own, so that the copy kept for an error answer is not in the frame
-// of every stanza's route_from_client() (past about 1 KiB a frame is no longer recycled
-// by the thread and costs a malloc that consolidates the heap).
-asio::awaitable<void> Router::route_presence(std::shared_ptr<ClientSession> sender, Element stanza,
-                                             std::optional<Jid> to) {
-    Element copy = stanza;  // presence() consumes its own
-    try {
-        co_await sender->host().im->presence(sender, std::move(stanza), std::move(to));
-    } catch (const std::exception& e) {
-        spdlog::error("presence from {} failed: {}", sender->jid().str(), e.what());
-        bounce(*sender, copy, StanzaErrorCondition::internal_server_error,
-               storage::storage_failure_text(e));
-    }
 }
 
 namespace {
@@ -226,6 +212,32 @@ modules::TargetKind target_of(const Jid& to, const Host* host) {
 }
 
 }  // namespace
+
+// A coroutine of its own, so that the copy kept for an error answer is not in the frame
+// of every stanza's route_from_client() (past about 1 KiB a frame is no longer recycled
+// by the thread and costs a malloc that consolidates the heap).
+asio::awaitable<void> Router::route_presence(std::shared_ptr<ClientSession> sender, Element stanza,
+                                             std::optional<Jid> to) {
+    Element copy = stanza;  // the hook takes its own
+    const Jid target = to ? *to : sender->jid().bare();
+    Host* host = server_.find_host(target.domain());
+    const modules::StanzaEvent ev{server_,
+                                  host,
+                                  sender.get(),
+                                  sender->jid(),
+                                  target,
+                                  stanza,
+                                  modules::StanzaKind::presence,
+                                  target_of(target, host),
+                                  &stanza};
+    try {
+        co_await server_.modules->run_async_hooks(modules::Phase::route, ev);
+    } catch (const std::exception& e) {
+        spdlog::error("presence from {} failed: {}", sender->jid().str(), e.what());
+        bounce(*sender, copy, StanzaErrorCondition::internal_server_error,
+               storage::storage_failure_text(e));
+    }
+}
 
 bool Router::pre_route(ClientSession* sender, const Jid& from, const Element& stanza,
                        const Jid& to) {
@@ -356,7 +368,7 @@ asio::awaitable<void> Router::route_message(Sender sender, Host& host, const Jid
                                       modules::StanzaKind::message,
                                       modules::TargetKind::bare};
         try {
-            result = co_await server_.modules->run_deliver_hooks(ev);
+            result = co_await server_.modules->run_async_hooks(modules::Phase::deliver, ev);
         } catch (const std::exception& e) {
             // A storage failure: the sender learns the message was not taken.
             spdlog::error("delivery to {} failed: {}", to.bare_str(), e.what());
@@ -423,10 +435,20 @@ asio::awaitable<void> Router::route_from_route(Element stanza) {
         co_return;
     }
     if (stanza.name() == "presence") {
-        // The IM core: subscriptions with contacts at other domains, probes, delivery.
+        // The route hooks (the presence module): subscriptions with contacts at other
+        // domains, probes, delivery.
         const Jid sender_jid = *from, target = *to;
+        const modules::StanzaEvent ev{server_,
+                                      host,
+                                      nullptr,
+                                      sender_jid,
+                                      target,
+                                      stanza,
+                                      modules::StanzaKind::presence,
+                                      target_of(target, host),
+                                      &stanza};
         try {
-            co_await host->im->remote_presence(std::move(stanza), sender_jid, target);
+            co_await server_.modules->run_async_hooks(modules::Phase::route, ev);
         } catch (const std::exception& e) {
             // Presence has no answer to give (RFC 6121 §3.1.3 leaves a request to be
             // resent); the roster did not change.

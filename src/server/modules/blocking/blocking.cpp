@@ -1,7 +1,7 @@
-// XEP-0191 Blocking Command: the blocklist iq, and a pre-route hook that stops stanzas
-// between a user and a JID the user blocks (§3.7). The IM core keeps the lists with the
-// rest of a user's state and, with this module on, also applies them to the presence it
-// broadcasts. Disabled, no list is loaded or applied.
+// XEP-0191 Blocking Command: the blocklist iq (get, block, unblock, pushes), and a
+// pre-route hook that stops stanzas between a user and a JID the user blocks (§3.7). The
+// IM core keeps the lists with the rest of a user's state and, with this module on, also
+// applies them to the presence it broadcasts. Disabled, no list is loaded or applied.
 #include "server/c2s/client_session.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module.hpp"
@@ -30,28 +30,70 @@ class BlockingModule final : public Module {
         for (auto& h : ctx.server().hosts) h->im->enable_blocking();
         ctx.on_stanza(Phase::pre_route, "*/*", 100, check);
         ctx.add_feature(ns::blocking);
-        ctx.on_iq(IqType::get, IqTarget::account, ns::blocking,
-                  [](IqRequest& iq) -> boost::asio::awaitable<void> {
-                      if (!iq.payload().is("blocklist", ns::blocking)) {
-                          iq.error(StanzaErrorCondition::bad_request, "expected <blocklist/>");
-                          return bad();
-                      }
-                      return iq.host.im->blocklist_get(iq);
-                  });
-        ctx.on_iq(IqType::set, IqTarget::account, ns::blocking,
-                  [](IqRequest& iq) -> boost::asio::awaitable<void> {
-                      const auto& p = iq.payload();
-                      if (p.name() != "block" && p.name() != "unblock") {
-                          iq.error(StanzaErrorCondition::bad_request,
-                                   "expected <block/> or <unblock/>");
-                          return bad();
-                      }
-                      return iq.host.im->blocklist_set(iq, p.name() == "block");
-                  });
+        ctx.on_iq(IqType::get, IqTarget::account, ns::blocking, get);
+        ctx.on_iq(IqType::set, IqTarget::account, ns::blocking, set);
     }
 
   private:
-    static boost::asio::awaitable<void> bad() { co_return; }
+    // §3.2: the list.
+    static boost::asio::awaitable<void> get(IqRequest& iq) {
+        if (!iq.payload().is("blocklist", ns::blocking)) {
+            iq.error(StanzaErrorCondition::bad_request, "expected <blocklist/>");
+            co_return;
+        }
+        auto jids = co_await iq.host.im->blocklist(*iq.from, iq.session.get());
+        xml::Element list("blocklist", std::string(ns::blocking));
+        for (const auto& j : jids)
+            list.add_child("item", std::string(ns::blocking)).set_attr("jid", j);
+        iq.reply(std::move(list));
+    }
+
+    // §3.3 block, §3.4 unblock.
+    static boost::asio::awaitable<void> set(IqRequest& iq) {
+        const auto& p = iq.payload();
+        if (p.name() != "block" && p.name() != "unblock") {
+            iq.error(StanzaErrorCondition::bad_request, "expected <block/> or <unblock/>");
+            co_return;
+        }
+        const bool block = p.name() == "block";
+        std::vector<std::string> jids;
+        for (const auto* item : p.children()) {
+            if (!item->is("item", ns::blocking)) continue;
+            auto j = Jid::parse(item->attr("jid"));
+            if (!j) {
+                iq.error(StanzaErrorCondition::jid_malformed,
+                         "'" + std::string(item->attr("jid")) + "' is not a valid JID");
+                co_return;
+            }
+            jids.push_back(j->str());
+        }
+        // §3.3: a block names at least one JID; an empty unblock unblocks everyone.
+        if (block && jids.empty()) {
+            iq.error(StanzaErrorCondition::bad_request, "name at least one JID to block");
+            co_return;
+        }
+        auto& im = *iq.host.im;
+        const std::string user = iq.from->local();
+        auto r = co_await im.change_blocklist(user, jids, block);
+        if (r.full) {
+            iq.error(
+                StanzaErrorCondition::not_acceptable,
+                "the blocklist is full (" + std::to_string(im.limits().blocklist_max) + " JIDs)");
+            co_return;
+        }
+        iq.reply();
+        // §3.3.2, §3.4.2: every resource that asked for the list hears of the change; an
+        // unblock of everything is pushed as an empty <unblock/>.
+        xml::Element push("iq", std::string(ns::client));
+        push.set_attr("type", "set");
+        push.set_attr("id", "push-block-" + std::to_string(im.next_push_id()));
+        auto& body = push.add_child(p.name(), std::string(ns::blocking));
+        if (!(p.children().empty() && !block))
+            for (const auto& j : r.changed)
+                body.add_child("item", std::string(ns::blocking)).set_attr("jid", j);
+        if (!r.changed.empty() || !block)
+            im.send_to_interested(user, push.to_string(ns::client), true);
+    }
 
     // XEP-0191 §3.7. Stanzas between a user's own resources are never blocked.
     static HookResult check(const StanzaEvent& ev) {

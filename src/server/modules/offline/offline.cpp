@@ -1,15 +1,126 @@
 // XEP-0160 offline messages with XEP-0203 delay stamps: a deliver hook takes the messages
-// no session takes and stores them; the IM core delivers them at initial presence with a
-// non-negative priority and deletes them once written. Disabled, such messages bounce
-// with <service-unavailable/> (what was stored before is still delivered).
+// no session takes and stores them (in the recipient's job, in order with their initial
+// presence: docs/architecture.md, "Ordering"); at initial presence with a non-negative
+// priority the stored messages go out first, a page at a time as the client reads, and
+// each is deleted once written. Disabled, such messages bounce with
+// <service-unavailable/>, and what was stored before stays stored.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "server/c2s/output_queue.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module.hpp"
 #include "server/server_context.hpp"
+#include "server/storage/storage.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan::modules {
 
 namespace {
+
+// XEP-0160 §3: chat messages carrying only a chat state are not worth keeping.
+bool only_chat_state(const xml::Element& m) {
+    bool any = false;
+    for (const auto* c : m.children()) {
+        if (c->xmlns() != ns::chatstates) return false;
+        any = true;
+    }
+    return any;
+}
+
+std::string utc_stamp() {
+    auto now = std::chrono::system_clock::now();
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms.count()));
+    return buf;
+}
+
+// A stored message was written to a session (or could not be): deleted, or left for the
+// next delivery. In the user's job.
+void written(Host& host, const im::UserPtr& st, std::int64_t id, bool ok) {
+    if (!ok) {
+        st->offline_in_flight.erase(id);  // stays stored: delivered at the next login
+        return;
+    }
+    // XEP-0160: removed only once written to the client's connection. Until the delete
+    // succeeds (a locked database is retried) the id stays in flight, so the message is
+    // neither lost nor delivered twice.
+    host.storage->post_retrying("deleting a delivered offline message", [&host, st, id] {
+        host.storage->offline().remove(st->user, {id});
+        host.im->sequencer().post({st->user}, [st, id] { st->offline_in_flight.erase(id); });
+    });
+}
+
+// The stored messages for a session that became available, read a page at a time as the
+// session writes them: a backlog far larger than the outbound queue limit goes out at the
+// pace of the client, in order, before anything delivered live after it.
+class OfflineSource final : public c2s::BulkSource,
+                            public std::enable_shared_from_this<OfflineSource> {
+  public:
+    OfflineSource(Host& host, im::UserPtr st) : host_(host), st_(std::move(st)) {}
+    ~OfflineSource() override {
+        host_.im->sequencer().post({st_->user}, [st = st_] { st->offline_delivering = false; });
+    }
+
+    void next(std::size_t budget, std::function<void(c2s::BulkBatch)> deliver) override {
+        host_.im->sequencer().post(
+            {st_->user},
+            [self = shared_from_this(), budget, deliver] { deliver(self->page(budget)); },
+            "reading offline messages");
+    }
+
+  private:
+    static constexpr std::size_t kPage = 64;
+
+    // In the user's job.
+    c2s::BulkBatch page(std::size_t budget) {
+        c2s::BulkBatch batch;
+        std::vector<storage::OfflineMessage> msgs;
+        try {
+            msgs = host_.storage->offline().load_after(st_->user, after_, kPage);
+        } catch (const std::exception& e) {
+            // They stay stored, for the next login.
+            spdlog::error("offline messages of {}: {}", st_->user, e.what());
+            batch.last = true;
+            return batch;
+        }
+        std::size_t bytes = 0;
+        bool cut = false;
+        for (auto& m : msgs) {
+            if (bytes >= budget) {
+                cut = true;
+                break;
+            }
+            after_ = m.id;
+            // Already queued for another session and not yet deleted.
+            if (!st_->offline_in_flight.insert(m.id).second) continue;
+            bytes += m.stanza.size();
+            auto unit = c2s::OutUnit::stanza(std::move(m.stanza));
+            unit.done =
+                std::make_unique<c2s::WriteDone>([&host = host_, st = st_, id = m.id](bool ok) {
+                    host.im->sequencer().post({st->user},
+                                              [&host, st, id, ok] { written(host, st, id, ok); });
+                });
+            batch.entries.push_back(std::move(unit));
+        }
+        batch.last = !cut && msgs.size() < kPage;
+        return batch;
+    }
+
+    Host& host_;
+    im::UserPtr st_;
+    std::int64_t after_ = 0;  // in the user's job
+};
+
 class OfflineModule final : public Module {
   public:
     std::string_view name() const override { return "offline"; }
@@ -30,13 +141,78 @@ class OfflineModule final : public Module {
     }
     void start(ModuleContext& ctx) override {
         ctx.add_feature(ns::msgoffline);
-        ctx.on_deliver(
-            "message/bare", 0, [](const StanzaEvent& ev) -> boost::asio::awaitable<HookResult> {
-                auto err = co_await ev.host->im->deliver_or_store(ev.from, ev.stanza, ev.to);
-                if (!err) co_return HookResult::handled;
-                ev.error(*err);
-                co_return HookResult::refused;
+        for (auto& h : ctx.server().hosts) {
+            Host& host = *h;
+            host.im->on_available([&host](const im::UserPtr& st) { return stored(host, st); });
+        }
+        ctx.on_deliver("message/bare", 0, store);
+    }
+
+  private:
+    // At initial presence (the user's job): a source of the stored messages, if any.
+    static std::shared_ptr<c2s::BulkSource> stored(Host& host, const im::UserPtr& st) {
+        if (st->offline_delivering) return nullptr;  // another resource is taking them
+        try {
+            if (host.storage->offline().count(st->user) == 0) return nullptr;
+        } catch (const std::exception& e) {
+            spdlog::error("offline messages of {}: {}", st->user, e.what());
+            return nullptr;
+        }
+        st->offline_delivering = true;
+        return std::make_shared<OfflineSource>(host, st);
+    }
+
+    // A normal or chat message for a local user none of whose resources takes it now.
+    static boost::asio::awaitable<HookResult> store(const StanzaEvent& ev) {
+        enum class Outcome { delivered, stored, no_user, full, off, dropped };
+        Host& host = *ev.host;
+        const std::string user = ev.to.local();
+        const auto max = static_cast<std::size_t>(host.config.integer("offline.max_messages"));
+        auto outcome = co_await host.im->sequencer().run(
+            {user}, [&host, &server = ev.server, user, from = ev.from, bare = ev.to.bare_str(), max,
+                     m = ev.stanza]() mutable {
+                auto& store = *host.storage;
+                // Checked again here, in the user's order with initial presence: either the
+                // user became available before this point and takes the message now, or
+                // the message is stored before their offline messages are read.
+                auto targets = server.registry->message_targets(bare);
+                if (!targets.empty()) {
+                    auto bytes = std::make_shared<const std::string>(m.to_string(ns::client));
+                    for (auto& s : targets) s->deliver(bytes);
+                    return Outcome::delivered;
+                }
+                if (!store.accounts().exists(user)) return Outcome::no_user;
+                auto st = host.im->state(user);
+                bool blocked = host.im->limits().blocking && st->blocks(from);
+                host.im->release_state(st);
+                // XEP-0191 §3.7: a blocked sender learns nothing more than about a stranger.
+                if (blocked) return Outcome::no_user;
+                if (only_chat_state(m)) return Outcome::dropped;
+                if (max == 0) return Outcome::off;
+                auto& delay = m.add_child("delay", std::string(ns::delay));
+                delay.set_attr("from", host.domain);
+                delay.set_attr("stamp", utc_stamp());
+                delay.add_text("Offline Storage");
+                if (!store.offline().add(user, m.to_string(ns::client), max)) return Outcome::full;
+                return Outcome::stored;
             });
+        switch (outcome) {
+            case Outcome::no_user:
+                ev.error(StanzaError{StanzaErrorCondition::service_unavailable, {}, {}});
+                co_return HookResult::refused;
+            case Outcome::full:
+                ev.error(StanzaError{StanzaErrorCondition::service_unavailable,
+                                     "the recipient's offline storage is full",
+                                     {}});
+                co_return HookResult::refused;
+            case Outcome::off:
+                ev.error(StanzaError{StanzaErrorCondition::service_unavailable,
+                                     "the recipient is offline and this server keeps no messages",
+                                     {}});
+                co_return HookResult::refused;
+            default:
+                co_return HookResult::handled;
+        }
     }
 };
 }  // namespace

@@ -102,7 +102,10 @@ TEST_F(HooksTest, DeliverHooksAreAwaited) {
     auto result = HookResult::pass;
     auto ev = event(StanzaKind::message, TargetKind::bare);
     boost::asio::co_spawn(
-        io, [&]() -> boost::asio::awaitable<void> { result = co_await host.run_deliver_hooks(ev); },
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+            result = co_await host.run_async_hooks(Phase::deliver, ev);
+        },
         boost::asio::detached);
     io.run();
     EXPECT_EQ(result, HookResult::handled);

@@ -1,0 +1,45 @@
+// RFC 6121 presence (§4) and subscriptions (§3): every presence a client sends and every
+// presence for a hosted user that a route brings (a component, another host) goes to the
+// IM core from this module's route hook. Disabled, presence goes nowhere: no broadcast,
+// no subscriptions, no probes answered (rosters still work, through the roster module).
+#include "server/c2s/client_session.hpp"
+#include "server/im/im.hpp"
+#include "server/modules/module.hpp"
+#include "server/server_context.hpp"
+
+namespace hongyan::modules {
+
+namespace {
+class PresenceModule final : public Module {
+  public:
+    std::string_view name() const override { return "presence"; }
+    std::vector<ProtocolSupport> protocols() const override {
+        return {{"RFC 6121", "XMPP IM", "", "complete",
+                 "roster (§2, `roster` module) with versioning, every subscription state and "
+                 "transition of §3 and Appendix A with pre-approval, presence (§4: initial, "
+                 "probes answered locally, directed, unavailable on close), delivery rules of §8 "
+                 "for local users; contacts at component domains and other hosts as in "
+                 "§3/§4.2/§4.3; contacts on other servers wait for s2s"}};
+    }
+    void start(ModuleContext& ctx) override {
+        ctx.on_route("presence/*", 0, [](const StanzaEvent& ev) -> boost::asio::awaitable<HookResult> {
+            // Read before the stanza is taken: `ev.stanza` is the stanza `owned` points to.
+            if (ev.session) {
+                auto sender = ev.session->shared_from_this();
+                std::optional<Jid> to;
+                if (!ev.stanza.attr("to").empty()) to = ev.to;
+                co_await sender->host().im->presence(sender, std::move(*ev.owned), std::move(to));
+            } else if (ev.host) {
+                co_await ev.host->im->remote_presence(std::move(*ev.owned), ev.from, ev.to);
+            }
+            co_return HookResult::handled;
+        });
+    }
+};
+}  // namespace
+
+std::unique_ptr<Module> make_presence_module() {
+    return std::make_unique<PresenceModule>();
+}
+
+}  // namespace hongyan::modules
