@@ -220,23 +220,22 @@ asio::awaitable<void> Router::route_presence(std::shared_ptr<ClientSession> send
                                              std::optional<Jid> to) {
     Element copy = stanza;  // the hook takes its own
     const Jid target = to ? *to : sender->jid().bare();
-    Host* host = server_.find_host(target.domain());
-    const modules::StanzaEvent ev{server_,
-                                  host,
-                                  sender.get(),
-                                  sender->jid(),
-                                  target,
-                                  stanza,
-                                  modules::StanzaKind::presence,
-                                  target_of(target, host),
-                                  &stanza};
     try {
-        co_await server_.modules->run_async_hooks(modules::Phase::route, ev);
+        co_await presence_hooks(sender.get(), server_.find_host(target.domain()), sender->jid(),
+                                target, stanza);
     } catch (const std::exception& e) {
         spdlog::error("presence from {} failed: {}", sender->jid().str(), e.what());
         bounce(*sender, copy, StanzaErrorCondition::internal_server_error,
                storage::storage_failure_text(e));
     }
+}
+
+asio::awaitable<void> Router::presence_hooks(ClientSession* sender, Host* host, const Jid& from,
+                                             const Jid& to, Element& stanza) {
+    const modules::StanzaEvent ev{
+        server_, host, sender, from, to, stanza, modules::StanzaKind::presence, target_of(to, host),
+        &stanza};
+    co_await server_.modules->run_async_hooks(modules::Phase::route, ev);
 }
 
 bool Router::pre_route(ClientSession* sender, const Jid& from, const Element& stanza,
@@ -438,17 +437,8 @@ asio::awaitable<void> Router::route_from_route(Element stanza) {
         // The route hooks (the presence module): subscriptions with contacts at other
         // domains, probes, delivery.
         const Jid sender_jid = *from, target = *to;
-        const modules::StanzaEvent ev{server_,
-                                      host,
-                                      nullptr,
-                                      sender_jid,
-                                      target,
-                                      stanza,
-                                      modules::StanzaKind::presence,
-                                      target_of(target, host),
-                                      &stanza};
         try {
-            co_await server_.modules->run_async_hooks(modules::Phase::route, ev);
+            co_await presence_hooks(nullptr, host, sender_jid, target, stanza);
         } catch (const std::exception& e) {
             // Presence has no answer to give (RFC 6121 §3.1.3 leaves a request to be
             // resent); the roster did not change.

@@ -77,6 +77,10 @@ class Router {
     // `host`: the host of 'to' (or the sender's, without 'to').
     boost::asio::awaitable<void> route_iq(std::shared_ptr<c2s::ClientSession> sender, Host& host,
                                           xml::Element stanza, const std::optional<Jid>& to);
+    // Hands a presence to the route hooks (the presence module), which may take the stanza.
+    boost::asio::awaitable<void> presence_hooks(c2s::ClientSession* sender, Host* host,
+                                                const Jid& from, const Jid& to,
+                                                xml::Element& stanza);
     boost::asio::awaitable<void> route_presence(std::shared_ptr<c2s::ClientSession> sender,
                                                 xml::Element stanza, std::optional<Jid> to);
     // The module handler for an iq get/set, with the answer back to `sender` (or routed

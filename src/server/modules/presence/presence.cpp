@@ -22,18 +22,20 @@ class PresenceModule final : public Module {
                  "§3/§4.2/§4.3; contacts on other servers wait for s2s"}};
     }
     void start(ModuleContext& ctx) override {
-        ctx.on_route("presence/*", 0, [](const StanzaEvent& ev) -> boost::asio::awaitable<HookResult> {
-            // Read before the stanza is taken: `ev.stanza` is the stanza `owned` points to.
-            if (ev.session) {
-                auto sender = ev.session->shared_from_this();
-                std::optional<Jid> to;
-                if (!ev.stanza.attr("to").empty()) to = ev.to;
-                co_await sender->host().im->presence(sender, std::move(*ev.owned), std::move(to));
-            } else if (ev.host) {
-                co_await ev.host->im->remote_presence(std::move(*ev.owned), ev.from, ev.to);
-            }
-            co_return HookResult::handled;
-        });
+        ctx.on_route(
+            "presence/*", 0, [](const StanzaEvent& ev) -> boost::asio::awaitable<HookResult> {
+                // Read before the stanza is taken: `ev.stanza` is the stanza `owned` points to.
+                if (ev.session) {
+                    auto sender = ev.session->shared_from_this();
+                    std::optional<Jid> to;
+                    if (!ev.stanza.attr("to").empty()) to = ev.to;
+                    co_await sender->host().im->presence(sender, std::move(*ev.owned),
+                                                         std::move(to));
+                } else if (ev.host) {
+                    co_await ev.host->im->remote_presence(std::move(*ev.owned), ev.from, ev.to);
+                }
+                co_return HookResult::handled;
+            });
     }
 };
 }  // namespace
