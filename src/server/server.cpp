@@ -255,7 +255,8 @@ Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
     for (const auto& domain : cfg.host_domains()) {
         auto host = std::make_unique<Host>(domain, cfg.for_host(domain));
         std::filesystem::create_directories(host->config.data_dir());
-        host->storage = std::make_unique<storage::Storage>(host->config);
+        host->storage = std::make_unique<storage::Storage>(
+            host->config, modules::schema(host->config.string("storage.backend")));
         I.tls.push_back(host_tls(host->config));
         host->tls = I.tls.back().get();
         I.ctx->hosts.push_back(std::move(host));

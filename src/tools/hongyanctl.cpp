@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "server/cli_common.hpp"
+#include "server/modules/module.hpp"
 #include "server/net/tls.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/jid.hpp"
@@ -215,7 +216,8 @@ int main(int argc, char** argv) {
                       << " (restart hongyand to use it)\n";
             return 0;
         }
-        hongyan::storage::Storage storage(cfg);
+        hongyan::storage::Storage storage(cfg,
+                                          hongyan::modules::schema(cfg.string("storage.backend")));
         auto& accounts = storage.accounts();
         const int iterations = static_cast<int>(cfg.integer("auth.scram_iterations"));
         const auto min_len = static_cast<std::size_t>(cfg.integer("register.min_password_length"));

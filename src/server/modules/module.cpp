@@ -254,6 +254,14 @@ void ModuleContext::add_stream_feature(StreamPhase phase, xml::Element feature) 
     (pre ? host_.pre_auth_owner_ : host_.post_auth_owner_).push_back(module_);
 }
 
+std::vector<storage::SchemaPart> schema(std::string_view backend) {
+    std::vector<storage::SchemaPart> out;
+    for (const auto& m : all_modules())
+        if (auto migrations = m->migrations(backend); !migrations.empty())
+            out.push_back({std::string(m->name()), std::move(migrations)});
+    return out;
+}
+
 std::string protocols_markdown() {
     std::string out =
         "| specification | title | version | status | where | notes |\n"

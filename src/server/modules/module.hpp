@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "server/config/config.hpp"
+#include "server/storage/backend.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/stanza_error.hpp"
 #include "xmpp/xml.hpp"
@@ -136,6 +137,9 @@ class Module {
     // The configuration keys the module reads ("<module>.<key>"); docs/configuration.md
     // lists them with the core's keys (config::schema()).
     virtual std::vector<config::KeySpec> config_keys() const { return {}; }
+    // The tables the module keeps its data in: migrations for storage backend `backend`
+    // ("sqlite"), applied in order when a database opens, each once; append-only.
+    virtual std::vector<std::string> migrations(std::string_view /*backend*/) const { return {}; }
     virtual void start(ModuleContext& ctx) = 0;
     // Called at shutdown in reverse start order, after the server stopped routing and
     // before its registrations are removed.
@@ -257,6 +261,9 @@ class ModuleContext {
 
 // Every module compiled into hongyand, in start order.
 std::vector<std::unique_ptr<Module>> all_modules();
+// Every module's tables for storage backend `backend` (disabled modules' too: their data
+// stays where it is), for storage::BackendOptions::schema.
+std::vector<storage::SchemaPart> schema(std::string_view backend);
 // Protocols implemented by the core (streams, TLS, SASL, binding) rather than a module.
 std::vector<ProtocolSupport> core_protocols();
 // docs/protocols.md table rows, generated from core_protocols() and every module.

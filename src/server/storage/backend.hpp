@@ -33,9 +33,11 @@ class Backend {
     virtual RosterStore& rosters() = 0;
     virtual OfflineStore& offline() = 0;
     virtual BlocklistStore& blocklists() = 0;
-    virtual XmlStore& vcards() = 0;
-    virtual XmlStore& private_xml() = 0;
     virtual DirectoryStore& directory() = 0;
+    // A per-user XML store over `table`, which a module's schema created with
+    // xml_store_migration() (vCards, private XML). Throws std::invalid_argument for a name
+    // that is not a plain identifier.
+    virtual XmlStore& xml_store(const std::string& table) = 0;
 
     // Runs `f` in one write transaction: all of its writes (to any store) or none; a
     // throw rolls back and is rethrown.
@@ -44,11 +46,23 @@ class Backend {
     virtual void set_busy_timeout(int ms) = 0;
 };
 
+// Tables a module brings (Module::migrations()): its migrations for one backend, applied
+// in order when the backend opens, each once (the backend records how many of each
+// owner's have run). Append-only, like the core's.
+struct SchemaPart {
+    std::string owner;  // the module's name
+    std::vector<std::string> migrations;
+};
+
 // Where and how a backend keeps its data.
 struct BackendOptions {
     std::filesystem::path sqlite_file;  // created with its directory if missing
     int busy_timeout_ms = 5000;
+    std::vector<SchemaPart> schema;  // the modules' tables (modules::schema())
 };
+
+// The statement that creates an xml_store() table called `table` on backend `backend`.
+std::string xml_store_migration(std::string_view backend, std::string_view table);
 
 // The backends compiled in, by name ("sqlite").
 const std::vector<std::string_view>& backend_names();
@@ -56,7 +70,9 @@ const std::vector<std::string_view>& backend_names();
 // std::invalid_argument for an unknown name and StorageError when the database cannot be
 // opened.
 std::unique_ptr<Backend> open_backend(std::string_view name, const BackendOptions& options);
-// The backend the configuration chooses (storage.backend, storage.busy_timeout).
-std::unique_ptr<Backend> open_backend(const config::Config& cfg);
+// The backend the configuration chooses (storage.backend, storage.busy_timeout), with
+// the modules' tables `schema`.
+std::unique_ptr<Backend> open_backend(const config::Config& cfg,
+                                      std::vector<SchemaPart> schema = {});
 
 }  // namespace hongyan::storage

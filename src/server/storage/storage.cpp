@@ -22,14 +22,25 @@ std::unique_ptr<Backend> open_backend(std::string_view name, const BackendOption
     throw std::invalid_argument("unknown storage backend '" + std::string(name) + "'");
 }
 
-std::unique_ptr<Backend> open_backend(const config::Config& cfg) {
+std::unique_ptr<Backend> open_backend(const config::Config& cfg, std::vector<SchemaPart> schema) {
     BackendOptions o;
     o.sqlite_file = cfg.database_path();
     o.busy_timeout_ms = static_cast<int>(cfg.integer("storage.busy_timeout"));
+    o.schema = std::move(schema);
     return open_backend(cfg.string("storage.backend"), o);
 }
 
-Storage::Storage(const config::Config& cfg) : Storage(open_backend(cfg)) {
+std::string xml_store_migration(std::string_view backend, std::string_view table) {
+    if (backend == "sqlite")
+        return "CREATE TABLE IF NOT EXISTS " + std::string(table) +
+               " (username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE, "
+               "key TEXT NOT NULL, xml TEXT NOT NULL, PRIMARY KEY (username, key)) "
+               "WITHOUT ROWID";
+    throw std::invalid_argument("unknown storage backend '" + std::string(backend) + "'");
+}
+
+Storage::Storage(const config::Config& cfg, std::vector<SchemaPart> schema)
+    : Storage(open_backend(cfg, std::move(schema))) {
     retry_attempts_ = static_cast<int>(cfg.integer("storage.retry_attempts"));
 }
 

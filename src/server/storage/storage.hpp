@@ -25,8 +25,9 @@ namespace hongyan::storage {
 
 class Storage {
   public:
-    // Over the backend the configuration chooses (storage.backend).
-    explicit Storage(const config::Config& cfg);
+    // Over the backend the configuration chooses (storage.backend), with the modules'
+    // tables (modules::schema()).
+    explicit Storage(const config::Config& cfg, std::vector<SchemaPart> schema = {});
     explicit Storage(std::unique_ptr<Backend> backend);
     ~Storage();
 
@@ -43,8 +44,7 @@ class Storage {
     RosterStore& rosters() { return backend_->rosters(); }
     OfflineStore& offline() { return backend_->offline(); }
     BlocklistStore& blocklists() { return backend_->blocklists(); }
-    XmlStore& vcards() { return backend_->vcards(); }
-    XmlStore& private_xml() { return backend_->private_xml(); }
+    XmlStore& xml_store(const std::string& table) { return backend_->xml_store(table); }
     DirectoryStore& directory() { return backend_->directory(); }
 
     // Runs `f` on the storage thread without waiting for it (work is done in order). A

@@ -8,6 +8,9 @@
 namespace hongyan::modules {
 
 namespace {
+// The module's table: one XML document per user and key (storage::xml_store_migration()).
+constexpr const char* kTable = "private_xml";
+
 using boost::asio::awaitable;
 
 class PrivateModule final : public Module {
@@ -16,6 +19,9 @@ class PrivateModule final : public Module {
     std::vector<ProtocolSupport> protocols() const override {
         return {{"XEP-0049", "Private XML Storage", "1.2", "complete",
                  "one fragment per namespace; private.max_size"}};
+    }
+    std::vector<std::string> migrations(std::string_view backend) const override {
+        return {storage::xml_store_migration(backend, kTable)};
     }
     std::vector<config::KeySpec> config_keys() const override {
         using config::ValueType;
@@ -63,8 +69,9 @@ class PrivateModule final : public Module {
         const auto* c = fragment(iq);
         if (!c) co_return;
         auto& st = *iq.host.storage;
-        auto found = co_await st.run(
-            [&st, user = iq.from->local(), k = key(*c)] { return st.private_xml().get(user, k); });
+        auto found = co_await st.run([&st, user = iq.from->local(), k = key(*c)] {
+            return st.xml_store(kTable).get(user, k);
+        });
         std::string out = "<query xmlns=\"jabber:iq:private\">";
         out += found ? *found : c->to_string(ns::private_);
         out += "</query>";
@@ -82,7 +89,7 @@ class PrivateModule final : public Module {
         }
         auto& st = *iq.host.storage;
         co_await st.run([&st, user = iq.from->local(), k = key(*c), xml] {
-            st.private_xml().set(user, k, xml);
+            st.xml_store(kTable).set(user, k, xml);
             return 0;
         });
         iq.reply();

@@ -8,6 +8,9 @@
 namespace hongyan::modules {
 
 namespace {
+// The module's table: one XML document per user and key (storage::xml_store_migration()).
+constexpr const char* kTable = "vcards";
+
 using boost::asio::awaitable;
 
 class VcardModule final : public Module {
@@ -16,6 +19,9 @@ class VcardModule final : public Module {
     std::vector<ProtocolSupport> protocols() const override {
         return {{"XEP-0054", "vcard-temp", "1.2", "complete",
                  "publish and read; vcard.max_size, larger gets not-acceptable"}};
+    }
+    std::vector<std::string> migrations(std::string_view backend) const override {
+        return {storage::xml_store_migration(backend, kTable)};
     }
     std::vector<config::KeySpec> config_keys() const override {
         using config::ValueType;
@@ -45,7 +51,7 @@ class VcardModule final : public Module {
         auto& st = *iq.host.storage;
         auto found = co_await st.run([&st, user]() -> std::optional<std::optional<std::string>> {
             if (!st.accounts().exists(user)) return std::nullopt;
-            return st.vcards().get(user, "vcard");
+            return st.xml_store(kTable).get(user, "vcard");
         });
         if (!found) {
             iq.error(StanzaErrorCondition::service_unavailable);  // RFC 6121 §8.5.1
@@ -73,7 +79,7 @@ class VcardModule final : public Module {
         }
         auto& st = *iq.host.storage;
         co_await st.run([&st, user = iq.from->local(), xml] {
-            st.vcards().set(user, "vcard", xml);
+            st.xml_store(kTable).set(user, "vcard", xml);
             return 0;
         });
         iq.reply();

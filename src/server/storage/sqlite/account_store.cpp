@@ -124,8 +124,11 @@ const char* const kMigrations[] = {
         created_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     )sql",
-    // IM core: rosters, offline messages, blocklists, vCards, private XML, shared groups and
-    // the directory change feed (filled by triggers, so every writer feeds it).
+    // IM core: rosters, offline messages, blocklists, shared groups and the directory change
+    // feed (filled by triggers, so every writer feeds it). The vcards and private_xml tables
+    // were created here too until the vcard and private modules declared them; their own
+    // migrations create them with the same definition if they do not exist, so a database
+    // made before and one made after end with the same schema.
     R"sql(
     CREATE TABLE roster_items (
         username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
@@ -149,18 +152,6 @@ const char* const kMigrations[] = {
         username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
         jid TEXT NOT NULL,
         PRIMARY KEY (username, jid)
-    ) WITHOUT ROWID;
-    CREATE TABLE vcards (
-        username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
-        key TEXT NOT NULL,
-        xml TEXT NOT NULL,
-        PRIMARY KEY (username, key)
-    ) WITHOUT ROWID;
-    CREATE TABLE private_xml (
-        username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
-        key TEXT NOT NULL,
-        xml TEXT NOT NULL,
-        PRIMARY KEY (username, key)
     ) WITHOUT ROWID;
     CREATE TABLE last_activity (
         username TEXT PRIMARY KEY REFERENCES accounts(username) ON DELETE CASCADE,
@@ -208,6 +199,13 @@ const char* const kMigrations[] = {
     R"sql(
     CREATE INDEX roster_by_jid ON roster_items (jid);
     )sql",
+    // How many of each module's own migrations have run (Database::migrate_part()).
+    R"sql(
+    CREATE TABLE module_schema (
+        owner TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    )sql",
 };
 }  // namespace
 
@@ -228,6 +226,23 @@ void Database::migrate() {
         for (; version < newest; ++version) exec(kMigrations[version]);
         Statement set(db_, "UPDATE schema_version SET version = ?");
         set.bind(1, version).step();
+    });
+}
+
+void Database::migrate_part(const std::string& owner, const std::vector<std::string>& migrations) {
+    transaction([&] {
+        Statement get(db_, "SELECT version FROM module_schema WHERE owner = ?");
+        get.bind(1, owner);
+        std::int64_t version = get.step() ? get.integer(0) : 0;
+        const auto newest = static_cast<std::int64_t>(migrations.size());
+        if (version > newest)
+            throw Error("the " + owner + " tables are at schema version " +
+                        std::to_string(version) + ", newer than this hongyand understands (" +
+                        std::to_string(newest) + ")");
+        if (version == newest) return;
+        for (; version < newest; ++version) exec(migrations[static_cast<std::size_t>(version)]);
+        Statement set(db_, "INSERT OR REPLACE INTO module_schema (owner, version) VALUES (?, ?)");
+        set.bind(1, owner).bind(2, version).step();
     });
 }
 

@@ -1,5 +1,9 @@
 // The SQLite backend: every store over one connection (the embedded default).
+#include <algorithm>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 
 #include "server/storage/backend.hpp"
 #include "server/storage/sqlite/account_store.hpp"
@@ -18,19 +22,26 @@ class SqliteBackend final : public Backend {
           rosters_(*db_),
           offline_(*db_),
           blocklists_(*db_),
-          vcards_(*db_, "vcards"),
-          private_xml_(*db_, "private_xml"),
           directory_(*db_) {
         db_->set_busy_timeout(o.busy_timeout_ms);
+        for (const auto& part : o.schema) db_->migrate_part(part.owner, part.migrations);
     }
     std::string_view name() const override { return "sqlite"; }
     AccountStore& accounts() override { return accounts_; }
     RosterStore& rosters() override { return rosters_; }
     OfflineStore& offline() override { return offline_; }
     BlocklistStore& blocklists() override { return blocklists_; }
-    XmlStore& vcards() override { return vcards_; }
-    XmlStore& private_xml() override { return private_xml_; }
     DirectoryStore& directory() override { return directory_; }
+    XmlStore& xml_store(const std::string& table) override {
+        const bool plain = !table.empty() && std::all_of(table.begin(), table.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        });
+        if (!plain) throw std::invalid_argument("'" + table + "' is not a table name");
+        std::lock_guard lock(xml_mu_);
+        auto& s = xml_stores_[table];
+        if (!s) s = std::make_unique<SqliteXmlStore>(*db_, table);
+        return *s;
+    }
     void transaction(const std::function<void()>& f) override { db_->transaction(f); }
     void set_busy_timeout(int ms) override { db_->set_busy_timeout(ms); }
 
@@ -44,8 +55,9 @@ class SqliteBackend final : public Backend {
     SqliteRosterStore rosters_;
     SqliteOfflineStore offline_;
     SqliteBlocklistStore blocklists_;
-    SqliteXmlStore vcards_, private_xml_;
     SqliteDirectoryStore directory_;
+    std::mutex xml_mu_;
+    std::map<std::string, std::unique_ptr<SqliteXmlStore>, std::less<>> xml_stores_;
 };
 
 }  // namespace

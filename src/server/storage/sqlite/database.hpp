@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "server/storage/storage_error.hpp"
 
@@ -63,6 +64,8 @@ class Database {
     int changes() const { return sqlite3_changes(db_); }
     // Brings the schema to the newest version, one migration at a time.
     void migrate();
+    // The same for a module's tables (backend.hpp, SchemaPart), recorded by owner.
+    void migrate_part(const std::string& owner, const std::vector<std::string>& migrations);
     // Runs `f` inside one write transaction: committed when it returns, rolled back when
     // it throws.
     template <class F>

@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 
+#include "server/modules/module.hpp"
 #include "server/storage/backend.hpp"
 
 namespace hongyan::storage::testing {
@@ -19,9 +20,19 @@ class BackendTest : public ::testing::TestWithParam<std::string_view> {
     void SetUp() override {
         dir_ = std::filesystem::temp_directory_path() /
                ("hongyan-store-test-" + std::to_string(std::random_device{}()));
+        db_ = open_backend(GetParam(), options());
+    }
+    // Where the test's database is, with every module's tables.
+    BackendOptions options() const {
         BackendOptions o;
         o.sqlite_file = dir_ / "hongyan.db";
         o.busy_timeout_ms = 1000;
+        o.schema = modules::schema(GetParam());
+        return o;
+    }
+    // Closes the database and opens it again with `o`.
+    void reopen(const BackendOptions& o) {
+        db_.reset();
         db_ = open_backend(GetParam(), o);
     }
     void TearDown() override {
