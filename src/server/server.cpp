@@ -393,10 +393,8 @@ int Server::run() {
         spdlog::info("listening on {}:{} (external components, {} configured)",
                      cfg.string("component.address"), component_port,
                      I.ctx->settings.component_secrets.size());
-    std::string domains;
-    for (const auto& h : I.ctx->hosts) domains += (domains.empty() ? "" : ", ") + h->domain;
-    spdlog::info("hongyand {} serving {} with {} I/O threads, data in {}", HONGYAN_VERSION, domains,
-                 n_threads, cfg.data_dir().string());
+    spdlog::info("hongyand {} serving {} with {} I/O threads, data in {}", HONGYAN_VERSION,
+                 cfg.host_list(), n_threads, cfg.data_dir().string());
 
     asio::io_context main_io;
     asio::signal_set signals(main_io, SIGTERM, SIGINT);

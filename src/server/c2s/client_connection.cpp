@@ -194,9 +194,8 @@ void ClientConnection::on_open(const Element& header) {
         auto domain = jid::nameprep(to);
         Host* host = domain ? server_.find_host(*domain) : nullptr;
         if (!host || (session_->authenticated() && host != &session_->host())) {
-            std::string hosted;
-            for (const auto& h : server_.hosts) hosted += (hosted.empty() ? "" : ", ") + h->domain;
-            fail(StreamErrorCondition::host_unknown, "this server serves " + hosted,
+            fail(StreamErrorCondition::host_unknown,
+                 "this server serves " + server_.config.host_list(),
                  "unknown host " + std::string(to));
             return;
         }

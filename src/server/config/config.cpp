@@ -201,10 +201,14 @@ Config Config::for_host(std::string_view domain) const {
         for (const auto& [key, v] : h.values) c.set(key, v);
         return c;
     }
+    throw ConfigError("this server does not host " + std::string(domain) + " (it hosts " +
+                      host_list() + ")");
+}
+
+std::string Config::host_list() const {
     std::string list;
-    for (const auto& d : domains) list += (list.empty() ? "" : ", ") + d;
-    throw ConfigError("this server does not host " + std::string(domain) + " (it hosts " + list +
-                      ")");
+    for (const auto& d : host_domains()) list += (list.empty() ? "" : ", ") + d;
+    return list;
 }
 
 Config::Config() {

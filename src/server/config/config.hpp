@@ -57,6 +57,8 @@ class Config {
     // serves, server.domain first, then the domain of each [[hosts]] table, in the order
     // of the file.
     std::vector<std::string> host_domains() const;
+    // The same, comma-separated, for messages and logs.
+    std::string host_list() const;
     // The configuration `domain` runs with: this one with its [[hosts]] table applied,
     // server.domain set to it and, for every host but the first, its data (database,
     // generated certificate) in <data_dir>/hosts/<domain>. Throws ConfigError for a domain
