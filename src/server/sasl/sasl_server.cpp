@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "server/im/im.hpp"
 #include "server/run_on.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
@@ -163,10 +164,13 @@ asio::awaitable<SaslServer::Identified> SaslServer::identify(std::string_view na
         co_return out;
     }
     try {
-        out.creds = co_await run_on(host_.storage->executor(),
-                                    [&store = host_.storage->accounts(), user = username_] {
-                                        return store.credentials(user);
-                                    });
+        // A job of the user's (docs/architecture.md, "Ordering"), on the IM workers that
+        // also bind and unbind the session: a login's database work stays on one set of
+        // threads.
+        out.creds = co_await host_.im->sequencer().run(
+            {username_}, [&store = host_.storage->accounts(), user = username_] {
+                return store.credentials(user);
+            });
     } catch (const std::exception& e) {
         spdlog::error("storage error during login: {}", e.what());
         out.failure = fail(Failure::temporary_auth_failure, "storage unavailable");
