@@ -266,7 +266,7 @@ def test_disabled_presence_module_handles_no_presence(start_server):
     """docs/configuration.md modules.disabled: with the presence module off the server
     takes no part in presence (RFC 6121 §4): initial presence is neither echoed nor
     broadcast, probes get nothing, subscription requests go nowhere; rosters (§2, the roster
-    module) and messages to full JIDs still work."""
+    module), messages to full JIDs and resource conflicts still work."""
     server = start_server({"modules.disabled": "presence", "shared_groups.everyone": "Everyone"})
     server.add_user(A, AP)
     server.add_user(B, BP)
@@ -284,3 +284,7 @@ def test_disabled_presence_module_handles_no_presence(start_server):
     got = alice.sync() + bob.sync()
     assert [to_str(e) for e in got if e.tag == q(NS_CLIENT, "presence")] == []
     assert [e.get("id") for e in got if e.tag == q(NS_CLIENT, "message")] == ["m1"]
+    # Sessions still enter and leave the registry without it: the same full JID again
+    # replaces the older session (RFC 6120 §7.7.2.2).
+    server.login(A, AP, resource="a")
+    assert alice.stream_error() == "conflict"

@@ -4,7 +4,8 @@
 
 #include <boost/asio/post.hpp>
 
-#include "server/im/im.hpp"
+#include "server/modules/module.hpp"
+#include "server/router/session_registry.hpp"
 #include "server/server_context.hpp"
 #include "xmpp/namespaces.hpp"
 
@@ -174,7 +175,11 @@ void ClientSession::written(std::vector<OutUnit>& units, bool ok) {
 void ClientSession::leave() {
     if (left_) return;
     left_ = true;
-    if (bound_) host_->im->unbind(jid_, this);
+    if (!bound_) return;
+    if (const auto* hooks = server_.modules->session_hooks())
+        hooks->leave(*host_, jid_, this);
+    else
+        server_.registry->remove(jid_, this);
 }
 
 void ClientSession::end() {

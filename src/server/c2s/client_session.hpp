@@ -85,6 +85,7 @@ class ClientSession final : public SessionRoute,
     // The host the stream named (its 'to'; the first host until then). Fixed once
     // authenticated.
     Host& host() const { return *host_; }
+    ServerContext& server() const { return server_; }
     void set_host(Host& h) { host_ = &h; }
     // After SASL success: the account's username (nodeprepped).
     bool authenticated() const { return !username_.empty(); }

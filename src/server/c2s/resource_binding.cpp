@@ -4,7 +4,8 @@
 
 #include <boost/asio/post.hpp>
 
-#include "server/im/im.hpp"
+#include "server/modules/module.hpp"
+#include "server/router/session_registry.hpp"
 #include "server/server_context.hpp"
 #include "xmpp/crypto.hpp"
 #include "xmpp/namespaces.hpp"
@@ -43,9 +44,12 @@ asio::awaitable<void> bind_resource(ServerContext& server, const SessionPtr& ses
         reply_unrouted_error(*session, iq, StanzaErrorCondition::bad_request, "invalid JID");
         co_return;
     }
-    // The user's roster and blocklist are in memory before the first stanza is routed.
+    // The session hooks (the presence module: the user's roster and blocklist are in memory
+    // before the first stanza is routed); without them only the registry knows of it.
+    const modules::SessionHooks* hooks = session->server().modules->session_hooks();
+    Host& host = session->host();
     try {
-        co_await session->host().im->bound(*full);
+        if (hooks) co_await hooks->binding(host, *full);
     } catch (const std::exception& e) {
         spdlog::error("binding {} failed: {}", full->str(), e.what());
         reply_unrouted_error(*session, iq, StanzaErrorCondition::internal_server_error,
@@ -53,14 +57,18 @@ asio::awaitable<void> bind_resource(ServerContext& server, const SessionPtr& ses
         co_return;
     }
     if (session->closing()) {
-        session->host().im->release(full->local());  // what bound() took
+        if (hooks) hooks->abandoned(host, *full);  // what binding() took
         co_return;
     }
     session->set_bound(*full);
     // RFC 6120 §7.7.2.2: the newer session wins; the old one gets <conflict/>.
-    if (auto old = session->host().im->bind(*full, session)) {
-        old->terminate(StreamErrorCondition::conflict, "replaced by a new connection");
+    RoutePtr old;
+    if (hooks) {
+        old = hooks->enter(host, *full, session);
+    } else if (auto replaced = session->server().registry->add(*full, session)) {
+        old = replaced->session;
     }
+    if (old) old->terminate(StreamErrorCondition::conflict, "replaced by a new connection");
     Element result("iq", ns::client);
     result.set_attr("type", "result");
     result.set_attr("id", iq.attr("id"));

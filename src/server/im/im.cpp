@@ -72,22 +72,26 @@ Sequencer::Keys Im::keys_with(const std::string& user, const std::string& contac
     return {user};
 }
 
+bool Im::feed_moved(const std::string& user) {
+    try {
+        return storage_.directory().last_event() > feed_seq_.load();
+    } catch (const std::exception& e) {
+        spdlog::warn("directory feed for {}: {}", user, e.what());
+        return false;  // the next poll reads it
+    }
+}
+
 asio::awaitable<void> Im::bound(const Jid& full) {
     std::string user = full.local();
-    const bool feed_moved = co_await seq_.run({user}, [this, user] {
+    const bool moved = co_await seq_.run({user}, [this, user] {
         auto st = load_state(user);
         ++st->pins;
-        try {
-            return storage_.directory().last_event() > feed_seq_.load();
-        } catch (const std::exception& e) {
-            spdlog::warn("directory feed at the login of {}: {}", user, e.what());
-            return false;  // the next poll reads it
-        }
+        return feed_moved(user);
     });
     // An account or group change made just before this login (by hongyanctl, say) is
     // applied before the roster the client is about to fetch (a barrier, only when the
     // feed moved: it waits for every job in flight).
-    if (feed_moved) co_await sync_directory();
+    if (moved) co_await sync_directory();
 }
 
 void Im::release(const std::string& user) {

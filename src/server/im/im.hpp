@@ -201,6 +201,9 @@ class Im {
     bool state_allows(const std::string& user, const std::function<bool(const UserState&)>& pred);
     // Applies the feed's new events (a barrier job).
     void poll_feed();
+    // True when the feed has events not applied yet (a failure to read it says false, and
+    // the next poll reads it); `user` names the job in the log.
+    bool feed_moved(const std::string& user);
     void schedule_poll();
     // The keys of a job on `user` and, when `contact` is a local user, on them too.
     Sequencer::Keys keys_with(const std::string& user, const std::string& contact) const;

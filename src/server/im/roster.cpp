@@ -74,10 +74,12 @@ asio::awaitable<RosterFetch> Im::roster_fetch(Jid full, const SessionRoute* sess
     const std::string& user = full.local();
     auto st = cache_.find(user);
     if (!st) {
-        st = co_await seq_.run({user}, [this, user] {
-            auto s = load_state(user);
-            return s;
-        });
+        // Not bound through the presence module's session hooks (or it is off): the feed
+        // is caught up here instead, as bound() does.
+        auto [s, moved] = co_await seq_.run(
+            {user}, [this, user] { return std::make_pair(load_state(user), feed_moved(user)); });
+        st = std::move(s);
+        if (moved) co_await sync_directory();
     }
     // RFC 6121 §2.1.6: this resource now receives roster pushes.
     server_.registry->update(full, session, [](ResourceState& r) { r.roster_interested = true; });

@@ -142,7 +142,19 @@ void erase_owned(V& values, std::vector<std::string>& owners, std::string_view n
 }
 }  // namespace
 
+void ModuleContext::set_session_hooks(SessionHooks hooks) {
+    if (!host_.session_hooks_owner_.empty())
+        throw std::logic_error("session hooks are registered already, by " +
+                               host_.session_hooks_owner_);
+    host_.session_hooks_ = std::move(hooks);
+    host_.session_hooks_owner_ = module_;
+}
+
 void ModuleHost::remove_module(std::string_view name) {
+    if (session_hooks_owner_ == name) {
+        session_hooks_ = {};
+        session_hooks_owner_.clear();
+    }
     std::erase_if(iq_, [&](const auto& kv) { return kv.second.module == name; });
     for (auto& v : hooks_) std::erase_if(v, [&](const Hook& h) { return h.module == name; });
     erase_owned(features_, feature_owner_, name);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "server/config/config.hpp"
+#include "server/router/session_route.hpp"
 #include "server/storage/backend.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/stanza_error.hpp"
@@ -118,6 +119,22 @@ struct StanzaEvent {
 using StanzaHook = std::function<HookResult(const StanzaEvent&)>;
 using DeliverHook = std::function<boost::asio::awaitable<HookResult>(const StanzaEvent&)>;
 
+// What happens to a client session as it binds and ends beyond the session registry: the
+// IM core loads the user's state before the bind result and ends the resource's presence
+// when it goes (RFC 6121 §4.5.2). One module registers them (presence); without them a
+// session only enters and leaves the registry.
+struct SessionHooks {
+    // Before the bind result; a throw fails the bind with <internal-server-error/>.
+    std::function<boost::asio::awaitable<void>(Host&, const Jid& full)> binding;
+    // binding() ran, but the session closed before it entered the registry.
+    std::function<void(Host&, const Jid& full)> abandoned;
+    // Enters the session into the registry; returns the session it replaces (same full
+    // JID, RFC 6120 §7.7.2.2), for the caller to close.
+    std::function<RoutePtr(Host&, const Jid& full, std::shared_ptr<c2s::ClientSession>)> enter;
+    // Takes the session out of the registry if the entry is still its own.
+    std::function<void(Host&, const Jid& full, const SessionRoute* session)> leave;
+};
+
 // How far a module implements a specification (docs/protocols.md is generated from this).
 struct ProtocolSupport {
     std::string_view spec;  // "RFC 6120", "XEP-0199"
@@ -194,6 +211,10 @@ class ModuleHost {
     // Drops everything module `name` registered (its iq handlers, hooks, features,
     // identities, stream features and disco nodes). Not while stanzas are routed.
     void remove_module(std::string_view name);
+    // The session hooks a module registered, or null (ModuleContext::set_session_hooks()).
+    const SessionHooks* session_hooks() const {
+        return session_hooks_owner_.empty() ? nullptr : &session_hooks_;
+    }
     // The modules that registered anything, in start order.
     const std::vector<std::string>& module_names() const { return module_names_; }
 
@@ -212,6 +233,8 @@ class ModuleHost {
     }
     std::array<std::vector<Hook>, 4 * kinds * targets> hooks_;
     std::vector<std::string> module_names_;
+    SessionHooks session_hooks_;
+    std::string session_hooks_owner_;
     // Who registered what, parallel to the vectors below.
     std::vector<std::string> feature_owner_, identity_owner_, pre_auth_owner_, post_auth_owner_;
     std::map<std::string, std::string, std::less<>> disco_node_owner_;
@@ -247,6 +270,8 @@ class ModuleContext {
     void on_deliver(std::string_view route, int priority, DeliverHook handler);
     // Route hooks take presence only ("presence/<target>").
     void on_route(std::string_view route, int priority, DeliverHook handler);
+    // The session hooks (one module only: a second throws std::logic_error).
+    void set_session_hooks(SessionHooks hooks);
 
     // Everything registered from here on belongs to module `name` (the server calls this
     // before each module's start(); ModuleHost::remove_module undoes it).

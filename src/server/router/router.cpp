@@ -5,7 +5,6 @@
 #include <boost/asio/post.hpp>
 
 #include "server/c2s/client_session.hpp"
-#include "server/im/im.hpp"
 #include "server/modules/module.hpp"
 #include "server/router/session_registry.hpp"
 #include "server/run_on.hpp"

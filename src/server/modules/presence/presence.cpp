@@ -1,7 +1,9 @@
 // RFC 6121 presence (§4) and subscriptions (§3): every presence a client sends and every
 // presence for a hosted user that a route brings (a component, another host) goes to the
-// IM core from this module's route hook. Disabled, presence goes nowhere: no broadcast,
-// no subscriptions, no probes answered (rosters still work, through the roster module).
+// IM core from this module's route hook, and the session hooks tell the IM core of
+// sessions binding and ending. Disabled, presence goes nowhere: no broadcast, no
+// subscriptions, no probes answered, no unavailable when a session ends (rosters still
+// work, through the roster module).
 #include "server/c2s/client_session.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module.hpp"
@@ -22,6 +24,18 @@ class PresenceModule final : public Module {
                  "§3/§4.2/§4.3; contacts on other servers wait for s2s"}};
     }
     void start(ModuleContext& ctx) override {
+        // A session's life in the IM core: the user's state is loaded (and pinned) before
+        // the bind result; a resource that goes is unavailable to its contacts (§4.5.2).
+        SessionHooks hooks;
+        hooks.binding = [](Host& host, const Jid& full) { return host.im->bound(full); };
+        hooks.abandoned = [](Host& host, const Jid& full) { host.im->release(full.local()); };
+        hooks.enter = [](Host& host, const Jid& full, std::shared_ptr<c2s::ClientSession> s) {
+            return host.im->bind(full, std::move(s));
+        };
+        hooks.leave = [](Host& host, const Jid& full, const SessionRoute* s) {
+            host.im->unbind(full, s);
+        };
+        ctx.set_session_hooks(std::move(hooks));
         ctx.on_route(
             "presence/*", 0, [](const StanzaEvent& ev) -> boost::asio::awaitable<HookResult> {
                 // Read before the stanza is taken: `ev.stanza` is the stanza `owned` points to.
