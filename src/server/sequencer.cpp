@@ -16,12 +16,17 @@ struct Running {
 thread_local Running running;
 }  // namespace
 
+std::size_t Sequencer::slot(const Node* n, std::string_view key) {
+    auto it = std::lower_bound(n->keys.begin(), n->keys.end(), key);
+    return static_cast<std::size_t>(it - n->keys.begin());
+}
+
 Sequencer::~Sequencer() {
     // Jobs never run are dropped with their nodes (only at shutdown, after drain()).
     std::lock_guard lock(mu_);
     std::vector<Node*> all(held_.begin(), held_.end());
-    for (auto& [_, q] : queues_)
-        for (auto* n : q)
+    for (auto& [key, q] : queues_)
+        for (Node* n = q.head; n; n = n->next[slot(n, key)])
             if (std::find(all.begin(), all.end(), n) == all.end()) all.push_back(n);
     for (auto* n : all) delete n;
 }
@@ -34,7 +39,7 @@ void Sequencer::post(Keys keys, Job job, std::string_view what) {
     {
         std::lock_guard lock(mu_);
         if (stopped_) return;  // `job` goes, outside the lock
-        n = new Node{std::move(job), std::move(keys), std::string(what)};
+        n = new Node{std::move(job), std::move(keys), std::string(what), 0, false, {}};
         ++pending_;
         if (!held_.empty() || barrier_running_)
             held_.push_back(n);  // after the barrier ahead of it
@@ -49,8 +54,7 @@ void Sequencer::post_barrier(Job job, std::string_view what) {
     {
         std::lock_guard lock(mu_);
         if (stopped_) return;
-        auto* n = new Node{std::move(job), {}, std::string(what)};
-        n->barrier = true;
+        auto* n = new Node{std::move(job), {}, std::string(what), 0, true, {}};
         ++pending_;
         held_.push_back(n);
         if (!barrier_running_ && admitted_ == 0) release_held(ready);
@@ -59,10 +63,16 @@ void Sequencer::post_barrier(Job job, std::string_view what) {
 }
 
 bool Sequencer::admit(Node* n) {
+    n->next.assign(n->keys.size(), nullptr);
     for (const auto& k : n->keys) {
         auto& q = queues_[k];
-        if (!q.empty()) ++n->blockers;
-        q.push_back(n);
+        if (q.tail) {
+            ++n->blockers;
+            q.tail->next[slot(q.tail, k)] = n;
+        } else {
+            q.head = n;
+        }
+        q.tail = n;
     }
     ++admitted_;
     return n->blockers == 0;
@@ -106,14 +116,14 @@ void Sequencer::execute(Node* n) {
         if (n->barrier) {
             barrier_running_ = false;
         } else {
-            for (const auto& k : n->keys) {
-                auto it = queues_.find(k);
-                auto& q = it->second;
-                q.pop_front();  // it was at the head of each of its queues
-                if (q.empty()) {
+            for (std::size_t i = 0; i < n->keys.size(); ++i) {
+                auto it = queues_.find(n->keys[i]);
+                Node* after = n->next[i];  // it was at the head of each of its queues
+                if (!after) {
                     queues_.erase(it);
-                } else if (--q.front()->blockers == 0) {
-                    ready.push_back(q.front());
+                } else {
+                    it->second.head = after;
+                    if (--after->blockers == 0) ready.push_back(after);
                 }
             }
             --admitted_;

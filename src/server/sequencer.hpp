@@ -72,10 +72,16 @@ class Sequencer {
   private:
     struct Node {
         Job job;
-        Keys keys;
+        Keys keys;  // sorted, unique
         std::string what;
         std::size_t blockers = 0;  // keys whose queue has an earlier job
         bool barrier = false;
+        std::vector<Node*> next;  // per key (as `keys`): the job after this one in its queue
+    };
+    // A key's jobs, oldest first, linked through Node::next (no allocation per job).
+    struct Queue {
+        Node* head = nullptr;
+        Node* tail = nullptr;
     };
 
     template <class F>
@@ -85,23 +91,27 @@ class Sequencer {
         auto value = co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable),
                                                           void(std::exception_ptr, Value)>(
             [this, barrier, keys = std::move(keys), f = std::move(f)](auto handler) mutable {
-                // std::function wants a copyable job: the handler is shared, called once.
-                auto h = std::make_shared<decltype(handler)>(std::move(handler));
-                auto fp = std::make_shared<F>(std::move(f));
-                Job job = [h, fp] {
+                // One allocation for the handler and `f`; the job holds it by a shared
+                // pointer, which std::function stores without another allocation.
+                struct Call {
+                    decltype(handler) h;
+                    F f;
+                };
+                auto call = std::make_shared<Call>(Call{std::move(handler), std::move(f)});
+                Job job = [call] {
                     std::exception_ptr e;
                     Value v{};
                     try {
                         if constexpr (std::is_void_v<R>)
-                            (*fp)();
+                            call->f();
                         else
-                            v = (*fp)();
+                            v = call->f();
                     } catch (...) {
                         e = std::current_exception();
                     }
-                    auto ex = boost::asio::get_associated_executor(*h);
+                    auto ex = boost::asio::get_associated_executor(call->h);
                     boost::asio::post(
-                        ex, [h, e, v = std::move(v)]() mutable { (*h)(e, std::move(v)); });
+                        ex, [call, e, v = std::move(v)]() mutable { (call->h)(e, std::move(v)); });
                 };
                 if (barrier)
                     post_barrier(std::move(job));
@@ -115,6 +125,8 @@ class Sequencer {
             co_return value;
     }
 
+    // The index of `key` among the (sorted) keys of `n`, which has it.
+    static std::size_t slot(const Node* n, std::string_view key);
     // Caller holds mu_: enters `n` into its keys' queues; true when it can run now.
     bool admit(Node* n);
     // Caller holds mu_: admits held jobs up to the next barrier, or starts that barrier
@@ -126,7 +138,7 @@ class Sequencer {
     boost::asio::any_io_executor pool_;
     mutable std::mutex mu_;
     std::condition_variable idle_;
-    std::unordered_map<std::string, std::deque<Node*>> queues_;  // by key, oldest first
+    std::unordered_map<std::string, Queue> queues_;  // by key
     std::size_t admitted_ = 0;  // in the queues: running, ready or waiting for a key
     std::deque<Node*> held_;    // a barrier and everything posted after it, in order
     bool barrier_running_ = false;

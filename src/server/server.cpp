@@ -269,7 +269,15 @@ Server::Server(const config::Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {
     I.ctx->hashing = std::make_unique<asio::thread_pool>(
         static_cast<std::size_t>(cfg.integer("auth.hash_threads")));
     auto im_threads = static_cast<std::size_t>(cfg.integer("server.im_threads"));
-    if (im_threads == 0) im_threads = std::max(1u, std::thread::hardware_concurrency());
+    if (im_threads == 0) {
+        // IM jobs mostly wait for the database: as many workers as the hosts' backends run
+        // calls at once, up to the cores. Idle workers beyond that cost a thread wake-up
+        // per job (benchmarks.md, "After core part 2").
+        std::size_t calls = 0;
+        for (const auto& h : I.ctx->hosts) calls += h->storage->backend().parallel_calls();
+        im_threads =
+            std::clamp<std::size_t>(calls, 1, std::max(1u, std::thread::hardware_concurrency()));
+    }
     I.ctx->im_workers = std::make_unique<asio::thread_pool>(im_threads);
     I.ctx->modules = std::make_unique<modules::ModuleHost>();
     I.ctx->router = std::make_unique<Router>(*I.ctx);

@@ -25,7 +25,8 @@ const std::vector<KeySpec>& schema() {
         {"server.im_threads", ValueType::integer, std::int64_t{0},
          "Threads that run IM work (roster changes, subscriptions, presence fan-out, offline "
          "delivery) in per-user order, waiting for the database so that the I/O threads never "
-         "do; 0 means one per CPU core.",
+         "do; 0 means as many as the storage backends run calls at once (SQLite: one per "
+         "host), at most one per CPU core.",
          0, 256},
         {"server.shutdown_grace", ValueType::integer, std::int64_t{3},
          "Seconds to wait on SIGTERM for clients to receive their stream close before exit.", 0,

@@ -4,6 +4,7 @@
 // second backend (PostgreSQL, issue #9) slots in here without a module changing.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -44,6 +45,9 @@ class Backend {
     virtual void transaction(const std::function<void()>& f) = 0;
     // How long a write waits for a lock another process holds (milliseconds).
     virtual void set_busy_timeout(int ms) = 0;
+    // How many calls the backend runs at once (SQLite: its one connection; a pool: its
+    // size). The IM workers default to this many threads: more would only wait for it.
+    virtual std::size_t parallel_calls() const = 0;
 };
 
 // Tables a module brings (Module::migrations()): its migrations for one backend, applied

@@ -44,6 +44,7 @@ class SqliteBackend final : public Backend {
     }
     void transaction(const std::function<void()>& f) override { db_->transaction(f); }
     void set_busy_timeout(int ms) override { db_->set_busy_timeout(ms); }
+    std::size_t parallel_calls() const override { return 1; }  // calls take the one connection
 
   private:
     static std::unique_ptr<Database> open(const std::filesystem::path& file) {
