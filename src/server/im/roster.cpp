@@ -9,7 +9,6 @@
 #include <unordered_map>
 
 #include "server/c2s/client_session.hpp"
-#include "server/c2s/output_queue.hpp"
 #include "server/im/im.hpp"
 #include "server/router/router.hpp"
 #include "server/server_context.hpp"
