@@ -6,11 +6,12 @@ set -euo pipefail
 
 BUILD_PKGS=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
-  libboost1.81-dev libssl-dev libexpat1-dev libidn-dev libsqlite3-dev
+  libboost1.81-dev libssl-dev libexpat1-dev libidn-dev libsqlite3-dev libpq-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
 )
 TEST_PKGS=(python3 python3-slixmpp python3-pytest python3-websocket openssl sqlite3 util-linux
+           postgresql-15
            nodejs npm)
 
 # The servers bench/compare.sh measures hongyand against.

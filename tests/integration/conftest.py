@@ -4,6 +4,10 @@ Binaries come from $HONGYAND and $HONGYANCTL (default: <repo>/build/...). Each t
 gets its own server on free loopback ports with its own data directory; at
 teardown the server gets SIGTERM and must exit 0. Its log is printed at teardown,
 so pytest shows it next to any failure.
+
+With HONGYAN_TEST_BACKEND=postgresql the servers (and hongyanctl) use PostgreSQL: a
+database of their own per data directory, on the throwaway server whose directory
+$HONGYAN_TEST_PG_DIR names (tests/pg-throwaway.sh; ctest starts it).
 """
 
 from __future__ import annotations
@@ -30,6 +34,27 @@ HONGYANCTL = os.environ.get("HONGYANCTL", str(REPO / "build" / "hongyanctl"))
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 15.0
 
+BACKEND = os.environ.get("HONGYAN_TEST_BACKEND", "sqlite")
+_pg_databases: dict[str, str] = {}  # data directory -> its database's URL
+
+
+def storage_settings(data_dir: Path) -> dict[str, str]:
+    """The storage.* settings for a server or hongyanctl on `data_dir`: nothing on SQLite
+    (the file is in the data directory); on PostgreSQL the data directory's own database,
+    created at first use."""
+    if BACKEND != "postgresql":
+        return {}
+    key = str(data_dir.resolve())
+    if key not in _pg_databases:
+        pg_dir = os.environ.get("HONGYAN_TEST_PG_DIR")
+        assert pg_dir, "HONGYAN_TEST_BACKEND=postgresql needs HONGYAN_TEST_PG_DIR (tests/pg-throwaway.sh)"
+        admin = (Path(pg_dir) / "url").read_text().strip()
+        name = f"it_{os.getpid()}_{len(_pg_databases)}_{int(time.time() * 1000) % 100000000}"
+        subprocess.run(["psql", admin, "-q", "-c", f"CREATE DATABASE {name}"], check=True,
+                       capture_output=True)
+        _pg_databases[key] = admin.replace("///postgres?", f"///{name}?")
+    return {"storage.backend": "postgresql", "storage.postgresql.url": _pg_databases[key]}
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -42,6 +67,8 @@ def run_ctl(*args: str, data_dir: Optional[Path] = None, input: Optional[str] = 
     cmd = [HONGYANCTL]
     if data_dir is not None:
         cmd += ["--set", f"server.data_dir={data_dir}"]
+        for k, v in storage_settings(data_dir).items():
+            cmd += ["--set", f"{k}={v}"]
     cmd += list(args)
     return subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
 
@@ -78,6 +105,7 @@ class Server:
             "component.port": self.component_port,
             "server.threads": 2,
             "log.level": "debug",
+            **storage_settings(data_dir),
         }
         settings.update(overrides)
         self.settings = settings

@@ -174,7 +174,7 @@ bool Config::host_scoped(std::string_view key) {
     return key == "tls.cert_file" || key == "tls.key_file" ||
            (section == "register" && key != "register.per_ip_per_hour") ||
            section == "shared_groups" || section == "roster" || section == "offline" ||
-           key == "blocking.max_items";
+           key == "blocking.max_items" || key == "storage.postgresql.schema";
 }
 
 std::vector<std::string> Config::host_domains() const {
@@ -198,6 +198,11 @@ Config Config::for_host(std::string_view domain) const {
         c.hosts_.clear();
         c.set("server.domain", h.domain);
         c.set("server.data_dir", (data_dir() / "hosts" / h.domain).string());
+        // On a shared PostgreSQL database each further host has tables of its own.
+        std::string schema = "host_";
+        for (char ch : h.domain)
+            schema += (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ? ch : '_';
+        c.set("storage.postgresql.schema", schema);
         for (const auto& [key, v] : h.values) c.set(key, v);
         return c;
     }

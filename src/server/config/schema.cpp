@@ -213,13 +213,37 @@ const std::vector<KeySpec>& schema() {
          ValueType::string,
          S("sqlite"),
          "Where accounts, rosters and messages are kept: sqlite, the embedded default (one "
-         "file, data_dir/hongyan.db). PostgreSQL comes with issue #9.",
+         "file, data_dir/hongyan.db), or postgresql (a server, storage.postgresql.url; "
+         "docs/storage.md).",
          0,
          0,
-         {"sqlite"}},
+         {"sqlite", "postgresql"}},
+        {"storage.postgresql.url", ValueType::string, S(""),
+         "The PostgreSQL database, as a libpq connection URI or key=value string, for "
+         "example \"postgresql://hongyan:secret@db.example/hongyan?sslmode=verify-full\". TLS to "
+         "the database is set here (sslmode, sslrootcert); a password may also come from "
+         "~/.pgpass or PGPASSWORD.",
+         0, 0},
+        {"storage.postgresql.schema", ValueType::string, S(""),
+         "The PostgreSQL schema (namespace) that holds the host's tables, created if missing; "
+         "empty means the database's default (public). Each further [[hosts]] domain "
+         "defaults to host_<domain> (characters other than a-z and 0-9 as _), so that hosts "
+         "sharing one database keep their accounts apart.",
+         0, 0},
+        {"storage.postgresql.pool_size", ValueType::integer, std::int64_t{4},
+         "Connections to PostgreSQL, opened as needed; as many database calls run at once, "
+         "and as many IM workers run by default (server.im_threads).",
+         1, 256},
+        {"storage.postgresql.connect_timeout", ValueType::integer, std::int64_t{10},
+         "Seconds a connection attempt to PostgreSQL may take before it fails.", 1, 600},
+        {"storage.postgresql.statement_timeout", ValueType::integer, std::int64_t{30000},
+         "Milliseconds one statement may run before PostgreSQL cancels it (the request "
+         "concerned gets <internal-server-error/> or is retried).",
+         100, 3600000},
         {"storage.busy_timeout", ValueType::integer, std::int64_t{5000},
          "Milliseconds a write waits while another process (hongyanctl, a backup) holds the "
-         "database's write lock; past it the request concerned gets <internal-server-error/> "
+         "database's write lock (PostgreSQL: a row or table lock, or a free pool connection); "
+         "past it the request concerned gets <internal-server-error/> "
          "or, for work that must not be lost, is retried.",
          0, 600000},
         {"storage.retry_attempts", ValueType::integer, std::int64_t{10},

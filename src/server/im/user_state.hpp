@@ -41,7 +41,7 @@ struct UserState {
     std::mutex presence_mu;
 
     // Only in jobs holding the user's key.
-    int pins = 0;  // bound sessions holding the state in the cache
+    int pins = 0;  // bound sessions and offline deletions in flight holding it in the cache
     // The offline module's: messages queued for a session and not yet deleted (by id), and whether
     // a session is taking the stored messages now.
     std::unordered_set<std::int64_t> offline_in_flight;

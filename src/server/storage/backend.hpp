@@ -58,17 +58,29 @@ struct SchemaPart {
     std::vector<std::string> migrations;
 };
 
+struct PostgresOptions {
+    std::string url;     // libpq connection URI or key=value string
+    std::string schema;  // of the tables; empty: the database's default
+    std::size_t pool_size = 4;
+    int connect_timeout_s = 10;
+    int statement_timeout_ms = 30000;
+};
+
 // Where and how a backend keeps its data.
 struct BackendOptions {
     std::filesystem::path sqlite_file;  // created with its directory if missing
-    int busy_timeout_ms = 5000;
+    PostgresOptions postgresql;
+    int busy_timeout_ms = 5000;      // lock waits (and, for a pool, the wait for a connection)
     std::vector<SchemaPart> schema;  // the modules' tables (modules::schema())
 };
 
 // The statement that creates an xml_store() table called `table` on backend `backend`.
 std::string xml_store_migration(std::string_view backend, std::string_view table);
 
-// The backends compiled in, by name ("sqlite").
+// True for a name made of a-z, 0-9 and _ (a table name a module may choose).
+bool plain_identifier(std::string_view name);
+
+// The backends compiled in, by name ("sqlite", "postgresql").
 const std::vector<std::string_view>& backend_names();
 // Opens (creating and migrating as needed) the backend called `name`; throws
 // std::invalid_argument for an unknown name and StorageError when the database cannot be

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "server/config/config.hpp"
@@ -11,14 +12,32 @@ namespace hongyan::storage {
 namespace sqlite {
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);
 }
+namespace postgresql {
+std::unique_ptr<Backend> make_backend(const BackendOptions& options);
+}
+
+bool plain_identifier(std::string_view name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
+}
 
 const std::vector<std::string_view>& backend_names() {
-    static const std::vector<std::string_view> names = {"sqlite"};
+    static const std::vector<std::string_view> names = {"sqlite", "postgresql"};
     return names;
 }
 
 std::unique_ptr<Backend> open_backend(std::string_view name, const BackendOptions& options) {
     if (name == "sqlite") return sqlite::make_backend(options);
+    if (name == "postgresql") {
+        if (options.postgresql.url.empty())
+            throw std::invalid_argument(
+                "storage.backend is postgresql but storage.postgresql.url is not set");
+        if (!options.postgresql.schema.empty() && !plain_identifier(options.postgresql.schema))
+            throw std::invalid_argument("storage.postgresql.schema '" + options.postgresql.schema +
+                                        "' is not a plain name (a-z, 0-9 and _)");
+        return postgresql::make_backend(options);
+    }
     throw std::invalid_argument("unknown storage backend '" + std::string(name) + "'");
 }
 
@@ -26,6 +45,13 @@ std::unique_ptr<Backend> open_backend(const config::Config& cfg, std::vector<Sch
     BackendOptions o;
     o.sqlite_file = cfg.database_path();
     o.busy_timeout_ms = static_cast<int>(cfg.integer("storage.busy_timeout"));
+    o.postgresql.url = cfg.string("storage.postgresql.url");
+    o.postgresql.schema = cfg.string("storage.postgresql.schema");
+    o.postgresql.pool_size = static_cast<std::size_t>(cfg.integer("storage.postgresql.pool_size"));
+    o.postgresql.connect_timeout_s =
+        static_cast<int>(cfg.integer("storage.postgresql.connect_timeout"));
+    o.postgresql.statement_timeout_ms =
+        static_cast<int>(cfg.integer("storage.postgresql.statement_timeout"));
     o.schema = std::move(schema);
     return open_backend(cfg.string("storage.backend"), o);
 }
@@ -36,6 +62,10 @@ std::string xml_store_migration(std::string_view backend, std::string_view table
                " (username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE, "
                "key TEXT NOT NULL, xml TEXT NOT NULL, PRIMARY KEY (username, key)) "
                "WITHOUT ROWID";
+    if (backend == "postgresql")
+        return "CREATE TABLE IF NOT EXISTS " + std::string(table) +
+               " (username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE, "
+               "key TEXT NOT NULL, xml TEXT NOT NULL, PRIMARY KEY (username, key))";
     throw std::invalid_argument("unknown storage backend '" + std::string(backend) + "'");
 }
 

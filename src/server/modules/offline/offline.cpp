@@ -53,10 +53,13 @@ void written(Host& host, const im::UserPtr& st, std::int64_t id, bool ok) {
     }
     // XEP-0160: removed only once written to the client's connection. Until the delete
     // succeeds (a locked database is retried) the id stays in flight, so the message is
-    // neither lost nor delivered twice.
+    // neither lost nor delivered twice; the state that records it stays loaded till then,
+    // or a login meanwhile would load a fresh one and read the message again.
+    ++st->pins;  // given back by Im::release()
     host.storage->post_retrying("deleting a delivered offline message", [&host, st, id] {
         host.storage->offline().remove(st->user, {id});
         host.im->sequencer().post({st->user}, [st, id] { st->offline_in_flight.erase(id); });
+        host.im->release(st->user);
     });
 }
 

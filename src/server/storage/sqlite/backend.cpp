@@ -33,10 +33,8 @@ class SqliteBackend final : public Backend {
     BlocklistStore& blocklists() override { return blocklists_; }
     DirectoryStore& directory() override { return directory_; }
     XmlStore& xml_store(const std::string& table) override {
-        const bool plain = !table.empty() && std::all_of(table.begin(), table.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-        });
-        if (!plain) throw std::invalid_argument("'" + table + "' is not a table name");
+        if (!plain_identifier(table))
+            throw std::invalid_argument("'" + table + "' is not a table name");
         std::lock_guard lock(xml_mu_);
         auto& s = xml_stores_[table];
         if (!s) s = std::make_unique<SqliteXmlStore>(*db_, table);

@@ -1,5 +1,6 @@
 // The fixture of every store test: each test runs once per backend compiled in
-// (storage::backend_names()), on a fresh database of its own. A store test file per store
+// (storage::backend_names()), on a fresh database of its own (PostgreSQL: a database
+// of its own on the throwaway test server, pg_test_server.hpp). A store test file per store
 // interface; a new backend passes them all before it is used.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <random>
 #include <string>
 
+#include "pg_test_server.hpp"
 #include "server/modules/module.hpp"
 #include "server/storage/backend.hpp"
 
@@ -20,12 +22,15 @@ class BackendTest : public ::testing::TestWithParam<std::string_view> {
     void SetUp() override {
         dir_ = std::filesystem::temp_directory_path() /
                ("hongyan-store-test-" + std::to_string(std::random_device{}()));
+        if (GetParam() == "postgresql") pg_url_ = pg_create_database();
         db_ = open_backend(GetParam(), options());
     }
     // Where the test's database is, with every module's tables.
     BackendOptions options() const {
         BackendOptions o;
         o.sqlite_file = dir_ / "hongyan.db";
+        o.postgresql.url = pg_url_;
+        o.postgresql.pool_size = 2;
         o.busy_timeout_ms = 1000;
         o.schema = modules::schema(GetParam());
         return o;
@@ -38,6 +43,7 @@ class BackendTest : public ::testing::TestWithParam<std::string_view> {
     void TearDown() override {
         db_.reset();
         std::filesystem::remove_all(dir_);
+        if (!pg_url_.empty()) pg_drop_database(pg_url_);
     }
     Backend& db() { return *db_; }
     // An account with throwaway credentials (most stores hold rows of an account).
@@ -52,6 +58,7 @@ class BackendTest : public ::testing::TestWithParam<std::string_view> {
 
   private:
     std::filesystem::path dir_;
+    std::string pg_url_;  // the test's own database, on the postgresql backend
     std::unique_ptr<Backend> db_;
 };
 
