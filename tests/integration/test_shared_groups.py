@@ -4,7 +4,9 @@ asking. Also hongyanctl roster. Changes reach online users as single roster push
 
 from __future__ import annotations
 
+import conftest
 import im_helpers
+import pytest
 from im_helpers import (drain, expect_all, get_roster, is_presence, is_push, items, push_item,
                         roster_query, set_item)
 from xmpp_raw import stanza_error_condition, to_str
@@ -65,6 +67,25 @@ def test_new_accounts_are_pushed_to_online_users(start_server):
     assert server.ctl("user", "del", "viactl").returncode == 0
     push = s1.wait_for(is_push("viactl@localhost"), timeout=5)
     assert push_item(push)[1]["subscription"] == "remove"
+
+
+@pytest.mark.skipif(conftest.BACKEND != "postgresql",
+                    reason="only PostgreSQL tells the server of feed changes (LISTEN/NOTIFY)")
+def test_changes_by_hongyanctl_arrive_without_polling_on_postgresql(start_server):
+    """docs/storage.md, "The directory feed": on PostgreSQL the feed's triggers NOTIFY
+    the server, so with the poll an hour apart a change made by hongyanctl still reaches
+    an online user (the push is what the timer would otherwise have sent)."""
+    server = start_server(EVERYONE, shared_groups__poll_interval=3600000)
+    server.add_user("u1", "u1-password")
+    s1 = online(server, "u1")
+    drain(s1)
+    assert server.ctl("user", "add", "viactl", "-p", "viactl-password").returncode == 0
+    push = s1.wait_for(is_push("viactl@localhost"), timeout=10)
+    assert push_item(push)[1]["subscription"] == "both"
+    assert server.ctl("group", "create", "team").returncode == 0
+    assert server.ctl("group", "add", "team", "u1", "viactl").returncode == 0
+    push = s1.wait_for(lambda e: is_push("viactl@localhost")(e)
+                       and "team" in push_item(e)[1]["groups"], timeout=10)
 
 
 def test_new_user_sees_everyone(start_server):

@@ -259,6 +259,12 @@ const std::vector<KeySpec>& schema() {
          "Shared-group changes kept in memory so that a versioned roster fetch gets only what "
          "changed; a client further behind gets its whole roster.",
          100, 100000000},
+        {"shared_groups.poll_interval", ValueType::integer, std::int64_t{1000},
+         "Milliseconds between looks at the directory feed, through which accounts and group "
+         "changes made by others (hongyanctl, another server on the same database) reach "
+         "online users. PostgreSQL also notifies at once (LISTEN/NOTIFY), so there this is "
+         "only the fallback.",
+         50, 3600000},
     };
     // Every compiled module's own keys, and the choices of modules.disabled: the module
     // list (src/server/modules/modules.cmake) is the one place either is declared.

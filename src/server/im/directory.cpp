@@ -34,6 +34,9 @@ void Im::start() {
             shared_.reset(everyone_, std::move(accounts), dir.groups(), seq, std::move(history));
             poll_timer_ = std::make_unique<asio::steady_timer>(storage_.executor());
             schedule_poll();
+            // A backend that can say when the feed moved (PostgreSQL's NOTIFY) makes
+            // changes by others arrive at once; the poll stays for what it misses.
+            watch_ = storage_.backend().watch_directory([this] { poke(); });
             done.set_value();
         } catch (...) {
             done.set_exception(std::current_exception());
@@ -50,6 +53,7 @@ void Im::stop() {
         done.set_value();
     });
     done.get_future().get();
+    watch_.reset();  // joins its thread: no poke() after this
     // Jobs in flight finish (they may post more); whatever comes after is dropped.
     seq_.drain();
     seq_.stop();
@@ -72,13 +76,16 @@ asio::awaitable<void> Im::sync_directory() {
 
 void Im::schedule_poll() {
     if (stopping_) return;
-    poll_timer_->expires_after(std::chrono::seconds(1));
+    poll_timer_->expires_after(poll_interval_);
     poll_timer_->async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
         try {
             auto& dir = storage_.directory();
             if (dir.last_event() > feed_seq_.load()) poke();
-            if (++polls_ % 3600 == 0) dir.prune_events(2 * shared_log_limit_);
+            // About once an hour.
+            const auto hourly = std::max<std::uint64_t>(
+                1, 3600000 / static_cast<std::uint64_t>(poll_interval_.count()));
+            if (++polls_ % hourly == 0) dir.prune_events(2 * shared_log_limit_);
         } catch (const std::exception& e) {
             spdlog::error("directory feed: {}", e.what());
         }

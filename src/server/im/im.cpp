@@ -37,6 +37,7 @@ Im::Im(ServerContext& server, Host& host)
     everyone_ = c.string("shared_groups.everyone");
     shared_log_limit_ = static_cast<std::size_t>(c.integer("shared_groups.change_log"));
     shared_.set_log_limit(shared_log_limit_);
+    poll_interval_ = std::chrono::milliseconds(c.integer("shared_groups.poll_interval"));
 }
 
 Im::~Im() = default;

@@ -31,7 +31,8 @@ struct ServerContext;
 struct Host;
 namespace storage {
 class Storage;
-}
+struct FeedWatch;
+}  // namespace storage
 namespace c2s {
 class ClientSession;
 class BulkSource;
@@ -188,6 +189,8 @@ class Im {
     // Storage thread only: the poll timer.
     std::uint64_t polls_ = 0;
     std::unique_ptr<boost::asio::steady_timer> poll_timer_;
+    std::chrono::milliseconds poll_interval_{1000};  // shared_groups.poll_interval
+    std::unique_ptr<storage::FeedWatch> watch_;      // the backend's feed notifications
     bool stopping_ = false;
 
     // -- in a job holding the user's key (or a barrier) --

@@ -25,6 +25,11 @@ class Config;
 
 namespace hongyan::storage {
 
+// What Backend::watch_directory() returns: watching ends when it is destroyed.
+struct FeedWatch {
+    virtual ~FeedWatch() = default;
+};
+
 class Backend {
   public:
     virtual ~Backend() = default;
@@ -45,6 +50,13 @@ class Backend {
     virtual void transaction(const std::function<void()>& f) = 0;
     // How long a write waits for a lock another process holds (milliseconds).
     virtual void set_busy_timeout(int ms) = 0;
+    // Calls `changed` (on a thread of the backend's) soon after anyone appends to the
+    // directory feed, for as long as the returned handle lives; null when the backend
+    // cannot tell (SQLite: the server polls the feed, shared_groups.poll_interval).
+    virtual std::unique_ptr<FeedWatch> watch_directory(std::function<void()> changed) {
+        (void)changed;
+        return nullptr;
+    }
     // How many calls the backend runs at once (SQLite: its one connection; a pool: its
     // size). The IM workers default to this many threads: more would only wait for it.
     virtual std::size_t parallel_calls() const = 0;

@@ -1,14 +1,18 @@
 // The PostgreSQL backend: every store over a pool of connections (storage.postgresql.*).
 // The schema has the same versions as SQLite's (sqlite/account_store.cpp), written for
 // PostgreSQL; the directory feed is filled by triggers as there, each of which also sends
-// NOTIFY hongyan_directory.
+// NOTIFY hongyan_directory, which watch_directory() listens to.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "server/storage/backend.hpp"
 #include "server/storage/postgresql/connection.hpp"
@@ -625,6 +629,40 @@ class PgDirectoryStore final : public DirectoryStore {
     Pool& pool_;
 };
 
+// LISTEN hongyan_directory on a connection of its own, on a thread of its own; reconnects
+// after a second when the database goes away (the poll covers the gap).
+class DirectoryWatch final : public FeedWatch {
+  public:
+    DirectoryWatch(ConnectOptions o, std::function<void()> changed)
+        : options_(std::move(o)), changed_(std::move(changed)), thread_([this] { run(); }) {}
+    ~DirectoryWatch() override {
+        stop_ = true;
+        thread_.join();
+    }
+
+  private:
+    void run() {
+        while (!stop_) {
+            try {
+                Connection c(options_);
+                c.exec("LISTEN hongyan_directory");
+                while (!stop_)
+                    if (!c.wait_for_notifications(std::chrono::milliseconds(200)).empty())
+                        changed_();
+            } catch (const std::exception& e) {
+                spdlog::warn("directory feed notifications: {}; listening again in 1 s", e.what());
+                for (int i = 0; i < 5 && !stop_; ++i)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            }
+        }
+    }
+
+    ConnectOptions options_;
+    std::function<void()> changed_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;  // last: starts once the rest is set
+};
+
 ConnectOptions connect_options(const BackendOptions& o) {
     ConnectOptions c;
     c.url = o.postgresql.url;
@@ -664,6 +702,9 @@ class PgBackend final : public Backend {
     void transaction(const std::function<void()>& f) override { pool_.transaction(f); }
     void set_busy_timeout(int ms) override { pool_.set_lock_timeout(ms); }
     std::size_t parallel_calls() const override { return pool_.size(); }
+    std::unique_ptr<FeedWatch> watch_directory(std::function<void()> changed) override {
+        return std::make_unique<DirectoryWatch>(pool_.options(), std::move(changed));
+    }
 
   private:
     Pool pool_;
