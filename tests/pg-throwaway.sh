@@ -5,6 +5,7 @@
 #                                     only on a Unix socket in DIR; prints its URL (of the
 #                                     database "postgres") and writes it to DIR/url
 #   tests/pg-throwaway.sh stop DIR    stop it and remove DIR
+#   tests/pg-throwaway.sh halt DIR    stop it, keeping DIR (start brings it back)
 #   tests/pg-throwaway.sh url DIR     the URL again
 #
 # Debian's PostgreSQL server binaries (package postgresql-15) are found under
@@ -14,7 +15,7 @@
 set -euo pipefail
 
 cmd=${1:-} dir=${2:-}
-[[ -n $cmd && -n $dir ]] || { echo "usage: $0 start|stop|url DIR" >&2; exit 2; }
+[[ -n $cmd && -n $dir ]] || { echo "usage: $0 start|stop|halt|url DIR" >&2; exit 2; }
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 [[ -x $bin/initdb ]] || {
@@ -60,12 +61,16 @@ stop)
     fi
     rm -rf "$dir"
     ;;
+halt)
+    dir=$(cd "$dir" && pwd)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
 url)
     dir=$(cd "$dir" && pwd)
     url
     ;;
 *)
-    echo "usage: $0 start|stop|url DIR" >&2
+    echo "usage: $0 start|stop|halt|url DIR" >&2
     exit 2
     ;;
 esac

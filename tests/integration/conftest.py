@@ -62,6 +62,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def reserve_port() -> socket.socket:
+    """A free port, held by a bound (not listening) socket with SO_REUSEPORT for as long as
+    the socket is open. hongyand listens with SO_REUSEPORT (one acceptor per I/O thread),
+    so it can bind the port beside it; and no other test's server can be handed the same
+    port meanwhile: two servers sharing a port would each get some of the other's
+    connections."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
 def run_ctl(*args: str, data_dir: Optional[Path] = None, input: Optional[str] = None,
             timeout: float = 20.0) -> subprocess.CompletedProcess:
     cmd = [HONGYANCTL]
@@ -83,11 +95,9 @@ class Server:
     def __init__(self, data_dir: Path, overrides: dict[str, Any],
                  wrap: Optional[list[str]] = None, config: Optional[str] = None) -> None:
         self.data_dir = data_dir
-        ports: set[int] = set()
-        while len(ports) < 5:
-            ports.add(free_port())
+        self._reserved = [reserve_port() for _ in range(5)]
         (self.port, self.tls_port, self.http_port, self.https_port,
-         self.component_port) = sorted(ports)
+         self.component_port) = sorted(r.getsockname()[1] for r in self._reserved)
         n = 0
         while (data_dir.parent / f"{data_dir.name}.{n}.log").exists():
             n += 1
@@ -204,7 +214,10 @@ class Server:
     # ----- administration -----
 
     def ctl(self, *args: str, input: Optional[str] = None) -> subprocess.CompletedProcess:
-        return run_ctl(*self.config_args, *args, data_dir=self.data_dir, input=input)
+        # The server's own storage settings (a test may choose a database of its own).
+        storage = [a for k, v in self.settings.items() if k.startswith("storage.")
+                   for a in ("--set", f"{k}={v}")]
+        return run_ctl(*self.config_args, *storage, *args, data_dir=self.data_dir, input=input)
 
     def add_user(self, user: str, password: str) -> None:
         r = self.ctl("user", "add", user, "-p", password)
@@ -244,6 +257,8 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
                 self.returncode = -9
+            for r in self._reserved:  # the ports are free for others now
+                r.close()
             self.log_file.close()
         return self.returncode
 

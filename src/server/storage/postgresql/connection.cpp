@@ -111,11 +111,12 @@ void Connection::set_lock_timeout(int ms) {
 }
 
 void Connection::fail(PGresult* r, std::string_view what) {
-    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    const char* field = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    const std::string state = field ? field : "";  // before PQclear() frees it
     std::string message = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
     if (r) PQclear(r);
     const bool lost = PQstatus(conn_) != CONNECTION_OK;
-    throw Error(kind_of(state ? state : ""),
+    throw Error(kind_of(state),
                 "postgresql: " + message + " in: " + std::string(what.substr(0, 200)), lost);
 }
 
