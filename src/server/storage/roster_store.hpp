@@ -35,6 +35,11 @@ struct RosterItem {
     std::string request;   // the pending inbound subscribe stanza, redelivered at login
 };
 
+// How both SQL backends keep an item's groups in one column: joined with U+001F, which
+// XML text cannot hold.
+std::string join_groups(const std::vector<std::string>& groups);
+std::vector<std::string> split_groups(const std::string& column);
+
 class RosterStore {
   public:
     virtual ~RosterStore() = default;

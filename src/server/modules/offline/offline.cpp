@@ -55,11 +55,14 @@ void written(Host& host, const im::UserPtr& st, std::int64_t id, bool ok) {
     // succeeds (a locked database is retried) the id stays in flight, so the message is
     // neither lost nor delivered twice; the state that records it stays loaded till then,
     // or a login meanwhile would load a fresh one and read the message again.
-    ++st->pins;  // given back by Im::release()
-    host.storage->post_retrying("deleting a delivered offline message", [&host, st, id] {
-        host.storage->offline().remove(st->user, {id});
-        host.im->sequencer().post({st->user}, [st, id] { st->offline_in_flight.erase(id); });
-        host.im->release(st->user);
+    // (The cached state: the one `st` was may have gone with the session that took it.)
+    auto held = host.im->state(st->user);
+    held->offline_in_flight.insert(id);
+    ++held->pins;  // given back by Im::release()
+    host.storage->post_retrying("deleting a delivered offline message", [&host, held, id] {
+        host.storage->offline().remove(held->user, {id});
+        host.im->sequencer().post({held->user}, [held, id] { held->offline_in_flight.erase(id); });
+        host.im->release(held->user);
     });
 }
 

@@ -184,32 +184,6 @@ std::int64_t now_seconds() {
         .count();
 }
 
-// Group names come from XML text, which cannot hold U+001F: it separates them (as in
-// the SQLite backend, so that a migrated database reads the same).
-constexpr char kGroupSep = '\x1f';
-
-std::string join_groups(const std::vector<std::string>& groups) {
-    std::string out;
-    for (const auto& g : groups) {
-        if (!out.empty()) out += kGroupSep;
-        out += g;
-    }
-    return out;
-}
-
-std::vector<std::string> split_groups(const std::string& s) {
-    std::vector<std::string> out;
-    if (s.empty()) return out;
-    std::size_t start = 0;
-    while (true) {
-        auto pos = s.find(kGroupSep, start);
-        out.push_back(s.substr(start, pos - start));
-        if (pos == std::string::npos) break;
-        start = pos + 1;
-    }
-    return out;
-}
-
 std::vector<std::string> column(const Result& r) {
     std::vector<std::string> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
