@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <iostream>
 
 #include "server/cli_common.hpp"
 #include "server/modules/module.hpp"
 #include "server/net/tls.hpp"
+#include "server/storage/copy.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/jid.hpp"
 
@@ -107,10 +110,111 @@ int roster_command(hongyan::storage::Storage& storage, const std::string& user, 
     return 0;
 }
 
+// Progress of a copy on stderr: a bar redrawn in place on a terminal, one line per
+// finished step otherwise (a log, a pipe).
+class CopyProgressPrinter final : public hongyan::storage::CopyProgress {
+  public:
+    void start(const std::string& what, std::int64_t total) override {
+        what_ = what;
+        total_ = total;
+        done_ = 0;
+        drawn_ = {};
+        if (tty_) draw();
+    }
+    void advance(std::int64_t done) override {
+        done_ = done;
+        if (tty_ && std::chrono::steady_clock::now() - drawn_ > std::chrono::milliseconds(100))
+            draw();
+    }
+    void finish() override {
+        if (tty_) {
+            draw();
+            std::fputc('\n', stderr);
+        } else {
+            std::fprintf(stderr, "%s: %lld\n", what_.c_str(), static_cast<long long>(done_));
+        }
+    }
+
+  private:
+    void draw() {
+        constexpr int width = 30;
+        const double part = total_ > 0 ? std::min(1.0, static_cast<double>(done_) / total_) : 1.0;
+        const int filled = static_cast<int>(part * width);
+        std::fprintf(stderr, "\r%-32s [%s%s] %3d%%  %lld/%lld", what_.c_str(),
+                     std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                     std::string(static_cast<std::size_t>(width - filled), ' ').c_str(),
+                     static_cast<int>(part * 100), static_cast<long long>(done_),
+                     static_cast<long long>(total_));
+        std::fflush(stderr);
+        drawn_ = std::chrono::steady_clock::now();
+    }
+
+    bool tty_ = isatty(STDERR_FILENO) != 0;
+    std::string what_;
+    std::int64_t total_ = 0, done_ = 0;
+    std::chrono::steady_clock::time_point drawn_{};
+};
+
+// The verification table on stdout; false when a table differs.
+bool print_checks(const std::vector<hongyan::storage::TableCheck>& checks) {
+    using hongyan::storage::checksum_hex;
+    std::printf("%-28s %10s  %-16s  %s\n", "table", "rows", "checksum", "");
+    bool all = true;
+    std::int64_t rows = 0;
+    for (const auto& c : checks) {
+        rows += c.source_rows;
+        if (c.ok()) {
+            std::printf("%-28s %10lld  %s  ok\n", c.table.c_str(),
+                        static_cast<long long>(c.source_rows), checksum_hex(c.source_sum).c_str());
+        } else {
+            all = false;
+            std::printf("%-28s %10lld  %s  DIFFERS: the copy has %lld rows, checksum %s\n",
+                        c.table.c_str(), static_cast<long long>(c.source_rows),
+                        checksum_hex(c.source_sum).c_str(), static_cast<long long>(c.target_rows),
+                        checksum_hex(c.target_sum).c_str());
+        }
+    }
+    std::printf("%s: %zu tables, %lld rows\n", all ? "verified" : "VERIFICATION FAILED",
+                checks.size(), static_cast<long long>(rows));
+    return all;
+}
+
+// The database `--to` names: postgresql://... (or postgres://) or sqlite:FILE.
+std::unique_ptr<hongyan::storage::Backend> open_target(const std::string& to,
+                                                       const std::string& schema,
+                                                       const hongyan::config::Config& cfg) {
+    hongyan::storage::BackendOptions o;
+    o.busy_timeout_ms = static_cast<int>(cfg.integer("storage.busy_timeout"));
+    if (to.starts_with("postgresql://") || to.starts_with("postgres://")) {
+        o.postgresql.url = to;
+        o.postgresql.schema = schema;
+        o.postgresql.pool_size = 2;
+        o.postgresql.connect_timeout_s =
+            static_cast<int>(cfg.integer("storage.postgresql.connect_timeout"));
+        o.schema = hongyan::modules::schema("postgresql");
+        return hongyan::storage::open_backend("postgresql", o);
+    }
+    if (to.starts_with("sqlite:") && to.size() > 7) {
+        o.sqlite_file = to.substr(7);
+        if (std::filesystem::exists(o.sqlite_file))
+            throw Failure(o.sqlite_file.string() +
+                          " already exists (migrate into a new file or an empty PostgreSQL "
+                          "database)");
+        o.schema = hongyan::modules::schema("sqlite");
+        return hongyan::storage::open_backend("sqlite", o);
+    }
+    throw Failure(
+        "--to must be a PostgreSQL URL (postgresql://user@host/database) or "
+        "sqlite:FILE, not '" +
+        to + "'");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"hongyanctl — manage a Hongyan XMPP server (users, certificates, configuration)"};
+    CLI::App app{
+        "hongyanctl — manage a Hongyan XMPP server (users, groups, database, certificates, "
+        "configuration)"};
     app.require_subcommand(1);
     hongyan::ConfigOptions opts;
     opts.add_to(app);
@@ -177,12 +281,31 @@ int main(int argc, char** argv) {
     bool force = false;
     gen->add_flag("-f,--force", force, "Replace an existing certificate");
 
+    auto* db = app.add_subcommand("db", "The database: move it to another backend, back it up")
+                   ->require_subcommand(1);
+    std::string to, pg_schema, file;
+    auto* migrate = db->add_subcommand(
+        "migrate", "Copy every table into an empty database (a PostgreSQL one, say) and verify it");
+    migrate
+        ->add_option("--to", to,
+                     "The target: postgresql://user@host/database (libpq URL) or sqlite:FILE")
+        ->required();
+    migrate->add_option("--schema", pg_schema,
+                        "PostgreSQL schema of the tables (storage.postgresql.schema)");
+    auto* backup = db->add_subcommand(
+        "backup", "Write a backup file (a SQLite database; the server may keep running)");
+    backup->add_option("file", file, "The backup file to create")->required();
+    auto* restore = db->add_subcommand(
+        "restore", "Copy a backup file into the configured database, which must be empty");
+    restore->add_option("file", file, "A file made by hongyanctl db backup")->required();
+
     auto* config = app.add_subcommand("config", "Configuration")->require_subcommand(1);
     auto* check = config->add_subcommand("check", "Validate the configuration and print it");
 
     // --config and --set may come anywhere, before or after the subcommand.
-    for (CLI::App* sub : {user, add, del, passwd, list, roster, r_list, r_add, r_remove, group,
-                          g_create, g_delete, g_add, g_remove, g_list, cert, gen, config, check})
+    for (CLI::App* sub : {user,     add,    del,      passwd,   list,  roster,   r_list, r_add,
+                          r_remove, group,  g_create, g_delete, g_add, g_remove, g_list, db,
+                          migrate,  backup, restore,  cert,     gen,   config,   check})
         sub->fallthrough();
     CLI11_PARSE(app, argc, argv);
 
@@ -218,6 +341,27 @@ int main(int argc, char** argv) {
         }
         hongyan::storage::Storage storage(cfg,
                                           hongyan::modules::schema(cfg.string("storage.backend")));
+        if (db->parsed()) {
+            CopyProgressPrinter progress;
+            namespace st = hongyan::storage;
+            std::vector<st::TableCheck> checks;
+            if (migrate->parsed()) {
+                auto target = open_target(to, pg_schema, cfg);
+                checks = st::copy_database(storage.backend(), *target, progress);
+            } else if (backup->parsed()) {
+                checks = st::backup(storage.backend(), file, hongyan::modules::schema("sqlite"),
+                                    progress);
+            } else {
+                checks = st::restore(file, storage.backend(), hongyan::modules::schema("sqlite"),
+                                     progress);
+            }
+            if (!print_checks(checks)) return 1;
+            if (migrate->parsed() && to.starts_with("postgres"))
+                std::cout << "to run on it: set storage.backend = \"postgresql\" and "
+                             "storage.postgresql.url (and storage.postgresql.schema, if you "
+                             "gave --schema) in the configuration, then restart hongyand\n";
+            return 0;
+        }
         auto& accounts = storage.accounts();
         const int iterations = static_cast<int>(cfg.integer("auth.scram_iterations"));
         const auto min_len = static_cast<std::size_t>(cfg.integer("register.min_password_length"));

@@ -17,6 +17,7 @@
 #include "server/storage/directory_store.hpp"
 #include "server/storage/offline_store.hpp"
 #include "server/storage/roster_store.hpp"
+#include "server/storage/table_access.hpp"
 #include "server/storage/xml_store.hpp"
 
 namespace hongyan::config {
@@ -60,6 +61,8 @@ class Backend {
     // How many calls the backend runs at once (SQLite: its one connection; a pool: its
     // size). The IM workers default to this many threads: more would only wait for it.
     virtual std::size_t parallel_calls() const = 0;
+    // Every table row by row, for copying the whole database (storage/copy.hpp).
+    virtual TableAccess& tables() = 0;
 };
 
 // Tables a module brings (Module::migrations()): its migrations for one backend, applied

@@ -16,6 +16,7 @@
 
 #include "server/storage/backend.hpp"
 #include "server/storage/postgresql/connection.hpp"
+#include "server/storage/postgresql/tables.hpp"
 
 namespace hongyan::storage::postgresql {
 
@@ -655,7 +656,8 @@ class PgBackend final : public Backend {
           rosters_(pool_),
           offline_(pool_),
           blocklists_(pool_),
-          directory_(pool_) {
+          directory_(pool_),
+          tables_(pool_) {
         migrate(pool_);
         for (const auto& part : o.schema) migrate_part(pool_, part);
     }
@@ -679,6 +681,7 @@ class PgBackend final : public Backend {
     std::unique_ptr<FeedWatch> watch_directory(std::function<void()> changed) override {
         return std::make_unique<DirectoryWatch>(pool_.options(), std::move(changed));
     }
+    TableAccess& tables() override { return tables_; }
 
   private:
     Pool pool_;
@@ -687,6 +690,7 @@ class PgBackend final : public Backend {
     PgOfflineStore offline_;
     PgBlocklistStore blocklists_;
     PgDirectoryStore directory_;
+    PgTables tables_;
     std::mutex xml_mu_;
     std::map<std::string, std::unique_ptr<PgXmlStore>, std::less<>> xml_stores_;
 };

@@ -136,7 +136,7 @@ Result Connection::query(std::string_view sql, const std::vector<Param>& params)
     lengths.reserve(params.size());
     formats.reserve(params.size());
     for (const auto& p : params) {
-        values.push_back(p.value.data());
+        values.push_back(p.is_null ? nullptr : p.value.data());
         lengths.push_back(static_cast<int>(p.value.size()));
         formats.push_back(p.binary ? 1 : 0);
     }
@@ -147,12 +147,12 @@ Result Connection::query(std::string_view sql, const std::vector<Param>& params)
     return Result(r);
 }
 
-void Connection::exec(std::string_view sql) {
+Result Connection::exec(std::string_view sql) {
     std::string s(sql);
     PGresult* r = PQexec(conn_, s.c_str());
     const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(r, sql);
-    PQclear(r);
+    return Result(r);
 }
 
 void Connection::reset() {
@@ -246,7 +246,7 @@ void Pool::set_lock_timeout(int ms) {
     options_.lock_timeout_ms = ms;
 }
 
-void Pool::transaction(const std::function<void()>& f) {
+void Pool::transaction(const std::function<void()>& f, const char* begin) {
     if (current()) {
         f();  // part of the transaction already open on this thread
         return;
@@ -262,11 +262,11 @@ void Pool::transaction(const std::function<void()>& f) {
         }
     } done{this, c};
     try {
-        c->exec("BEGIN");
+        c->exec(begin);
     } catch (const Error& e) {
         if (!e.connection_lost()) throw;
         c->reset();  // nothing ran yet: a fresh connection may begin
-        c->exec("BEGIN");
+        c->exec(begin);
     }
     try {
         f();

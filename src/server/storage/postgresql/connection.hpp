@@ -49,9 +49,15 @@ struct Param {
     template <class I, class = std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>>>
     Param(I v) : value(std::to_string(v)) {}
     Param(bool v) : value(v ? "true" : "false") {}
+    static Param null() {
+        Param p("");
+        p.is_null = true;
+        return p;
+    }
 
     std::string value;
     bool binary = false;
+    bool is_null = false;
 };
 
 class Result {
@@ -95,8 +101,8 @@ class Connection {
         return query(sql, std::vector<Param>{Param(args)...});
     }
     // Runs fixed SQL without parameters (transaction control, migrations: several
-    // statements at once).
-    void exec(std::string_view sql);
+    // statements at once, cursors); the last statement's result.
+    Result exec(std::string_view sql);
     void set_lock_timeout(int ms);
     int lock_timeout() const { return lock_timeout_ms_; }
 
@@ -133,8 +139,9 @@ class Pool {
     template <class F>
     auto with(F f) -> decltype(f(std::declval<Connection&>()));
     // Runs f() in one transaction: committed when it returns, rolled back when it throws.
-    // Nested calls on the same thread join the outer transaction.
-    void transaction(const std::function<void()>& f);
+    // Nested calls on the same thread join the outer transaction. `begin` starts it
+    // (a read-only snapshot: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").
+    void transaction(const std::function<void()>& f, const char* begin = "BEGIN");
 
     std::size_t size() const { return size_; }
     void set_lock_timeout(int ms);

@@ -46,6 +46,11 @@ Statement& Statement::bind(int i, std::int64_t v) {
     return *this;
 }
 
+Statement& Statement::bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+}
+
 bool Statement::step() {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;

@@ -9,6 +9,7 @@
 #include "server/storage/sqlite/account_store.hpp"
 #include "server/storage/sqlite/database.hpp"
 #include "server/storage/sqlite/im_stores.hpp"
+#include "server/storage/sqlite/tables.hpp"
 
 namespace hongyan::storage::sqlite {
 
@@ -22,7 +23,8 @@ class SqliteBackend final : public Backend {
           rosters_(*db_),
           offline_(*db_),
           blocklists_(*db_),
-          directory_(*db_) {
+          directory_(*db_),
+          tables_(*db_) {
         db_->set_busy_timeout(o.busy_timeout_ms);
         for (const auto& part : o.schema) db_->migrate_part(part.owner, part.migrations);
     }
@@ -43,6 +45,8 @@ class SqliteBackend final : public Backend {
     void transaction(const std::function<void()>& f) override { db_->transaction(f); }
     void set_busy_timeout(int ms) override { db_->set_busy_timeout(ms); }
     std::size_t parallel_calls() const override { return 1; }  // calls take the one connection
+    TableAccess& tables() override { return tables_; }
+    Database& database() { return *db_; }
 
   private:
     static std::unique_ptr<Database> open(const std::filesystem::path& file) {
@@ -55,11 +59,17 @@ class SqliteBackend final : public Backend {
     SqliteOfflineStore offline_;
     SqliteBlocklistStore blocklists_;
     SqliteDirectoryStore directory_;
+    SqliteTables tables_;
     std::mutex xml_mu_;
     std::map<std::string, std::unique_ptr<SqliteXmlStore>, std::less<>> xml_stores_;
 };
 
 }  // namespace
+
+Database* database_of(Backend& backend) {
+    auto* b = dynamic_cast<SqliteBackend*>(&backend);
+    return b ? &b->database() : nullptr;
+}
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
     return std::make_unique<SqliteBackend>(options);

@@ -33,12 +33,14 @@ class Statement {
     Statement& bind(int i, std::string_view text);
     Statement& bind_blob(int i, std::string_view bytes);
     Statement& bind(int i, std::int64_t v);
+    Statement& bind_null(int i);
     // True while there is a row.
     bool step();
     void reset();
     std::string text(int col) const;
     std::string blob(int col) const;
     std::int64_t integer(int col) const;
+    int type(int col) const { return sqlite3_column_type(stmt_, col); }  // SQLITE_INTEGER, ...
 
   private:
     sqlite3* db_;
