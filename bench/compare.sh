@@ -12,7 +12,11 @@
 #      WINDOW in flight per sender: delivered messages/s at saturation), paced (RATE
 #      messages/s in all: latency under a steady load), roster (bench0's roster filled to
 #      ROSTER_ITEMS, then ROSTER_FETCHES roster gets, one after another).
-#   5. everyone (hongyand only, not in the default SCENARIOS): for each N in EVERYONE_USERS,
+#   5. offline (hongyand and hongyand-pg): PAIRS senders each send OFFLINE_MESSAGES chat
+#      messages to a receiver who is offline, OFFLINE_WINDOW per ping, so offline storage is
+#      in the path of every message (stored/s); then the receivers come online and take
+#      them (delivered/s).
+#   6. everyone (hongyand only, not in the default SCENARIOS): for each N in EVERYONE_USERS,
 #      a fresh server with shared_groups.everyone on a data directory of its own with N
 #      accounts; EVERYONE_ONLINE of them log in, then a versioned roster get, EVERYONE_REGS
 #      registrations and one more login (see src/tools/bench/everyone.cpp).
@@ -36,7 +40,10 @@
 #   ROSTER_ITEMS [1000]  roster size                 ROSTER_FETCHES [200]     roster gets
 #   EVERYONE_USERS ["1000 10000"]  accounts per everyone run   EVERYONE_ONLINE [999]   online
 #   EVERYONE_REGS [10]   registrations while online  EVERYONE_CONCURRENCY [10]  logins at once
+#   OFFLINE_MESSAGES [100]  offline messages per receiver   OFFLINE_WINDOW [20]  per ping
 #   SERVERS ["hongyand prosody ejabberd"]              BASE_PORT [35222]
+#            hongyand-pg is hongyand on PostgreSQL: a throwaway server of the script's own
+#            (tests/pg-throwaway.sh), one database for the whole run
 #   HONGYAND [build/hongyand, or build-clang/hongyand when build/ is a GCC 12 build]
 #   BENCH [hongyan-bench beside HONGYAND, else build-bench/hongyan-bench]
 #   KEEP [0]             1 keeps the temporary directory (configs, logs, results.log)
@@ -44,6 +51,7 @@
 # Quick check: N=500 USERS=50 PAIRS=20 DURATION=5 HOLD=3 SETTLE=2 ROSTER_FETCHES=20 bench/compare.sh
 # Messaging only: SCENARIOS="chat paced roster" bench/compare.sh
 # Everyone group: SCENARIOS=everyone SERVERS=hongyand bench/compare.sh
+# SQLite against PostgreSQL: SERVERS="hongyand hongyand-pg" SCENARIOS="login-rate chat offline roster" bench/compare.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -67,6 +75,8 @@ EVERYONE_USERS=${EVERYONE_USERS:-"1000 10000"}
 EVERYONE_ONLINE=${EVERYONE_ONLINE:-999}
 EVERYONE_REGS=${EVERYONE_REGS:-10}
 EVERYONE_CONCURRENCY=${EVERYONE_CONCURRENCY:-10}
+OFFLINE_MESSAGES=${OFFLINE_MESSAGES:-100}
+OFFLINE_WINDOW=${OFFLINE_WINDOW:-20}
 SERVERS=${SERVERS:-"hongyand prosody ejabberd"}
 BASE_PORT=${BASE_PORT:-35222}
 KEEP=${KEEP:-0}
@@ -97,12 +107,12 @@ fi
 [[ -x $BENCH ]] || die "no load generator at $BENCH (cmake --build build-bench --target hongyan-bench)"
 for sc in $SCENARIOS; do
     case $sc in
-        idle | login-rate | chat | paced | roster | everyone) ;;
+        idle | login-rate | chat | paced | offline | roster | everyone) ;;
         *) die "unknown scenario '$sc'" ;;
     esac
 done
 wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
-if (wants chat || wants paced) && ((2 * PAIRS > USERS)); then
+if (wants chat || wants paced || wants offline) && ((2 * PAIRS > USERS)); then
     die "PAIRS=$PAIRS pairs need $((2 * PAIRS)) accounts; USERS is $USERS"
 fi
 for n in $EVERYONE_USERS; do
@@ -113,6 +123,10 @@ done
 for s in $SERVERS; do
     case $s in
         hongyand) [[ -x $HONGYAND ]] || die "no hongyand at $HONGYAND" ;;
+        hongyand-pg)
+            [[ -x $HONGYAND ]] || die "no hongyand at $HONGYAND"
+            ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "no PostgreSQL server (apt-get install postgresql-15)"
+            ;;
         prosody) command -v prosody >/dev/null || die "prosody is not installed" ;;
         ejabberd) command -v ejabberdctl >/dev/null || die "ejabberd is not installed" ;;
         *) die "unknown server '$s'" ;;
@@ -123,6 +137,7 @@ WORK=$(mktemp -d /tmp/hongyan-compare.XXXXXX)
 chmod 755 "$WORK"  # ejabberd runs as its own user and must reach its directory
 RESULTS=$WORK/results.log
 : >"$RESULTS"
+PG_DIR=$WORK/pg    # hongyand-pg's PostgreSQL server, started at its first use
 SERVER_PID=""      # the process we started (waited for at the end)
 MEASURE_PID=""     # the process whose memory and CPU are measured
 
@@ -157,6 +172,7 @@ stop_server() {
 
 cleanup() {
     stop_server
+    if [[ -f $PG_DIR/url ]]; then "$ROOT/tests/pg-throwaway.sh" stop "$PG_DIR" >/dev/null 2>&1 || true; fi
     if [[ $KEEP == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -194,9 +210,11 @@ cat "$CERT" "$KEY" >"$WORK/cert-key.pem"
 chmod 644 "$KEY" "$WORK/cert-key.pem"
 
 # --- hongyand ----------------------------------------------------------------------------
-# HONGYAND_DATA: another data directory; HONGYAND_EXTRA: more --set flags (one string).
+# HONGYAND_DATA: another data directory; HONGYAND_EXTRA: more --set flags (one string);
+# HONGYAND_DIR: where its binary copy and log go.
 start_hongyand() {  # mode: plain (TLS optional) or tls (TLS required)
-    local dir=$WORK/hongyand require_tls=true data=${HONGYAND_DATA:-$WORK/hongyand/data}
+    local dir=${HONGYAND_DIR:-$WORK/hongyand} require_tls=true
+    local data=${HONGYAND_DATA:-$dir/data}
     local extra=()
     [[ $1 == plain ]] && require_tls=false
     [[ -n ${HONGYAND_EXTRA:-} ]] && read -ra extra <<<"$HONGYAND_EXTRA"
@@ -211,6 +229,22 @@ start_hongyand() {  # mode: plain (TLS optional) or tls (TLS required)
         --set c2s.require_tls=$require_tls "${extra[@]}") >>"$dir/server.log" 2>&1 &
     SERVER_PID=$! MEASURE_PID=$!
     wait_for_port $PORT "$dir/server.log"
+}
+
+# --- hongyand on PostgreSQL ---------------------------------------------------------------
+# PostgreSQL keeps its crash safety (fsync) and, like SQLite in WAL mode with
+# synchronous=NORMAL, does not wait for the disk at each commit (synchronous_commit=off):
+# both may lose the last commits in a power cut, neither corrupts.
+start_hongyand-pg() {  # mode, as start_hongyand
+    if [[ ! -f $PG_DIR/url ]]; then
+        PG_SETTINGS="-c synchronous_commit=off" "$ROOT/tests/pg-throwaway.sh" start "$PG_DIR" >/dev/null
+        psql "$(cat "$PG_DIR/url")" -qc "CREATE DATABASE hongyan_bench"
+    fi
+    local url
+    url=$(sed 's|///postgres?|///hongyan_bench?|' "$PG_DIR/url")
+    HONGYAND_DIR=$WORK/hongyand-pg \
+        HONGYAND_EXTRA="${HONGYAND_EXTRA:-} --set storage.backend=postgresql --set storage.postgresql.url=$url" \
+        start_hongyand "$1"
 }
 
 # --- Prosody -----------------------------------------------------------------------------
@@ -325,15 +359,30 @@ EOF
 }
 
 # --- runs --------------------------------------------------------------------------------
+# CPU milliseconds the PostgreSQL server has used so far: the postmaster, its running
+# backends, and (cutime, cstime) the backends that have exited.
+pg_cpu_ms() {
+    local pm pids p
+    [[ -f $PG_DIR/data/postmaster.pid ]] || { echo -; return; }
+    pm=$(head -n1 "$PG_DIR/data/postmaster.pid")
+    pids="$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+    for p in $pids; do sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null || true; done |
+        awk -v hz="$(getconf CLK_TCK)" '{ t += $12 + $13 + $14 + $15 } END { printf "%.0f", t * 1000 / hz }'
+}
+
 bench() {  # name, subcommand, args...; BENCH_USERS overrides USERS
     local name=$1
     shift
-    local out
+    local out db0=-
+    [[ $name == hongyand-pg ]] && db0=$(pg_cpu_ms)
     log "$name: hongyan-bench $*"
     out=$("$BENCH" "$@" --sources "$SOURCES" --users "${BENCH_USERS:-$USERS}" --password "$PASSWORD" \
         2> >(sed "s/^/    /" >&2)) || log "$name: hongyan-bench reported failures (exit $?)"
     printf '%s\n' "$out" >&2
-    grep '^RESULT' <<<"$out" | sed "s/^RESULT /RESULT server=$name /" >>"$RESULTS" || true
+    # hongyand-pg: the database server's CPU during the run (all of it, set-up included).
+    local db=""
+    [[ $db0 != - ]] && db=" db_cpu_ms=$(($(pg_cpu_ms) - db0))"
+    grep '^RESULT' <<<"$out" | sed "s/^RESULT /RESULT server=$name /; s/\$/$db/" >>"$RESULTS" || true
 }
 
 run_server() {
@@ -376,6 +425,17 @@ run_server() {
         bench "$name" paced --port $PORT --tls none --pairs "$PAIRS" --rate "$RATE" \
             --duration "$MSG_DURATION" --warmup "$WARMUP" --server-pid "$MEASURE_PID"
         stop_server
+    fi
+    if wants offline; then
+        if [[ $name == hongyand || $name == hongyand-pg ]]; then
+            "start_$name" plain
+            bench "$name" offline --port $PORT --tls none --pairs "$PAIRS" \
+                -m "$OFFLINE_MESSAGES" --window "$OFFLINE_WINDOW" --threads 2 \
+                --server-pid "$MEASURE_PID"
+            stop_server
+        else
+            log "$name: offline skipped (its offline storage is off in this script's configuration)"
+        fi
     fi
     if wants roster; then
         "start_$name" plain
@@ -468,12 +528,15 @@ table "Results (N=$N idle sessions, $USERS accounts, login-rate $LOGIN_CONCURREN
     "login-rate starttls server_cpu_ms_per_login|server CPU ms/login, STARTTLS" \
     "login-rate none logins_per_s|logins/s, no TLS" \
     "login-rate none server_cpu_ms_per_login|server CPU ms/login, no TLS"
-table "Messaging and roster, no TLS (chat: $PAIRS pairs, window $WINDOW, ${MSG_DURATION} s; paced: $RATE msgs/s; roster: $ROSTER_ITEMS items, $ROSTER_FETCHES gets; $(nproc) cores)" \
+table "Messaging and roster, no TLS (chat: $PAIRS pairs, window $WINDOW, ${MSG_DURATION} s; paced: $RATE msgs/s; offline: $PAIRS x $OFFLINE_MESSAGES msgs, $OFFLINE_WINDOW per ping; roster: $ROSTER_ITEMS items, $ROSTER_FETCHES gets; $(nproc) cores)" \
     "chat none delivered_per_s|chat msgs/s" \
     "chat none p99_ms|chat p99 ms" \
     "chat none server_cpu_us_per_msg|chat server CPU us/msg" \
     "paced none p50_ms|paced p50 ms" \
     "paced none p99_ms|paced p99 ms" \
+    "offline none stored_per_s|offline stored/s" \
+    "offline none server_cpu_us_per_store|server CPU us/stored msg" \
+    "offline none delivered_per_s|offline delivered/s" \
     "roster none p50_ms|roster get p50 ms" \
     "roster none p99_ms|roster get p99 ms" \
     "roster none first_byte_p50_ms|roster first byte p50 ms" \
@@ -501,7 +564,7 @@ echo
 echo "(xR) = the server's figure divided by hongyand's. Failures and drops per run:"
 awk '$1 == "RESULT" && $3 != "register" {
         line = $2 " " $3
-        for (i = 4; i <= NF; i++) if ($i ~ /^(tls|ok|failed|dropped|logins|delivered|bounced|lost|late|items|fetches|users|presences_missing|presences_extra|reg_missing|server_alive)=/) line = line " " $i
+        for (i = 4; i <= NF; i++) if ($i ~ /^(tls|ok|failed|dropped|logins|stored|delivered|bounced|lost|late|items|fetches|users|presences_missing|presences_extra|reg_missing|server_alive)=/) line = line " " $i
         print "  " line
     }
     $1 == "RESULT" && $3 == "register" { print "  " $2 " register " $5 " " $6 " " $7 }' "$RESULTS"

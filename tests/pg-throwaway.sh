@@ -12,6 +12,9 @@
 # /usr/lib/postgresql/*/bin. initdb refuses to run as root, so as root the server runs as
 # the postgres user (which the package creates). Trust authentication on the socket only,
 # so no password is needed and nothing outside this machine can connect.
+#
+# PG_SETTINGS replaces the settings that make a test server fast and fragile (no fsync);
+# bench/compare.sh sets it to keep PostgreSQL's crash safety.
 set -euo pipefail
 
 cmd=${1:-} dir=${2:-}
@@ -47,8 +50,9 @@ start)
     if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
         # Small and fast: no TCP, no fsync (a test database is thrown away), enough
         # connections for parallel tests with pools of their own.
+        settings=${PG_SETTINGS:-"-c fsync=off -c synchronous_commit=off -c full_page_writes=off"}
         as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-            -o "-c listen_addresses='' -k $dir -p 5432 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB" \
+            -o "-c listen_addresses='' -k $dir -p 5432 $settings -c max_connections=300 -c shared_buffers=32MB" \
             start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     fi
     url >"$dir/url"

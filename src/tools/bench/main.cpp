@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
     paced.rate = 2000;
     paced.window = 100;
     RosterOptions roster;
+    OfflineOptions offline;
     // "everyone" counts its accounts apart: its default N is the size of a company.
     Accounts everyone_accounts;
     everyone_accounts.users = 10000;
@@ -174,6 +175,26 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     roster_cmd->add_option("--server-pid", roster.server_pid, "Server process to read CPU time of");
 
+    auto* offline_cmd = app.add_subcommand(
+        "offline",
+        "Senders send chat messages to offline receivers (offline storage in the path of every "
+        "message), then the receivers come online and take them; report stored/s, delivered/s "
+        "and server CPU per message");
+    add_common(*offline_cmd, common, target, accounts);
+    offline_cmd
+        ->add_option("--pairs", offline.pairs,
+                     "Senders <prefix>0 .. <prefix>P-1, receivers <prefix>P .. <prefix>2P-1")
+        ->check(CLI::Range(1, 50000))
+        ->capture_default_str();
+    offline_cmd->add_option("-m,--messages", offline.messages, "Messages per receiver")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    offline_cmd->add_option("--window", offline.window, "Messages per ping (XEP-0199 barrier)")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    offline_cmd->add_option("--server-pid", offline.server_pid,
+                            "Server process to read CPU time of");
+
     auto* everyone_cmd = app.add_subcommand(
         "everyone",
         "With every account in one shared roster group: O of the N accounts log in (roster, "
@@ -243,7 +264,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     for (int pid : {idle.server_pid, login.server_pid, chat.server_pid, paced.server_pid,
-                    roster.server_pid, everyone.server_pid}) {
+                    roster.server_pid, offline.server_pid, everyone.server_pid}) {
         if (pid && !process_alive(pid)) {
             fmt::print(stderr, "hongyan-bench: no process with id {}\n", pid);
             return 2;
@@ -258,6 +279,7 @@ int main(int argc, char** argv) {
         if (chat_cmd->parsed()) co_return co_await run_chat(rt, target, accounts, chat);
         if (paced_cmd->parsed()) co_return co_await run_chat(rt, target, accounts, paced);
         if (roster_cmd->parsed()) co_return co_await run_roster(rt, target, accounts, roster);
+        if (offline_cmd->parsed()) co_return co_await run_offline(rt, target, accounts, offline);
         if (everyone_cmd->parsed())
             co_return co_await run_everyone(rt, target, everyone_accounts, everyone);
         co_return co_await run_register(rt, target, accounts, reg);

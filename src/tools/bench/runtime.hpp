@@ -109,6 +109,15 @@ struct ChatOptions {
     bool verbose = false;
 };
 
+// "offline": `pairs` senders, `messages` each to an offline receiver, `window` per ping.
+struct OfflineOptions {
+    int pairs = 100;
+    int messages = 100;
+    int window = 20;
+    int server_pid = 0;
+    bool verbose = false;
+};
+
 struct RosterOptions {
     int items = 1000;
     int fetches = 200;
@@ -137,6 +146,8 @@ asio::awaitable<int> run_register(Runtime& rt, const Target& target, const Accou
                                   const RegisterOptions& opt);
 asio::awaitable<int> run_chat(Runtime& rt, const Target& target, const Accounts& accounts,
                               const ChatOptions& opt);
+asio::awaitable<int> run_offline(Runtime& rt, const Target& target, const Accounts& accounts,
+                                 const OfflineOptions& opt);
 asio::awaitable<int> run_roster(Runtime& rt, const Target& target, const Accounts& accounts,
                                 const RosterOptions& opt);
 asio::awaitable<int> run_everyone(Runtime& rt, const Target& target, const Accounts& accounts,
