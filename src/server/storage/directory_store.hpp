@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hongyan::storage {
@@ -60,5 +61,9 @@ class DirectoryStore {
     // Usernames containing `needle` (case-insensitive), at most `limit`, sorted.
     virtual std::vector<std::string> search(const std::string& needle, std::size_t limit) = 0;
 };
+
+// What both SQL backends' search() matches with: a LIKE pattern for names containing
+// `needle`, its %, _ and \ escaped with \ (ESCAPE '\').
+std::string contains_pattern(std::string_view needle);
 
 }  // namespace hongyan::storage

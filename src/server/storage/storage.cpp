@@ -22,6 +22,15 @@ bool plain_identifier(std::string_view name) {
     });
 }
 
+std::string contains_pattern(std::string_view needle) {
+    std::string pattern = "%";
+    for (char c : needle) {
+        if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+        pattern += c;
+    }
+    return pattern + "%";
+}
+
 const std::vector<std::string_view>& backend_names() {
     static const std::vector<std::string_view> names = {"sqlite", "postgresql"};
     return names;

@@ -286,25 +286,25 @@ class PgRosterStore final : public RosterStore {
         });
     }
     void put(const std::string& user, const RosterItem& it) override {
+        static const std::string sql =
+            std::string(kUpsert) + "($1, $2, $3, $4, $5, $6, $7, $8, $9)" + kOnConflict;
         pool_.with([&](Connection& c) {
-            return c.run(
-                std::string(kUpsert) + "($1, $2, $3, $4, $5, $6, $7, $8, $9)" + kOnConflict, user,
-                it.jid, it.name, join_groups(it.groups), it.sub.bits(), it.listed ? 1 : 0,
-                it.removed ? 1 : 0, it.ver, it.request);
+            return c.run(sql, user, it.jid, it.name, join_groups(it.groups), it.sub.bits(),
+                         it.listed ? 1 : 0, it.removed ? 1 : 0, it.ver, it.request);
         });
     }
     // The row with an empty JID (never a valid contact) records how far removals were
     // forgotten.
     void forget_removed(const std::string& user, std::int64_t ver) override {
+        static const std::string tombstone =
+            std::string(kUpsert) + "($1, '', '', '', 0, 0, 1, $2, '')" + kOnConflict;
         pool_.transaction([&] {
             pool_.with([&](Connection& c) {
                 c.run(
                     "DELETE FROM roster_items WHERE username = $1 AND removed = 1 AND ver < $2 "
                     "AND jid != ''",
                     user, ver);
-                return c.run(
-                    std::string(kUpsert) + "($1, '', '', '', 0, 0, 1, $2, '')" + kOnConflict, user,
-                    ver);
+                return c.run(tombstone, user, ver);
             });
         });
     }
@@ -586,12 +586,7 @@ class PgDirectoryStore final : public DirectoryStore {
         });
     }
     std::vector<std::string> search(const std::string& needle, std::size_t limit) override {
-        std::string pattern = "%";
-        for (char ch : needle) {
-            if (ch == '%' || ch == '_' || ch == '\\') pattern += '\\';
-            pattern += ch;
-        }
-        pattern += "%";
+        const std::string pattern = contains_pattern(needle);
         return pool_.with([&](Connection& c) {
             return column(
                 c.run("SELECT username FROM accounts WHERE username ILIKE $1 "
@@ -667,14 +662,7 @@ class PgBackend final : public Backend {
     OfflineStore& offline() override { return offline_; }
     BlocklistStore& blocklists() override { return blocklists_; }
     DirectoryStore& directory() override { return directory_; }
-    XmlStore& xml_store(const std::string& table) override {
-        if (!plain_identifier(table))
-            throw std::invalid_argument("'" + table + "' is not a table name");
-        std::lock_guard lock(xml_mu_);
-        auto& s = xml_stores_[table];
-        if (!s) s = std::make_unique<PgXmlStore>(pool_, table);
-        return *s;
-    }
+    XmlStore& xml_store(const std::string& table) override { return xml_stores_.get(table); }
     void transaction(const std::function<void()>& f) override { pool_.transaction(f); }
     void set_busy_timeout(int ms) override { pool_.set_lock_timeout(ms); }
     std::size_t parallel_calls() const override { return pool_.size(); }
@@ -691,8 +679,7 @@ class PgBackend final : public Backend {
     PgBlocklistStore blocklists_;
     PgDirectoryStore directory_;
     PgTables tables_;
-    std::mutex xml_mu_;
-    std::map<std::string, std::unique_ptr<PgXmlStore>, std::less<>> xml_stores_;
+    XmlStores<PgXmlStore, Pool> xml_stores_{pool_};
 };
 
 }  // namespace

@@ -34,14 +34,7 @@ class SqliteBackend final : public Backend {
     OfflineStore& offline() override { return offline_; }
     BlocklistStore& blocklists() override { return blocklists_; }
     DirectoryStore& directory() override { return directory_; }
-    XmlStore& xml_store(const std::string& table) override {
-        if (!plain_identifier(table))
-            throw std::invalid_argument("'" + table + "' is not a table name");
-        std::lock_guard lock(xml_mu_);
-        auto& s = xml_stores_[table];
-        if (!s) s = std::make_unique<SqliteXmlStore>(*db_, table);
-        return *s;
-    }
+    XmlStore& xml_store(const std::string& table) override { return xml_stores_.get(table); }
     void transaction(const std::function<void()>& f) override { db_->transaction(f); }
     void set_busy_timeout(int ms) override { db_->set_busy_timeout(ms); }
     std::size_t parallel_calls() const override { return 1; }  // calls take the one connection
@@ -60,8 +53,7 @@ class SqliteBackend final : public Backend {
     SqliteBlocklistStore blocklists_;
     SqliteDirectoryStore directory_;
     SqliteTables tables_;
-    std::mutex xml_mu_;
-    std::map<std::string, std::unique_ptr<SqliteXmlStore>, std::less<>> xml_stores_;
+    XmlStores<SqliteXmlStore, Database> xml_stores_{*db_};
 };
 
 }  // namespace

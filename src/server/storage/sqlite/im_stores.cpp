@@ -309,12 +309,7 @@ void SqliteDirectoryStore::set_last_activity(const std::string& user, const Last
 std::vector<std::string> SqliteDirectoryStore::search(const std::string& needle,
                                                       std::size_t limit) {
     auto lock = db_.lock();
-    std::string pattern = "%";
-    for (char c : needle) {
-        if (c == '%' || c == '_' || c == '\\') pattern += '\\';
-        pattern += c;
-    }
-    pattern += "%";
+    const std::string pattern = contains_pattern(needle);
     Statement st(db_.handle(),
                  "SELECT username FROM accounts WHERE username LIKE ? ESCAPE '\\' ORDER BY "
                  "username LIMIT ?");
