@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import pty
+import sqlite3
 import subprocess
 
 import slix
-from conftest import HONGYANCTL, run_ctl, storage_settings
+from conftest import HONGYANCTL, free_port, run_ctl, run_daemon, storage_settings
 from im_helpers import drain, get_roster, items, roster_query, set_item
 from xmpp_raw import local_name
 
@@ -94,6 +95,33 @@ def test_restore_refuses_a_database_with_data_and_leaves_it(start_server, tmp_pa
     assert r.returncode == 1
     assert "not empty" in r.stderr, r.stderr
     assert server.ctl("user", "list").stdout.split() == ["alice@localhost", "bob@localhost"]
+
+
+def test_a_database_newer_than_the_binary_is_refused_with_a_clear_error(tmp_path):
+    """docs/storage.md, "The schema": a database a newer hongyand migrated is not half
+    understood. hongyand and hongyanctl refuse it with the two version numbers, on either
+    backend."""
+    data = tmp_path / "data"
+    assert run_ctl("user", "add", A, "-p", AP, data_dir=data).returncode == 0  # migrates
+    settings = storage_settings(data)
+    bump = "UPDATE schema_version SET version = 99"
+    if settings:
+        subprocess.run(["psql", "-qX", settings["storage.postgresql.url"], "-c", bump],
+                       check=True, capture_output=True)
+    else:
+        with sqlite3.connect(data / "hongyan.db") as con:
+            con.execute(bump)
+    expected = "database schema version 99 is newer than this hongyand understands"
+    r = run_ctl("user", "list", data_dir=data)
+    assert r.returncode == 1 and expected in r.stderr, r.stderr
+    args = ["--set", f"server.data_dir={data}", "--set", "c2s.address=127.0.0.1",
+            "--set", "http.address=127.0.0.1"]
+    for key in ("c2s.port", "c2s.tls_port", "http.port", "https.port", "component.port"):
+        args += ["--set", f"{key}={free_port()}"]
+    for k, v in settings.items():
+        args += ["--set", f"{k}={v}"]
+    r = run_daemon(*args, timeout=20)
+    assert r.returncode != 0 and expected in r.stdout + r.stderr, r.stdout + r.stderr
 
 
 def test_backup_never_overwrites_and_restore_wants_a_backup(server, tmp_path):
