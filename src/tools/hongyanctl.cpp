@@ -347,7 +347,17 @@ int main(int argc, char** argv) {
             std::vector<st::TableCheck> checks;
             if (migrate->parsed()) {
                 auto target = open_target(to, pg_schema, cfg);
-                checks = st::copy_database(storage.backend(), *target, progress);
+                try {
+                    checks = st::copy_database(storage.backend(), *target, progress);
+                } catch (...) {
+                    // A new SQLite file that did not get its copy goes away again (a
+                    // PostgreSQL target rolled back on its own).
+                    if (!to.starts_with("postgres")) {
+                        target.reset();
+                        std::filesystem::remove(to.substr(7));
+                    }
+                    throw;
+                }
             } else if (backup->parsed()) {
                 checks = st::backup(storage.backend(), file, hongyan::modules::schema("sqlite"),
                                     progress);

@@ -31,6 +31,22 @@ std::string contains_pattern(std::string_view needle) {
     return pattern + "%";
 }
 
+std::string quoted_identifier(const std::string& name) {
+    std::string s = "\"";
+    for (char c : name) s += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return s + "\"";
+}
+
+std::string identifier_list(const std::vector<std::string>& names) {
+    std::string s;
+    for (const auto& n : names) s += (s.empty() ? "" : ", ") + quoted_identifier(n);
+    return s;
+}
+
+bool schema_bookkeeping(const std::string& table) {
+    return table == "schema_version" || table == "module_schema" || table.starts_with("sqlite_");
+}
+
 const std::vector<std::string_view>& backend_names() {
     static const std::vector<std::string_view> names = {"sqlite", "postgresql"};
     return names;

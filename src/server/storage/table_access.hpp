@@ -52,4 +52,11 @@ class TableAccess {
                         const std::vector<Row>& rows) = 0;
 };
 
+// What both backends' TableAccess share: an SQL identifier in double quotes, a
+// comma-separated list of them, and the schema's bookkeeping tables that list() leaves out
+// (schema_version, module_schema; SQLite's own sqlite_*).
+std::string quoted_identifier(const std::string& name);
+std::string identifier_list(const std::vector<std::string>& names);
+bool schema_bookkeeping(const std::string& table);
+
 }  // namespace hongyan::storage

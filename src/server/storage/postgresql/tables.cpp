@@ -6,22 +6,6 @@ namespace hongyan::storage::postgresql {
 
 namespace {
 
-std::string quoted(const std::string& name) {
-    std::string s = "\"";
-    for (char c : name) s += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return s + "\"";
-}
-
-std::string column_list(const std::vector<std::string>& columns) {
-    std::string s;
-    for (const auto& c : columns) s += (s.empty() ? "" : ", ") + quoted(c);
-    return s;
-}
-
-bool bookkeeping(const std::string& table) {
-    return table == "schema_version" || table == "module_schema";
-}
-
 constexpr const char* kColumns =
     "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
     "JOIN information_schema.tables t ON t.table_schema = c.table_schema AND "
@@ -38,7 +22,7 @@ std::vector<TableInfo> PgTables::list() {
         auto cols = c.run(kColumns);
         for (int i = 0; i < cols.rows(); ++i) {
             auto name = cols.text(i, 0);
-            if (bookkeeping(name)) continue;
+            if (schema_bookkeeping(name)) continue;
             auto& t = tables[name];
             t.name = name;
             t.columns.push_back(cols.text(i, 1));
@@ -72,7 +56,7 @@ std::vector<std::pair<std::string, std::int64_t>> PgTables::versions() {
 
 std::int64_t PgTables::count(const std::string& table) {
     return pool_.with([&](Connection& c) {
-        return c.run("SELECT COUNT(*) FROM " + quoted(table)).integer(0, 0);
+        return c.run("SELECT COUNT(*) FROM " + quoted_identifier(table)).integer(0, 0);
     });
 }
 
@@ -103,8 +87,8 @@ void PgTables::scan(const std::string& table, const std::vector<std::string>& co
     // live in a transaction (the one read() opened, or one of the scan's own).
     pool_.transaction([&] {
         pool_.with([&](Connection& c) {
-            c.exec("DECLARE hongyan_scan NO SCROLL CURSOR FOR SELECT " + column_list(columns) +
-                   " FROM " + quoted(table));
+            c.exec("DECLARE hongyan_scan NO SCROLL CURSOR FOR SELECT " + identifier_list(columns) +
+                   " FROM " + quoted_identifier(table));
             Row values(columns.size());
             for (;;) {
                 auto r = c.exec("FETCH " + std::to_string(kFetch) + " FROM hongyan_scan");
@@ -140,12 +124,12 @@ void PgTables::load(const std::function<void()>& f) {
             // A copy is one long transaction: no statement limit inside it.
             c.exec("SET LOCAL statement_timeout = 0");
             for (const auto& t : tables)
-                c.exec("ALTER TABLE " + quoted(t.name) + " DISABLE TRIGGER USER");
+                c.exec("ALTER TABLE " + quoted_identifier(t.name) + " DISABLE TRIGGER USER");
         });
         f();
         pool_.with([&](Connection& c) {
             for (const auto& t : tables)
-                c.exec("ALTER TABLE " + quoted(t.name) + " ENABLE TRIGGER USER");
+                c.exec("ALTER TABLE " + quoted_identifier(t.name) + " ENABLE TRIGGER USER");
             // Generated ids go on after the largest copied one.
             auto ids = c.run(
                 "SELECT table_name, column_name FROM information_schema.columns WHERE "
@@ -153,9 +137,9 @@ void PgTables::load(const std::function<void()>& f) {
             for (int i = 0; i < ids.rows(); ++i) {
                 const auto table = ids.text(i, 0), column = ids.text(i, 1);
                 c.run("SELECT setval(pg_get_serial_sequence($1, $2), GREATEST(MAX(" +
-                          quoted(column) + "), 1), MAX(" + quoted(column) + ") IS NOT NULL) FROM " +
-                          quoted(table),
-                      quoted(table), column);
+                          quoted_identifier(column) + "), 1), MAX(" + quoted_identifier(column) +
+                          ") IS NOT NULL) FROM " + quoted_identifier(table),
+                      quoted_identifier(table), column);
             }
         });
     });
@@ -179,8 +163,8 @@ void PgTables::insert(const std::string& table, const std::vector<std::string>& 
     pool_.with([&](Connection& c) {
         for (std::size_t first = 0; first < rows.size(); first += per_statement) {
             const std::size_t n = std::min(per_statement, rows.size() - first);
-            std::string sql =
-                "INSERT INTO " + quoted(table) + " (" + column_list(columns) + ") VALUES ";
+            std::string sql = "INSERT INTO " + quoted_identifier(table) + " (" +
+                              identifier_list(columns) + ") VALUES ";
             std::vector<Param> params;
             params.reserve(n * columns.size());
             for (std::size_t i = 0; i < n; ++i) {

@@ -1,30 +1,9 @@
 #include "server/storage/sqlite/tables.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
 namespace hongyan::storage::sqlite {
-
-namespace {
-
-std::string quoted(const std::string& name) {
-    std::string s = "\"";
-    for (char c : name) s += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return s + "\"";
-}
-
-std::string column_list(const std::vector<std::string>& columns) {
-    std::string s;
-    for (const auto& c : columns) s += (s.empty() ? "" : ", ") + quoted(c);
-    return s;
-}
-
-bool bookkeeping(const std::string& table) {
-    return table == "schema_version" || table == "module_schema" || table.starts_with("sqlite_");
-}
-
-}  // namespace
 
 std::vector<TableInfo> SqliteTables::list() {
     auto held = db_.lock();
@@ -34,7 +13,7 @@ std::vector<TableInfo> SqliteTables::list() {
     while (names.step()) {
         TableInfo t;
         t.name = names.text(0);
-        if (bookkeeping(t.name)) continue;
+        if (schema_bookkeeping(t.name)) continue;
         Statement cols(db_.handle(), "SELECT name FROM pragma_table_info(?) ORDER BY cid");
         cols.bind(1, t.name);
         while (cols.step()) t.columns.push_back(cols.text(0));
@@ -59,7 +38,7 @@ std::vector<std::pair<std::string, std::int64_t>> SqliteTables::versions() {
 
 std::int64_t SqliteTables::count(const std::string& table) {
     auto held = db_.lock();
-    Statement st(db_.handle(), "SELECT COUNT(*) FROM " + quoted(table));
+    Statement st(db_.handle(), "SELECT COUNT(*) FROM " + quoted_identifier(table));
     st.step();
     return st.integer(0);
 }
@@ -67,7 +46,8 @@ std::int64_t SqliteTables::count(const std::string& table) {
 void SqliteTables::scan(const std::string& table, const std::vector<std::string>& columns,
                         const std::function<void(const Row&)>& row) {
     auto held = db_.lock();
-    Statement st(db_.handle(), "SELECT " + column_list(columns) + " FROM " + quoted(table));
+    Statement st(db_.handle(),
+                 "SELECT " + identifier_list(columns) + " FROM " + quoted_identifier(table));
     Row r(columns.size());
     while (st.step()) {
         for (std::size_t i = 0; i < columns.size(); ++i) {
@@ -82,9 +62,9 @@ void SqliteTables::scan(const std::string& table, const std::vector<std::string>
                 case SQLITE_BLOB:
                     r[i] = st.blob(col);
                     break;
-                default:
+                default:  // text, and a float as text
                     r[i] = st.text(col);
-                    break;  // text (and a float as text)
+                    break;
             }
         }
         row(r);
@@ -118,7 +98,8 @@ void SqliteTables::load(const std::function<void()>& f) {
                          "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'");
             while (st.step()) triggers.emplace_back(st.text(0), st.text(1));
         }
-        for (const auto& [name, sql] : triggers) db_.exec("DROP TRIGGER " + quoted(name));
+        for (const auto& [name, sql] : triggers)
+            db_.exec("DROP TRIGGER " + quoted_identifier(name));
         f();
         for (const auto& [name, sql] : triggers) db_.exec(sql);
         // AUTOINCREMENT ids continue after the largest inserted one by themselves.
@@ -145,7 +126,8 @@ void SqliteTables::insert(const std::string& table, const std::vector<std::strin
         const std::string type = it == declared.end() ? "" : it->second;
         kind.push_back(type.find("INT") != std::string::npos ? 'i' : type == "BLOB" ? 'b' : 't');
     }
-    std::string sql = "INSERT INTO " + quoted(table) + " (" + column_list(columns) + ") VALUES (";
+    std::string sql =
+        "INSERT INTO " + quoted_identifier(table) + " (" + identifier_list(columns) + ") VALUES (";
     for (std::size_t i = 0; i < columns.size(); ++i) sql += i ? ", ?" : "?";
     Statement st(db_.handle(), sql + ")");
     for (const auto& r : rows) {
