@@ -60,6 +60,12 @@ inline constexpr std::string_view caps = "http://jabber.org/protocol/caps";
 inline constexpr std::string_view search = "jabber:iq:search";
 // XEP-0050
 inline constexpr std::string_view commands = "http://jabber.org/protocol/commands";
+// XEP-0280, XEP-0297, XEP-0334
+inline constexpr std::string_view carbons = "urn:xmpp:carbons:2";
+inline constexpr std::string_view forward = "urn:xmpp:forward:0";
+inline constexpr std::string_view hints = "urn:xmpp:hints";
+// XEP-0045 (a message from a room's occupant carries it)
+inline constexpr std::string_view muc_user = "http://jabber.org/protocol/muc#user";
 
 // Every namespace above, most used first (xml::Element interns these).
 inline constexpr std::string_view all[] = {
@@ -97,6 +103,10 @@ inline constexpr std::string_view all[] = {
     search,
     commands,
     component_accept,
+    carbons,
+    forward,
+    hints,
+    muc_user,
 };
 
 }  // namespace hongyan::ns

@@ -12,6 +12,7 @@ set(HONGYAN_MODULES
   presence
   offline
   blocking
+  carbons
   vcard
   private
   search

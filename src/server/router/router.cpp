@@ -342,7 +342,8 @@ asio::awaitable<void> Router::route_message(Sender sender, Host& host, const Jid
         bounce(sender, stanza, StanzaErrorCondition::service_unavailable);
         co_return;
     }
-    // §8.5.2.1.1: every available resource with a non-negative priority.
+    // §8.5.2.1.1: the available resources of the highest non-negative priority (the
+    // others see it through carbons, XEP-0280).
     auto sessions = server_.registry->message_targets(to.bare_str());
     if (!sessions.empty()) {
         auto bytes = std::make_shared<const std::string>(stanza.to_string(ns::client));

@@ -1,5 +1,6 @@
 #include "server/router/session_registry.hpp"
 
+#include <algorithm>
 #include <functional>
 
 namespace hongyan {
@@ -66,8 +67,24 @@ std::vector<LocalSessionRegistry::SessionPtr> LocalSessionRegistry::message_targ
     std::lock_guard lock(shard.mu);
     auto it = shard.by_bare.find(bare);
     if (it == shard.by_bare.end()) return out;
+    int highest = -1;
     for (const auto& r : it->second)
-        if (r.state.available && r.state.priority >= 0) out.push_back(r.session);
+        if (r.state.available) highest = std::max(highest, r.state.priority);
+    if (highest < 0) return out;
+    for (const auto& r : it->second)
+        if (r.state.available && r.state.priority == highest) out.push_back(r.session);
+    return out;
+}
+
+std::vector<SessionRegistry::Resource> LocalSessionRegistry::carbons_enabled(
+    const std::string& bare) const {
+    auto& shard = shard_for(bare);
+    std::vector<Resource> out;
+    std::lock_guard lock(shard.mu);
+    auto it = shard.by_bare.find(bare);
+    if (it == shard.by_bare.end()) return out;
+    for (const auto& r : it->second)
+        if (r.state.carbons) out.push_back(r);
     return out;
 }
 

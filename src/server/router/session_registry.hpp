@@ -32,6 +32,7 @@ struct ResourceState {
     std::shared_ptr<const std::string> presence;
     bool roster_interested = false;     // asked for the roster (RFC 6121 §2.1.6)
     bool blocklist_interested = false;  // asked for the blocklist (XEP-0191 §3.5)
+    bool carbons = false;               // enabled Message Carbons (XEP-0280 §4)
     // What few resources have, kept apart so that every entry stays small: those who got
     // directed presence from this resource and must hear when it goes unavailable
     // (§4.6.3), full or bare JIDs, and the status of its last unavailable presence (for
@@ -65,9 +66,12 @@ class SessionRegistry {
     virtual std::vector<SessionPtr> find_bare(const Jid& bare) const = 0;
     // Every resource of a bare JID with its state (a copy).
     virtual std::vector<Resource> resources(const std::string& bare) const = 0;
-    // Available resources with a non-negative priority: where a message to the bare JID
-    // goes (RFC 6121 §8.5.2.1.1).
+    // Where a message to the bare JID goes (RFC 6121 §8.5.2.1.1, rule (a), as Prosody and
+    // ejabberd do): the available resources of the highest non-negative priority. Carbons
+    // (XEP-0280) bring it to the others that want it.
     virtual std::vector<SessionPtr> message_targets(const std::string& bare) const = 0;
+    // The resources of a bare JID that enabled carbons (XEP-0280).
+    virtual std::vector<Resource> carbons_enabled(const std::string& bare) const = 0;
     // Changes the state of `full` if it still belongs to `session`; false otherwise.
     virtual bool update(const Jid& full, const SessionRoute* session,
                         const std::function<void(ResourceState&)>& f) = 0;
@@ -89,6 +93,7 @@ class LocalSessionRegistry final : public SessionRegistry {
     std::vector<SessionPtr> find_bare(const Jid& bare) const override;
     std::vector<Resource> resources(const std::string& bare) const override;
     std::vector<SessionPtr> message_targets(const std::string& bare) const override;
+    std::vector<Resource> carbons_enabled(const std::string& bare) const override;
     bool update(const Jid& full, const SessionRoute* session,
                 const std::function<void(ResourceState&)>& f) override;
     std::optional<ResourceState> state(const Jid& full, const SessionRoute* session) const override;
