@@ -13,6 +13,7 @@ set(HONGYAN_MODULES
   offline
   blocking
   carbons
+  mam
   vcard
   private
   search

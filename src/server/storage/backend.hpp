@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/storage/account_store.hpp"
+#include "server/storage/archive_store.hpp"
 #include "server/storage/blocklist_store.hpp"
 #include "server/storage/directory_store.hpp"
 #include "server/storage/offline_store.hpp"
@@ -41,6 +42,8 @@ class Backend {
     virtual OfflineStore& offline() = 0;
     virtual BlocklistStore& blocklists() = 0;
     virtual DirectoryStore& directory() = 0;
+    // The message archive (XEP-0313), over the mam module's tables.
+    virtual ArchiveStore& archive() = 0;
     // A per-user XML store over `table`, which a module's schema created with
     // xml_store_migration() (vCards, private XML). Throws std::invalid_argument for a name
     // that is not a plain identifier.

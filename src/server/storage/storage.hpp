@@ -46,6 +46,7 @@ class Storage {
     BlocklistStore& blocklists() { return backend_->blocklists(); }
     XmlStore& xml_store(const std::string& table) { return backend_->xml_store(table); }
     DirectoryStore& directory() { return backend_->directory(); }
+    ArchiveStore& archive() { return backend_->archive(); }
 
     // Runs `f` on the storage thread without waiting for it (work is done in order). A
     // storage error inside it (a locked database, a full disk) is logged: it never takes

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "server/storage/backend.hpp"
+#include "server/storage/postgresql/archive_store.hpp"
 #include "server/storage/postgresql/connection.hpp"
 #include "server/storage/postgresql/tables.hpp"
 
@@ -652,6 +653,7 @@ class PgBackend final : public Backend {
           offline_(pool_),
           blocklists_(pool_),
           directory_(pool_),
+          archive_(pool_),
           tables_(pool_) {
         migrate(pool_);
         for (const auto& part : o.schema) migrate_part(pool_, part);
@@ -662,6 +664,7 @@ class PgBackend final : public Backend {
     OfflineStore& offline() override { return offline_; }
     BlocklistStore& blocklists() override { return blocklists_; }
     DirectoryStore& directory() override { return directory_; }
+    ArchiveStore& archive() override { return archive_; }
     XmlStore& xml_store(const std::string& table) override { return xml_stores_.get(table); }
     void transaction(const std::function<void()>& f) override { pool_.transaction(f); }
     void set_busy_timeout(int ms) override { pool_.set_lock_timeout(ms); }
@@ -678,6 +681,7 @@ class PgBackend final : public Backend {
     PgOfflineStore offline_;
     PgBlocklistStore blocklists_;
     PgDirectoryStore directory_;
+    PgArchiveStore archive_;
     PgTables tables_;
     XmlStores<PgXmlStore, Pool> xml_stores_{pool_};
 };

@@ -7,6 +7,7 @@
 
 #include "server/storage/backend.hpp"
 #include "server/storage/sqlite/account_store.hpp"
+#include "server/storage/sqlite/archive_store.hpp"
 #include "server/storage/sqlite/database.hpp"
 #include "server/storage/sqlite/im_stores.hpp"
 #include "server/storage/sqlite/tables.hpp"
@@ -24,6 +25,7 @@ class SqliteBackend final : public Backend {
           offline_(*db_),
           blocklists_(*db_),
           directory_(*db_),
+          archive_(*db_),
           tables_(*db_) {
         db_->set_busy_timeout(o.busy_timeout_ms);
         for (const auto& part : o.schema) db_->migrate_part(part.owner, part.migrations);
@@ -34,6 +36,7 @@ class SqliteBackend final : public Backend {
     OfflineStore& offline() override { return offline_; }
     BlocklistStore& blocklists() override { return blocklists_; }
     DirectoryStore& directory() override { return directory_; }
+    ArchiveStore& archive() override { return archive_; }
     XmlStore& xml_store(const std::string& table) override { return xml_stores_.get(table); }
     void transaction(const std::function<void()>& f) override { db_->transaction(f); }
     void set_busy_timeout(int ms) override { db_->set_busy_timeout(ms); }
@@ -52,6 +55,7 @@ class SqliteBackend final : public Backend {
     SqliteOfflineStore offline_;
     SqliteBlocklistStore blocklists_;
     SqliteDirectoryStore directory_;
+    SqliteArchiveStore archive_;
     SqliteTables tables_;
     XmlStores<SqliteXmlStore, Database> xml_stores_{*db_};
 };

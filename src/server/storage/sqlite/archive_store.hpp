@@ -1,0 +1,26 @@
+// The archive on SQLite (storage/archive_store.hpp; tables: archive_migrations()).
+#pragma once
+
+#include "server/storage/archive_store.hpp"
+#include "server/storage/sqlite/database.hpp"
+
+namespace hongyan::storage::sqlite {
+
+class SqliteArchiveStore final : public ArchiveStore {
+  public:
+    explicit SqliteArchiveStore(Database& db) : db_(db) {}
+    std::int64_t add(const std::string& user, const ArchivedMessage& m) override;
+    ArchivePage query(const std::string& user, const ArchiveQuery& q) override;
+    std::optional<std::int64_t> find(const std::string& user, const std::string& id) override;
+    std::optional<ArchivedMessage> first(const std::string& user) override;
+    std::optional<ArchivedMessage> last(const std::string& user) override;
+    std::size_t count(const std::string& user) override;
+    std::size_t remove_before(std::int64_t time_us, std::size_t limit) override;
+    std::size_t clear(const std::string& user) override;
+
+  private:
+    std::optional<ArchivedMessage> end(const std::string& user, bool newest);
+    Database& db_;
+};
+
+}  // namespace hongyan::storage::sqlite
