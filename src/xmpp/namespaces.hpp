@@ -64,6 +64,11 @@ inline constexpr std::string_view commands = "http://jabber.org/protocol/command
 inline constexpr std::string_view carbons = "urn:xmpp:carbons:2";
 inline constexpr std::string_view forward = "urn:xmpp:forward:0";
 inline constexpr std::string_view hints = "urn:xmpp:hints";
+// XEP-0313, XEP-0359, XEP-0059
+inline constexpr std::string_view mam = "urn:xmpp:mam:2";
+inline constexpr std::string_view mam_extended = "urn:xmpp:mam:2#extended";
+inline constexpr std::string_view sid = "urn:xmpp:sid:0";
+inline constexpr std::string_view rsm = "http://jabber.org/protocol/rsm";
 // XEP-0045 (a message from a room's occupant carries it)
 inline constexpr std::string_view muc_user = "http://jabber.org/protocol/muc#user";
 
@@ -107,6 +112,9 @@ inline constexpr std::string_view all[] = {
     forward,
     hints,
     muc_user,
+    mam,
+    sid,
+    rsm,
 };
 
 }  // namespace hongyan::ns

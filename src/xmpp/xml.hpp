@@ -77,6 +77,11 @@ class Element {
     Element& add_child(std::string name, std::string xmlns);
     Element& add_text(std::string_view text);
     void clear_children() { nodes_.clear(); }
+    // Removes the child elements `pred` accepts.
+    template <class Pred>
+    void remove_children(Pred pred) {
+        std::erase_if(nodes_, [&](const Node& n) { return n.element && pred(*n.element); });
+    }
     const Element* child(std::string_view name, std::string_view xmlns) const;
     Element* child(std::string_view name, std::string_view xmlns);
     // First child element in any namespace.

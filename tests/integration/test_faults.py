@@ -213,6 +213,39 @@ def test_subscription_between_local_users_is_one_transaction(start_server):
     bob.no_element()
 
 
+def test_archive_queue_full_while_locked_refuses_then_catches_up(start_server):
+    """XEP-0313 with a database locked by another process: the archive's writes wait and
+    are retried. What waits is bounded (mam.max_pending); past it a message is refused
+    with <resource-constraint/> (RFC 6120 §8.3.3.18: try again later) and not delivered,
+    so nothing is delivered unarchived. Once the lock goes, what waited is archived and
+    messages flow again."""
+    from test_mam import bodies, mam_query
+
+    server = start_server({"storage.busy_timeout": 100, "mam.max_pending": 2})
+    alice = server.online("alice", PW, resource="a")
+    bob = server.online("bob", PW, resource="b")
+    lock = DatabaseLock(server.data_dir)
+    try:
+        alice.send(message("bob@localhost", "k1", "kept"))
+        bob.wait_for(is_message("k1"))
+        wait_until(lambda: "archiving 2 messages failed, retrying" in server.log(), 20,
+                   "the archive's write waits for the lock")
+        alice.send(message("bob@localhost", "k2", "refused"))
+        err = alice.wait_for(lambda e: e.get("id") == "k2", timeout=10)
+        assert err.get("type") == "error", to_str(err)
+        assert stanza_error_condition(err) == "resource-constraint", to_str(err)
+        alice.sync()
+        assert "k2" not in [e.get("id") for e in bob.drain()]  # never delivered
+    finally:
+        lock.release()
+    wait_until(lambda: "archiving 2 messages: done after" in server.log(), 40,
+               "the retried write succeeds once the lock is gone")
+    alice.send(message("bob@localhost", "k3", "flows again"))
+    bob.wait_for(is_message("k3"))
+    results, _ = mam_query(bob)
+    assert bodies(results) == ["kept", "flows again"]
+
+
 # ----- a full disk -----
 
 def tiny_disk(data_dir: Path, size: str) -> list[str]:

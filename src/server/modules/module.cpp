@@ -158,6 +158,7 @@ void ModuleHost::remove_module(std::string_view name) {
     std::erase_if(iq_, [&](const auto& kv) { return kv.second.module == name; });
     for (auto& v : hooks_) std::erase_if(v, [&](const Hook& h) { return h.module == name; });
     erase_owned(features_, feature_owner_, name);
+    erase_owned(account_features_, account_feature_owner_, name);
     erase_owned(identities_, identity_owner_, name);
     erase_owned(pre_auth_features_, pre_auth_owner_, name);
     erase_owned(post_auth_features_, post_auth_owner_, name);
@@ -184,6 +185,13 @@ void ModuleContext::add_feature(std::string_view ns) {
         if (f == ns) return;
     host_.features_.emplace_back(ns);
     host_.feature_owner_.push_back(module_);
+}
+
+void ModuleContext::add_account_feature(std::string_view ns) {
+    for (const auto& f : host_.account_features_)
+        if (f == ns) return;
+    host_.account_features_.emplace_back(ns);
+    host_.account_feature_owner_.push_back(module_);
 }
 
 void ModuleContext::add_identity(std::string category, std::string type, std::string name) {
@@ -239,8 +247,9 @@ void ModuleContext::add_hook(Phase phase, std::string_view route, ModuleHost::Ho
     if (target == "domain" || target == "*") targets.push_back(TargetKind::other_domain);
     if (kinds.empty() || targets.empty()) throw bad();
     // Deliver hooks take messages the sessions did not (see Phase).
-    if (phase == Phase::deliver && (kinds.size() != 1 || kinds[0] != StanzaKind::message))
-        throw std::invalid_argument("deliver hooks are for messages only");
+    if ((phase == Phase::deliver || phase == Phase::pre_deliver) &&
+        (kinds.size() != 1 || kinds[0] != StanzaKind::message))
+        throw std::invalid_argument("deliver and pre_deliver hooks are for messages only");
     // Route hooks take presence (see Phase): the router routes the other kinds itself.
     if (phase == Phase::route && (kinds.size() != 1 || kinds[0] != StanzaKind::presence))
         throw std::invalid_argument("route hooks are for presence only");

@@ -84,6 +84,9 @@ using IqHandler = std::function<boost::asio::awaitable<void>(IqRequest&)>;
 //                 route, to the route hooks (on_route, asynchronous), and the first that
 //                 answers "handled" has taken it (the presence module: the IM core). With
 //                 none, presence goes nowhere.
+//   pre_deliver   a message for a local account, just before it goes to the sessions
+//                 (or to deliver): the hook may add to it (`owned`: the archive's
+//                 stanza-id); the result is ignored.
 //   deliver       a message for a local account that no session takes now; the first
 //                 hook that answers "handled" has taken it (offline storage), "refused"
 //                 means it answered the sender with an error. With neither, the sender
@@ -91,7 +94,7 @@ using IqHandler = std::function<boost::asio::awaitable<void>(IqRequest&)>;
 //   post_deliver  after a message went to its sessions or was taken in deliver (the
 //                 archive, carbons and push plug in here); the result is ignored.
 // Hooks of a phase run in descending priority; registration is at start only.
-enum class Phase : std::uint8_t { pre_route, route, deliver, post_deliver };
+enum class Phase : std::uint8_t { pre_route, route, pre_deliver, deliver, post_deliver };
 enum class HookResult : std::uint8_t { pass, handled, refused };
 enum class StanzaKind : std::uint8_t { message, presence, iq };
 // Whom a stanza is for: the server or a local service ('to' is the server's domain), a
@@ -109,7 +112,8 @@ struct StanzaEvent {
     StanzaKind kind;
     TargetKind target;
     // In the route phase: the stanza itself (`stanza` refers to it), which the hook that
-    // answers "handled" may take by moving from it. Null in the other phases.
+    // answers "handled" may take by moving from it; in pre_deliver, the message, which a
+    // hook may add to. Null in the other phases.
     xml::Element* owned = nullptr;
     // Answers the sender with an error (to the local session, or routed back to 'from');
     // never an error to an error. `app` goes inside <error/> (RFC 6120 §8.3.2).
@@ -185,6 +189,7 @@ class ModuleHost {
     };
     const Entry* find_iq(IqType type, IqTarget target, std::string_view ns) const;
     const std::vector<std::string>& features() const { return features_; }
+    const std::vector<std::string>& account_features() const { return account_features_; }
     const std::vector<Identity>& identities() const { return identities_; }
     // The disco node `node` answers for, or nullptr (also for nodes under a prefix entry
     // ending in '#').
@@ -231,7 +236,7 @@ class ModuleHost {
         return (static_cast<std::size_t>(p) * kinds + static_cast<std::size_t>(k)) * targets +
                static_cast<std::size_t>(t);
     }
-    std::array<std::vector<Hook>, 4 * kinds * targets> hooks_;
+    std::array<std::vector<Hook>, 5 * kinds * targets> hooks_;
     std::vector<std::string> module_names_;
     SessionHooks session_hooks_;
     std::string session_hooks_owner_;
@@ -240,6 +245,7 @@ class ModuleHost {
     std::map<std::string, std::string, std::less<>> disco_node_owner_;
     std::map<std::tuple<IqType, IqTarget, std::string>, Entry, std::less<>> iq_;
     std::vector<std::string> features_;
+    std::vector<std::string> account_features_, account_feature_owner_;
     std::vector<Identity> identities_;
     std::vector<xml::Element> pre_auth_features_, post_auth_features_;
     std::map<std::string, DiscoNode, std::less<>> disco_nodes_;
@@ -255,6 +261,9 @@ class ModuleContext {
 
     // Adds a disco#info feature of the server (XEP-0030).
     void add_feature(std::string_view ns);
+    // Adds a disco#info feature of every account, shown to the account's own clients
+    // (XEP-0313: the archive is the account's, not the server's).
+    void add_account_feature(std::string_view ns);
     void add_identity(std::string category, std::string type, std::string name);
     // Handles iq of `type` whose payload is in `ns`. `pre_auth` handlers may also run
     // before the client has authenticated (in-band registration).
@@ -264,8 +273,8 @@ class ModuleContext {
     void add_disco_node(std::string node, DiscoNode handlers);
     // Hooks `handler` into a phase for the stanzas `route` names: "<kind>/<target>" with
     // kind message, presence, iq or * and target host, bare, full, domain (another
-    // domain) or *. Throws std::invalid_argument for anything else. pre_route and
-    // post_deliver take a StanzaHook, deliver and route a DeliverHook.
+    // domain) or *. Throws std::invalid_argument for anything else. pre_route,
+    // pre_deliver and post_deliver take a StanzaHook, deliver and route a DeliverHook.
     void on_stanza(Phase phase, std::string_view route, int priority, StanzaHook handler);
     void on_deliver(std::string_view route, int priority, DeliverHook handler);
     // Route hooks take presence only ("presence/<target>").

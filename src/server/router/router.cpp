@@ -247,6 +247,16 @@ bool Router::pre_route(ClientSession* sender, const Jid& from, const Element& st
     return server_.modules->run_hooks(modules::Phase::pre_route, ev) == modules::HookResult::pass;
 }
 
+void Router::pre_deliver(ClientSession* sender, Host& host, const Jid& from, Element& stanza,
+                         const Jid& to) {
+    const auto target = target_of(to, &host);
+    if (!server_.modules->hooked(modules::Phase::pre_deliver, modules::StanzaKind::message, target))
+        return;
+    const modules::StanzaEvent ev{
+        server_, &host, sender, from, to, stanza, modules::StanzaKind::message, target, &stanza};
+    server_.modules->run_hooks(modules::Phase::pre_deliver, ev);
+}
+
 void Router::post_deliver(ClientSession* sender, Host& host, const Jid& from, const Element& stanza,
                           const Jid& to) {
     const auto target = target_of(to, &host);
@@ -323,6 +333,7 @@ asio::awaitable<void> Router::route_message(Sender sender, Host& host, const Jid
     const std::string_view type = stanza.attr("type");
     if (!to.is_bare()) {
         if (auto s = server_.registry->find(to)) {
+            pre_deliver(sender.get(), host, from, stanza, to);
             s->deliver(stanza.to_string(ns::client));
             post_deliver(sender.get(), host, from, stanza, to);
             co_return;
@@ -342,6 +353,7 @@ asio::awaitable<void> Router::route_message(Sender sender, Host& host, const Jid
         bounce(sender, stanza, StanzaErrorCondition::service_unavailable);
         co_return;
     }
+    pre_deliver(sender.get(), host, from, stanza, to.bare());
     // §8.5.2.1.1: the available resources of the highest non-negative priority (the
     // others see it through carbons, XEP-0280).
     auto sessions = server_.registry->message_targets(to.bare_str());

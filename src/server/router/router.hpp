@@ -102,6 +102,8 @@ class Router {
     bool pre_route(c2s::ClientSession* sender, const Jid& from, const xml::Element& stanza,
                    const Jid& to);
     // The post-deliver hooks for a message that reached its target.
+    void pre_deliver(c2s::ClientSession* sender, Host& host, const Jid& from, xml::Element& stanza,
+                     const Jid& to);
     void post_deliver(c2s::ClientSession* sender, Host& host, const Jid& from,
                       const xml::Element& stanza, const Jid& to);
     void bounce(c2s::ClientSession& sender, const xml::Element& stanza, StanzaErrorCondition c,

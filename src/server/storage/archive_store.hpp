@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hongyan::storage {
@@ -47,6 +48,9 @@ class ArchiveStore {
     // Appends `m` to `user`'s archive and returns its seq (m.seq is ignored). Throws
     // StorageError for a stanza-id the archive has already.
     virtual std::int64_t add(const std::string& user, const ArchivedMessage& m) = 0;
+    // Many at once, in order (user, message): what the archive's writer queue holds. Call
+    // it inside Backend::transaction() to have all or none.
+    virtual void add_many(const std::vector<std::pair<std::string, ArchivedMessage>>& batch) = 0;
     virtual ArchivePage query(const std::string& user, const ArchiveQuery& q) = 0;
     // The seq of the message with stanza-id `id`, if `user`'s archive has it.
     virtual std::optional<std::int64_t> find(const std::string& user, const std::string& id) = 0;

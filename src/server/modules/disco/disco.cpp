@@ -112,6 +112,10 @@ class DiscoModule final : public Module {
         for (auto f : {ns::disco_info, ns::disco_items, ns::vcard, ns::last})
             if (std::find(host.begin(), host.end(), f) != host.end())
                 q.add_child("feature", std::string(ns::disco_info)).set_attr("var", f);
+        // What the account has for its own clients only (its archive, XEP-0313 §7).
+        if (iq.from->bare_str() == user + "@" + iq.host.domain)
+            for (const auto& f : iq.server.modules->account_features())
+                q.add_child("feature", std::string(ns::disco_info)).set_attr("var", f);
         iq.reply(std::move(q));
     }
 };

@@ -1,26 +1,453 @@
-// XEP-0313 Message Archive Management, being built (issue #10). So far the module brings
-// the archive's tables (storage::archive_migrations(); the store is
-// storage::ArchiveStore on both backends). Archiving delivered messages with a stanza-id
-// (XEP-0359) and answering queries come next.
+// XEP-0313 Message Archive Management for user archives, with XEP-0359 stanza-ids and
+// XEP-0059 paging. Every chat message, and every normal message with a body, that a user
+// receives is stamped with a stanza-id of the user's archive just before delivery
+// (pre_deliver) and archived; every one a user's client sends is archived in the
+// sender's archive (pre_route, after blocking). Writes are queued per host and written in
+// batches, in one transaction each, on the host's storage thread; queries run there too,
+// after whatever was queued before them, so a client sees what it just sent.
+//
+// Not yet (issue #10): preferences (§6), retention (mam.retention), archive metadata
+// (§7.1), hongyanctl archive, full-text search.
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "server/c2s/client_session.hpp"
+#include "server/host.hpp"
 #include "server/modules/module.hpp"
+#include "server/server_context.hpp"
 #include "server/storage/archive_store.hpp"
+#include "server/storage/storage.hpp"
+#include "server/storage/storage_error.hpp"
+#include "xmpp/data_form.hpp"
+#include "xmpp/datetime.hpp"
+#include "xmpp/namespaces.hpp"
 
 namespace hongyan::modules {
 
 namespace {
+
+using storage::ArchivedMessage;
+using storage::ArchiveQuery;
+constexpr std::size_t kMaxIds = 100;  // stanza-ids in one #extended query
+
+// §5.1.1: chat messages and normal ones with a body; not errors, headlines, groupchat,
+// carbons (the original is archived) or what XEP-0334 says not to store.
+bool archivable(const xml::Element& m) {
+    const std::string_view type = m.attr("type");
+    if (type != "chat" && type != "normal" && !type.empty()) return false;
+    if (!m.child("body", ns::client)) return false;
+    return !m.child("no-store", ns::hints) && !m.child("no-permanent-store", ns::hints) &&
+           !m.child("received", ns::carbons) && !m.child("sent", ns::carbons);
+}
+
+// XEP-0359 §3.3 wants ids that are unique and not guessable: 96 random bits.
+std::string new_stanza_id() {
+    unsigned char raw[12];
+    if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("RAND_bytes failed");
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string out;
+    for (std::size_t i = 0; i < sizeof raw; i += 3) {
+        const unsigned v = (raw[i] << 16) | (raw[i + 1] << 8) | raw[i + 2];
+        for (int k = 18; k >= 0; k -= 6) out += alphabet[(v >> k) & 63];
+    }
+    return out;
+}
+
+// The archive's writes for one host: queued by the I/O threads, written in batches on
+// the host's storage thread. mam.max_pending bounds what waits, including batches that
+// failed and wait to be tried again (a locked or full database): past it, messages are
+// refused before they are delivered (full()), so none is delivered unarchived.
+class Writer {
+  public:
+    Writer(Host& host, std::size_t max_pending) : host_(host), max_(max_pending) {}
+
+    bool full() const {
+        std::lock_guard lock(mu_);
+        return pending_.size() + *in_flight_ >= max_;
+    }
+
+    // Queues `m` for `user`'s archive, stamping its time. Past twice the bound (only
+    // messages admitted just before the queue filled get there) it is dropped, with a log
+    // line at most every 10 seconds.
+    void add(std::string user, ArchivedMessage m) {
+        std::lock_guard lock(mu_);
+        if (pending_.size() + *in_flight_ >= 2 * max_) {
+            ++dropped_;
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_warning_ >= std::chrono::seconds(10)) {
+                spdlog::warn(
+                    "archive of {}: {} messages not archived (mam.max_pending = {} are "
+                    "waiting for the database)",
+                    host_.domain, dropped_, max_);
+                dropped_ = 0;
+                last_warning_ = now;
+            }
+            return;
+        }
+        // Archive order and time agree, even if the clock steps back.
+        m.time_us = std::max(datetime::now_us(), last_us_);
+        last_us_ = m.time_us;
+        pending_.emplace_back(std::move(user), std::move(m));
+        if (!posted_) {
+            posted_ = true;
+            host_.storage->post([this] { flush(); });
+        }
+    }
+
+  private:
+    using Batch = std::vector<std::pair<std::string, ArchivedMessage>>;
+    // A batch being written: counted in full() until it is written or given up.
+    struct InFlight {
+        InFlight(std::shared_ptr<std::atomic<std::size_t>> c, Batch b)
+            : count(std::move(c)), batch(std::move(b)) {
+            *count += batch.size();
+        }
+        ~InFlight() { *count -= batch.size(); }
+        std::shared_ptr<std::atomic<std::size_t>> count;
+        Batch batch;
+    };
+
+    void flush() {  // storage thread
+        Batch batch;
+        {
+            std::lock_guard lock(mu_);
+            batch.swap(pending_);
+            posted_ = false;
+        }
+        if (batch.empty()) return;
+        auto job = std::make_shared<InFlight>(in_flight_, std::move(batch));
+        try {
+            write(job->batch);
+        } catch (const std::exception&) {
+            // A locked or full database: the batch waits and is tried again
+            // (storage.retry_attempts).
+            host_.storage->post_retrying(
+                "archiving " + std::to_string(job->batch.size()) + " messages",
+                [this, job] { write(job->batch); });
+        }
+    }
+
+    void write(const Batch& batch) {
+        auto& st = *host_.storage;
+        try {
+            st.transaction([&] { st.archive().add_many(batch); });
+        } catch (const storage::StorageError& e) {
+            if (e.kind() != storage::StorageError::Kind::other) throw;  // busy, full: later
+            // One message the database refuses for good (its account was deleted
+            // meanwhile) must not keep the others out: one at a time, that one dropped.
+            for (const auto& [user, m] : batch) {
+                try {
+                    st.archive().add(user, m);
+                } catch (const storage::StorageError& one) {
+                    if (one.kind() != storage::StorageError::Kind::other) throw;
+                    spdlog::warn("not archived for {}: {}", user, one.what());
+                }
+            }
+        }
+    }
+
+    Host& host_;
+    const std::size_t max_;
+    mutable std::mutex mu_;
+    Batch pending_;
+    std::shared_ptr<std::atomic<std::size_t>> in_flight_ =
+        std::make_shared<std::atomic<std::size_t>>(0);
+    bool posted_ = false;
+    std::int64_t last_us_ = 0;
+    std::size_t dropped_ = 0;
+    std::chrono::steady_clock::time_point last_warning_{};
+};
+
+// A query's answer, made on the storage thread.
+struct Answer {
+    std::optional<StanzaError> error;
+    storage::ArchivePage page;
+};
+
 class MamModule final : public Module {
   public:
     std::string_view name() const override { return "mam"; }
     std::vector<ProtocolSupport> protocols() const override {
-        return {{"XEP-0313", "Message Archive Management", "1.1.3", "planned",
-                 "the archive store exists on both backends (issue #10); archiving and "
-                 "queries are next"}};
+        return {{"XEP-0313", "Message Archive Management", "1.1.3", "partial",
+                 "user archives: chat and normal messages with a body, sent and received; "
+                 "with/start/end, after-id/before-id/ids (#extended), RSM paging both ways, "
+                 "flip-page; mam.default_page, mam.max_page. Not yet: preferences, "
+                 "retention, metadata, full text"},
+                {"XEP-0359", "Unique and Stable Stanza IDs", "0.7.0", "complete",
+                 "<stanza-id/> of the recipient's archive on every archived message; "
+                 "stanza-ids claiming to be by the archive are removed"},
+                {"XEP-0059", "Result Set Management", "1.0", "partial",
+                 "max, after, before (empty: the last page), first/last; count only for an "
+                 "empty result"}};
+    }
+    std::vector<config::KeySpec> config_keys() const override {
+        using config::ValueType;
+        return {
+            {"mam.default_page", ValueType::integer, std::int64_t{50},
+             "Messages in an archive page when the query gives no <max/> (XEP-0313).", 1, 10000},
+            {"mam.max_page", ValueType::integer, std::int64_t{250},
+             "Most messages in one archive page; a larger <max/> gets this many.", 1, 10000},
+            {"mam.max_pending", ValueType::integer, std::int64_t{100000},
+             "Messages waiting to be archived, per host (also while the database is locked "
+             "or full); past it messages are refused with <resource-constraint/> until the "
+             "archive catches up.",
+             1, 100000000},
+        };
     }
     std::vector<std::string> migrations(std::string_view backend) const override {
         return storage::archive_migrations(backend);
     }
-    void start(ModuleContext&) override {}
+    void start(ModuleContext& ctx) override {
+        for (auto& h : ctx.server().hosts)
+            writers_[h.get()] = std::make_unique<Writer>(
+                *h, static_cast<std::size_t>(h->config.integer("mam.max_pending")));
+        ctx.add_account_feature(ns::mam);
+        ctx.add_account_feature(ns::mam_extended);
+        ctx.add_account_feature(ns::sid);
+        ctx.on_iq(IqType::set, IqTarget::account, ns::mam, query);
+        ctx.on_iq(IqType::get, IqTarget::account, ns::mam, form);
+        ctx.on_stanza(Phase::pre_route, "message/*", -200,
+                      [this](const StanzaEvent& ev) { return outgoing(ev); });
+        for (const char* route : {"message/bare", "message/full"})
+            ctx.on_stanza(Phase::pre_deliver, route, 0,
+                          [this](const StanzaEvent& ev) { return incoming(ev); });
+    }
+
+  private:
+    void archive(Host& host, std::string user, ArchivedMessage m) {
+        writers_.at(&host)->add(std::move(user), std::move(m));
+    }
+
+    // Before a message is routed: refused while an archive it would go to is full (so it
+    // is never delivered unarchived), and what a local client sends goes into the
+    // sender's archive.
+    HookResult outgoing(const StanzaEvent& ev) {
+        if (!archivable(ev.stanza)) return HookResult::pass;
+        const bool to_local_user =
+            ev.host && (ev.target == TargetKind::bare || ev.target == TargetKind::full);
+        if ((ev.session && writers_.at(&ev.session->host())->full()) ||
+            (to_local_user && writers_.at(ev.host)->full())) {
+            // RFC 6120 §8.3.3.18: the sender may try again later.
+            ev.error(StanzaError{StanzaErrorCondition::resource_constraint,
+                                 "the server's message archive is busy; try again",
+                                 {}});
+            return HookResult::refused;
+        }
+        if (!ev.session) return HookResult::pass;
+        // To the user's own bare JID it is archived as received.
+        if (ev.to.bare_str() == ev.from.bare_str()) return HookResult::pass;
+        ArchivedMessage m;
+        m.id = new_stanza_id();
+        m.with = ev.to.bare_str();
+        m.with_resource = ev.to.resource();
+        m.outgoing = true;
+        m.stanza = ev.stanza.to_string();
+        archive(ev.session->host(), ev.from.local(), std::move(m));
+        return HookResult::pass;
+    }
+
+    // A message for a local user: stamped with a stanza-id of the user's archive, and
+    // archived, before it goes to the sessions (or offline storage).
+    HookResult incoming(const StanzaEvent& ev) {
+        if (!ev.owned || !archivable(ev.stanza)) return HookResult::pass;
+        xml::Element& m = *ev.owned;
+        const std::string archive_jid = ev.to.bare_str();
+        // XEP-0359 §5: nobody else may speak for this archive.
+        m.remove_children([&](const xml::Element& c) {
+            return c.is("stanza-id", ns::sid) && c.attr("by") == archive_jid;
+        });
+        ArchivedMessage a;
+        a.id = new_stanza_id();
+        m.add_child("stanza-id", std::string(ns::sid))
+            .set_attr("id", a.id)
+            .set_attr("by", archive_jid);
+        a.with = ev.from.bare_str();
+        a.with_resource = ev.from.resource();
+        a.stanza = m.to_string();
+        archive(*ev.host, ev.to.local(), std::move(a));
+        return HookResult::pass;
+    }
+
+    // §4.1.5 (XEP-0313 1.1: "Retrieving the form"): the fields a query may use.
+    static boost::asio::awaitable<void> form(IqRequest& iq) {
+        xml::Element q("query", std::string(ns::mam));
+        q.add_child(forms::make("form", ns::mam, "", "",
+                                {{"with", "jid-single", "", {}, false},
+                                 {"start", "text-single", "", {}, false},
+                                 {"end", "text-single", "", {}, false},
+                                 {"after-id", "text-single", "", {}, false},
+                                 {"before-id", "text-single", "", {}, false},
+                                 {"ids", "text-multi", "", {}, false}}));
+        iq.reply(std::move(q));
+        co_return;
+    }
+
+    // §4: a query of the user's own archive.
+    static boost::asio::awaitable<void> query(IqRequest& iq) {
+        const auto& q = iq.payload();
+        if (q.name() != "query") {
+            iq.error(StanzaErrorCondition::bad_request, "expected <query/>");
+            co_return;
+        }
+        if (!iq.session) {
+            iq.error(StanzaErrorCondition::not_allowed);
+            co_return;
+        }
+        ArchiveQuery aq;
+        std::string after_id, before_id, rsm_after, rsm_before;
+        bool rsm_backward = false;
+        if (const auto* x = forms::find(q)) {
+            for (const auto& [var, vals] : forms::values(x)) {
+                const std::string v = vals.empty() ? std::string() : vals.front();
+                if (var == "FORM_TYPE") {
+                    if (v != ns::mam) {
+                        iq.error(StanzaErrorCondition::bad_request,
+                                 "FORM_TYPE is not " + std::string(ns::mam));
+                        co_return;
+                    }
+                } else if (var == "with") {
+                    auto jid = Jid::parse(v);
+                    if (!jid) {
+                        iq.error(StanzaErrorCondition::jid_malformed, "'with' is not a JID");
+                        co_return;
+                    }
+                    aq.with = jid->bare_str();
+                    aq.with_resource = jid->resource();
+                } else if (var == "start" || var == "end") {
+                    auto t = datetime::parse_us(v);
+                    if (!t) {
+                        iq.error(StanzaErrorCondition::bad_request,
+                                 "'" + var + "' is not a XEP-0082 DateTime");
+                        co_return;
+                    }
+                    (var == "start" ? aq.start_us : aq.end_us) = *t;
+                } else if (var == "after-id") {
+                    after_id = v;
+                } else if (var == "before-id") {
+                    before_id = v;
+                } else if (var == "ids") {
+                    aq.ids = vals;
+                    if (aq.ids.size() > kMaxIds) {
+                        iq.error(StanzaErrorCondition::policy_violation,
+                                 "at most " + std::to_string(kMaxIds) + " ids in one query");
+                        co_return;
+                    }
+                } else {
+                    iq.error(StanzaErrorCondition::feature_not_implemented,
+                             "this archive cannot filter on '" + var + "'");
+                    co_return;
+                }
+            }
+        }
+        const auto& cfg = iq.host.config;
+        aq.max = static_cast<std::size_t>(cfg.integer("mam.default_page"));
+        if (const auto* set = q.child("set", ns::rsm)) {
+            if (const auto* max = set->child("max", ns::rsm)) {
+                const std::string t = max->text();
+                std::size_t n = 0;
+                auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+                if (ec != std::errc() || end != t.data() + t.size()) {
+                    iq.error(StanzaErrorCondition::bad_request, "<max/> is not a number");
+                    co_return;
+                }
+                aq.max = n;
+            }
+            if (const auto* a = set->child("after", ns::rsm)) rsm_after = a->text();
+            if (const auto* b = set->child("before", ns::rsm)) {
+                rsm_backward = true;  // XEP-0059 §2.5: empty, the last page
+                rsm_before = b->text();
+            }
+        }
+        aq.max = std::min(aq.max, static_cast<std::size_t>(cfg.integer("mam.max_page")));
+        aq.backward = rsm_backward;
+        const bool flip = q.child("flip-page", ns::mam) != nullptr;
+        const std::string user = iq.from->local();
+        auto& st = *iq.host.storage;
+        Answer answer =
+            co_await st.run([&st, user, aq, after_id, before_id, rsm_after, rsm_before]() mutable {
+                Answer a;
+                // Every id named must be in the archive (§4.1.4 / XEP-0059 §2.6).
+                auto seq_of = [&](const std::string& id) -> std::optional<std::int64_t> {
+                    auto seq = st.archive().find(user, id);
+                    if (!seq && !a.error)
+                        a.error = StanzaError{StanzaErrorCondition::item_not_found,
+                                              "no message '" + id + "' in this archive",
+                                              {}};
+                    return seq;
+                };
+                for (const auto* id : {&after_id, &rsm_after})
+                    if (!id->empty())
+                        if (auto s = seq_of(*id))
+                            aq.after_seq = std::max(aq.after_seq.value_or(0), *s);
+                for (const auto* id : {&before_id, &rsm_before})
+                    if (!id->empty())
+                        if (auto s = seq_of(*id))
+                            aq.before_seq = std::min(aq.before_seq.value_or(*s), *s);
+                if (!a.error) a.page = st.archive().query(user, aq);
+                return a;
+            });
+        if (answer.error) {
+            iq.error(*answer.error);
+            co_return;
+        }
+        const auto& items = answer.page.items;
+        const std::string queryid(q.attr("queryid"));
+        auto send = [&](const ArchivedMessage& m) {
+            std::string out = "<message to='";
+            xml::escape(iq.from->str(), out);
+            out += "' id='";
+            xml::escape(m.id, out);
+            out += "'><result xmlns='";
+            out += ns::mam;
+            out += "'";
+            if (!queryid.empty()) {
+                out += " queryid='";
+                xml::escape(queryid, out);
+                out += "'";
+            }
+            out += " id='";
+            xml::escape(m.id, out);
+            out += "'><forwarded xmlns='";
+            out += ns::forward;
+            out += "'><delay xmlns='";
+            out += ns::delay;
+            out += "' stamp='";
+            out += datetime::format_us(m.time_us);
+            out += "'/>";
+            out += m.stanza;  // serialised by this server, with xmlns='jabber:client'
+            out += "</forwarded></result></message>";
+            iq.session->deliver(std::move(out));
+        };
+        if (flip)
+            std::for_each(items.rbegin(), items.rend(), send);
+        else
+            std::for_each(items.begin(), items.end(), send);
+        // §4.3: the end of the page, and whether it is the last one.
+        xml::Element fin("fin", std::string(ns::mam));
+        if (answer.page.complete) fin.set_attr("complete", "true");
+        auto& set = fin.add_child("set", std::string(ns::rsm));
+        if (items.empty()) {
+            // XEP-0059 §2.7: an empty result says so; a page of <max>0</max> is not one.
+            if (answer.page.complete) set.add_child("count", std::string(ns::rsm)).add_text("0");
+        } else {
+            set.add_child("first", std::string(ns::rsm)).add_text(items.front().id);
+            set.add_child("last", std::string(ns::rsm)).add_text(items.back().id);
+        }
+        iq.reply(std::move(fin));
+    }
+
+    std::map<const Host*, std::unique_ptr<Writer>> writers_;
 };
+
 }  // namespace
 
 std::unique_ptr<Module> make_mam_module() {

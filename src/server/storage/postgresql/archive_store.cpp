@@ -1,5 +1,7 @@
 #include "server/storage/postgresql/archive_store.hpp"
 
+#include <algorithm>
+
 #include "server/storage/archive_sql.hpp"
 
 namespace hongyan::storage::postgresql {
@@ -33,6 +35,38 @@ std::int64_t PgArchiveStore::add(const std::string& user, const ArchivedMessage&
                 "stanza) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
                 user, m.id, m.time_us, m.with, m.with_resource, m.outgoing ? 1 : 0, m.stanza)
             .integer(0, 0);
+    });
+}
+
+void PgArchiveStore::add_many(const std::vector<std::pair<std::string, ArchivedMessage>>& batch) {
+    // Up to 100 rows a statement (700 parameters): a statement per 100 messages, each
+    // shape prepared once per connection.
+    constexpr std::size_t kRows = 100;
+    pool_.with([&](Connection& c) {
+        for (std::size_t first = 0; first < batch.size(); first += kRows) {
+            const std::size_t n = std::min(kRows, batch.size() - first);
+            std::string sql =
+                "INSERT INTO archive (username, id, time_us, with_bare, with_resource, outgoing, "
+                "stanza) VALUES ";
+            std::vector<Param> params;
+            params.reserve(7 * n);
+            for (std::size_t i = 0; i < n; ++i) {
+                const auto& [user, m] = batch[first + i];
+                const std::size_t b = params.size();
+                sql += i ? ", (" : "(";
+                for (std::size_t k = 1; k <= 7; ++k)
+                    sql += (k > 1 ? ", $" : "$") + std::to_string(b + k);
+                sql += ")";
+                params.emplace_back(user);
+                params.emplace_back(m.id);
+                params.emplace_back(m.time_us);
+                params.emplace_back(m.with);
+                params.emplace_back(m.with_resource);
+                params.emplace_back(m.outgoing ? 1 : 0);
+                params.emplace_back(m.stanza);
+            }
+            c.query(sql, params);
+        }
     });
 }
 

@@ -10,6 +10,7 @@ class PgArchiveStore final : public ArchiveStore {
   public:
     explicit PgArchiveStore(Pool& pool) : pool_(pool) {}
     std::int64_t add(const std::string& user, const ArchivedMessage& m) override;
+    void add_many(const std::vector<std::pair<std::string, ArchivedMessage>>& batch) override;
     ArchivePage query(const std::string& user, const ArchiveQuery& q) override;
     std::optional<std::int64_t> find(const std::string& user, const std::string& id) override;
     std::optional<ArchivedMessage> first(const std::string& user) override;

@@ -22,15 +22,34 @@ ArchivedMessage row(const Statement& st) {
 
 }  // namespace
 
-std::int64_t SqliteArchiveStore::add(const std::string& user, const ArchivedMessage& m) {
-    auto lock = db_.lock();
-    Statement st(db_.handle(),
-                 "INSERT INTO archive (username, id, time_us, with_bare, with_resource, "
-                 "outgoing, stanza) VALUES (?, ?, ?, ?, ?, ?, ?)");
+namespace {
+constexpr const char* kInsert =
+    "INSERT INTO archive (username, id, time_us, with_bare, with_resource, outgoing, stanza) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+void bind(Statement& st, const std::string& user, const ArchivedMessage& m) {
     st.bind(1, user).bind(2, m.id).bind(3, m.time_us).bind(4, m.with).bind(5, m.with_resource);
     st.bind(6, std::int64_t{m.outgoing ? 1 : 0}).bind(7, m.stanza);
+}
+}  // namespace
+
+std::int64_t SqliteArchiveStore::add(const std::string& user, const ArchivedMessage& m) {
+    auto lock = db_.lock();
+    Statement st(db_.handle(), kInsert);
+    bind(st, user, m);
     st.step();
     return sqlite3_last_insert_rowid(db_.handle());
+}
+
+void SqliteArchiveStore::add_many(
+    const std::vector<std::pair<std::string, ArchivedMessage>>& batch) {
+    auto lock = db_.lock();
+    Statement st(db_.handle(), kInsert);  // prepared once for the batch
+    for (const auto& [user, m] : batch) {
+        bind(st, user, m);
+        st.step();
+        st.reset();
+    }
 }
 
 ArchivePage SqliteArchiveStore::query(const std::string& user, const ArchiveQuery& q) {
