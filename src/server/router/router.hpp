@@ -101,7 +101,8 @@ class Router {
     // answered the sender). `sender` is null for a stanza from a route.
     bool pre_route(c2s::ClientSession* sender, const Jid& from, const xml::Element& stanza,
                    const Jid& to);
-    // The post-deliver hooks for a message that reached its target.
+    // The pre-deliver hooks, just before a message goes to its sessions or to the deliver
+    // hooks (they may add to it); the post-deliver hooks once it reached its target.
     void pre_deliver(c2s::ClientSession* sender, Host& host, const Jid& from, xml::Element& stanza,
                      const Jid& to);
     void post_deliver(c2s::ClientSession* sender, Host& host, const Jid& from,
