@@ -246,6 +246,11 @@ const std::vector<KeySpec>& schema() {
          "past it the request concerned gets <internal-server-error/> "
          "or, for work that must not be lost, is retried.",
          0, 600000},
+        {"storage.sqlite_cache", ValueType::integer, std::int64_t{64},
+         "MiB of database pages SQLite keeps in memory (its page cache, taken as it is "
+         "used): with the message archive growing, a small cache rereads index pages from "
+         "the file at every write.",
+         1, 65536},
         {"storage.retry_attempts", ValueType::integer, std::int64_t{10},
          "Attempts at a write that must happen eventually (deleting delivered offline "
          "messages) before it is given up, waiting 1 s, then doubling up to 30 s.",

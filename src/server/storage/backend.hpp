@@ -87,6 +87,7 @@ struct PostgresOptions {
 // Where and how a backend keeps its data.
 struct BackendOptions {
     std::filesystem::path sqlite_file;  // created with its directory if missing
+    int sqlite_cache_mib = 64;          // SQLite's page cache (storage.sqlite_cache)
     PostgresOptions postgresql;
     int busy_timeout_ms = 5000;      // lock waits (and, for a pool, the wait for a connection)
     std::vector<SchemaPart> schema;  // the modules' tables (modules::schema())

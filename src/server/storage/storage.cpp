@@ -69,6 +69,7 @@ std::unique_ptr<Backend> open_backend(std::string_view name, const BackendOption
 std::unique_ptr<Backend> open_backend(const config::Config& cfg, std::vector<SchemaPart> schema) {
     BackendOptions o;
     o.sqlite_file = cfg.database_path();
+    o.sqlite_cache_mib = static_cast<int>(cfg.integer("storage.sqlite_cache"));
     o.busy_timeout_ms = static_cast<int>(cfg.integer("storage.busy_timeout"));
     o.postgresql.url = cfg.string("storage.postgresql.url");
     o.postgresql.schema = cfg.string("storage.postgresql.schema");

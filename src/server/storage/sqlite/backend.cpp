@@ -28,6 +28,7 @@ class SqliteBackend final : public Backend {
           archive_(*db_),
           tables_(*db_) {
         db_->set_busy_timeout(o.busy_timeout_ms);
+        db_->set_cache_mib(o.sqlite_cache_mib);
         for (const auto& part : o.schema) db_->migrate_part(part.owner, part.migrations);
     }
     std::string_view name() const override { return "sqlite"; }

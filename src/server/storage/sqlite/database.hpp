@@ -63,6 +63,8 @@ class Database {
     std::unique_lock<std::recursive_mutex> lock() { return std::unique_lock(mu_); }
     // How long a write waits for another process's write lock before SQLITE_BUSY.
     void set_busy_timeout(int ms) { sqlite3_busy_timeout(db_, ms); }
+    // How many MiB of pages SQLite caches (allocated as they are used).
+    void set_cache_mib(int mib) { exec("PRAGMA cache_size=-" + std::to_string(mib * 1024)); }
     int changes() const { return sqlite3_changes(db_); }
     // Brings the schema to the newest version, one migration at a time.
     void migrate();
