@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -86,20 +87,36 @@ std::vector<TableInfo> plan(const std::vector<TableInfo>& source,
     return ordered;
 }
 
+// Reads table `t` on `access` as progress step `what` of `total` rows: how many rows it
+// has and their checksum. `each` sees every row too (the copy inserts them).
+struct Tally {
+    std::int64_t rows = 0;
+    std::uint64_t sum = 0;
+};
+Tally tally(TableAccess& access, const TableInfo& t, const std::string& what, std::int64_t total,
+            CopyProgress& progress, const std::function<void(const Row&)>& each = nullptr) {
+    Tally out;
+    progress.start(what, total);
+    access.scan(t.name, t.columns, [&](const Row& r) {
+        if (each) each(r);
+        out.sum += row_hash(r);
+        if (++out.rows % static_cast<std::int64_t>(kBatch) == 0) progress.advance(out.rows);
+    });
+    progress.advance(out.rows);
+    progress.finish();
+    return out;
+}
+
 // Reads every table of `tables` on `access`, filling the target side of `checks`.
 void verify(TableAccess& access, const std::vector<TableInfo>& tables,
             std::vector<TableCheck>& checks, CopyProgress& progress) {
     access.read([&] {
         for (std::size_t i = 0; i < tables.size(); ++i) {
             auto& c = checks[i];
-            progress.start("verify " + tables[i].name, c.source_rows);
-            access.scan(tables[i].name, tables[i].columns, [&](const Row& r) {
-                c.target_sum += row_hash(r);
-                if (++c.target_rows % static_cast<std::int64_t>(kBatch) == 0)
-                    progress.advance(c.target_rows);
-            });
-            progress.advance(c.target_rows);
-            progress.finish();
+            const auto got =
+                tally(access, tables[i], "verify " + tables[i].name, c.source_rows, progress);
+            c.target_rows = got.rows;
+            c.target_sum = got.sum;
         }
     });
 }
@@ -109,17 +126,8 @@ std::vector<TableCheck> summarize(TableAccess& access, const std::vector<TableIn
                                   CopyProgress& progress) {
     std::vector<TableCheck> checks;
     for (const auto& t : tables) {
-        TableCheck c;
-        c.table = t.name;
-        progress.start("read " + t.name, access.count(t.name));
-        access.scan(t.name, t.columns, [&](const Row& r) {
-            c.source_sum += row_hash(r);
-            if (++c.source_rows % static_cast<std::int64_t>(kBatch) == 0)
-                progress.advance(c.source_rows);
-        });
-        progress.advance(c.source_rows);
-        progress.finish();
-        checks.push_back(std::move(c));
+        const auto got = tally(access, t, "read " + t.name, access.count(t.name), progress);
+        checks.push_back(TableCheck{t.name, got.rows, 0, got.sum, 0});
     }
     return checks;
 }
@@ -239,25 +247,16 @@ std::vector<TableCheck> copy_database(Backend& from, Backend& to, CopyProgress& 
     src.read([&] {
         dst.load([&] {
             for (const auto& t : tables) {
-                TableCheck c;
-                c.table = t.name;
-                progress.start("copy " + t.name, src.count(t.name));
                 std::vector<Row> batch;
-                auto flush = [&] {
-                    if (batch.empty()) return;
-                    dst.insert(t.name, t.columns, batch);
-                    batch.clear();
-                    progress.advance(c.source_rows);
-                };
-                src.scan(t.name, t.columns, [&](const Row& r) {
-                    c.source_sum += row_hash(r);
-                    ++c.source_rows;
-                    batch.push_back(r);
-                    if (batch.size() == kBatch) flush();
-                });
-                flush();
-                progress.finish();
-                checks.push_back(std::move(c));
+                const auto got =
+                    tally(src, t, "copy " + t.name, src.count(t.name), progress, [&](const Row& r) {
+                        batch.push_back(r);
+                        if (batch.size() < kBatch) return;
+                        dst.insert(t.name, t.columns, batch);
+                        batch.clear();
+                    });
+                if (!batch.empty()) dst.insert(t.name, t.columns, batch);
+                checks.push_back(TableCheck{t.name, got.rows, 0, got.sum, 0});
             }
         });
     });
