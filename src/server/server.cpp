@@ -41,6 +41,9 @@ Settings Settings::from(const config::Config& cfg) {
     s.close_timeout = std::chrono::seconds(cfg.integer("c2s.close_timeout"));
     s.idle_timeout = std::chrono::seconds(cfg.integer("c2s.idle_timeout"));
     s.keepalive_interval = std::chrono::seconds(cfg.integer("c2s.keepalive_interval"));
+    s.sm_enabled = cfg.boolean("sm.enabled");
+    s.sm_resume_timeout = std::chrono::seconds(cfg.integer("sm.resume_timeout"));
+    s.sm_request_after = static_cast<std::uint32_t>(cfg.integer("sm.request_after"));
     s.parser_release_after = std::chrono::seconds(cfg.integer("c2s.parser_release_after"));
     s.parser_limits.max_stanza_size =
         static_cast<std::size_t>(cfg.integer("limits.max_stanza_size"));
@@ -85,7 +88,9 @@ ServerContext::ServerContext(const config::Config& cfg)
                        std::chrono::seconds(cfg.integer("auth.failure_window"))),
       auth_failures_account(cfg.integer("auth.failures_per_account"),
                             std::chrono::seconds(cfg.integer("auth.failure_window"))),
-      registrations_ip(cfg.integer("register.per_ip_per_hour"), std::chrono::hours(1)) {}
+      registrations_ip(cfg.integer("register.per_ip_per_hour"), std::chrono::hours(1)) {
+    resumptions = std::make_unique<c2s::Resumptions>();
+}
 
 ServerContext::~ServerContext() = default;
 
@@ -412,6 +417,12 @@ int Server::run() {
         // A second SIGTERM must not cut the orderly shutdown short (Ctrl-C twice still does).
         ::signal(SIGTERM, SIG_IGN);
         I.ctx->shutting_down = true;
+        // Sessions waiting for a resume end: what their clients did not acknowledge is
+        // stored (XEP-0198).
+        for (auto& s : I.ctx->resumptions->sessions())
+            s->post([s] {
+                if (s->hibernating()) s->end();
+            });
         // Every session gets <system-shutdown/> from its own thread (RFC 6120 §4.9.3.17).
         for (auto& w : I.workers) {
             asio::post(w->io, [&w = *w] {
@@ -433,7 +444,8 @@ int Server::run() {
     // Give clients a moment to receive their stream close, then stop the loops.
     auto grace = std::chrono::seconds(cfg.integer("server.shutdown_grace"));
     auto deadline = std::chrono::steady_clock::now() + grace;
-    while (std::chrono::steady_clock::now() < deadline && I.ctx->connections.total() > 0)
+    while (std::chrono::steady_clock::now() < deadline &&
+           (I.ctx->connections.total() > 0 || I.ctx->resumptions->rerouting > 0))
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     for (auto& w : I.workers) w->io.stop();
     for (auto& w : I.workers)

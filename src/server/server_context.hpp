@@ -24,6 +24,9 @@ namespace hongyan {
 namespace modules {
 class ModuleHost;
 }
+namespace c2s {
+class Resumptions;
+}
 class Router;
 class SessionRegistry;
 
@@ -39,6 +42,9 @@ struct Settings {
     xml::ParserLimits preauth_parser_limits;  // until SASL succeeds
     std::size_t max_outbound_queue = 4 << 20;
     std::int64_t read_rate = 0;
+    bool sm_enabled = true;
+    std::chrono::seconds sm_resume_timeout{300};
+    std::uint32_t sm_request_after = 5;
     std::vector<std::string> mechanisms;
     int scram_iterations = 4096;
     int max_auth_attempts = 3;
@@ -61,6 +67,8 @@ struct ServerContext {
     Host& primary() const { return *hosts.front(); }
     SSL_CTX* tls = nullptr;  // the first host's; SNI switches to another host's
     std::unique_ptr<SessionRegistry> registry;
+    // Sessions that a stream can resume (XEP-0198), by id.
+    std::unique_ptr<c2s::Resumptions> resumptions;
     std::unique_ptr<modules::ModuleHost> modules;
     std::unique_ptr<Router> router;
     // Password hashing (PBKDF2) for logins and new passwords, off the I/O threads and the

@@ -69,6 +69,8 @@ inline constexpr std::string_view mam = "urn:xmpp:mam:2";
 inline constexpr std::string_view mam_extended = "urn:xmpp:mam:2#extended";
 inline constexpr std::string_view sid = "urn:xmpp:sid:0";
 inline constexpr std::string_view rsm = "http://jabber.org/protocol/rsm";
+// XEP-0198
+inline constexpr std::string_view sm = "urn:xmpp:sm:3";
 // XEP-0045 (a message from a room's occupant carries it)
 inline constexpr std::string_view muc_user = "http://jabber.org/protocol/muc#user";
 
@@ -115,6 +117,7 @@ inline constexpr std::string_view all[] = {
     mam,
     sid,
     rsm,
+    sm,
 };
 
 }  // namespace hongyan::ns

@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 
 #include "server/c2s/resource_binding.hpp"
 #include "server/c2s/stream_features.hpp"
@@ -59,6 +60,35 @@ std::string sasl_failure(sasl::Failure f, std::string_view text) {
     }
     out += "</failure>";
     return out;
+}
+
+// XEP-0198 elements.
+std::string sm_failed(std::string_view condition, std::optional<std::uint32_t> h = std::nullopt) {
+    std::string out = "<failed xmlns=\"";
+    out += ns::sm;
+    out += '"';
+    if (h) {
+        out += " h=\"";
+        out += std::to_string(*h);
+        out += '"';
+    }
+    out += "><";
+    out += condition;
+    out += " xmlns=\"";
+    out += ns::stanzas;
+    out += "\"/></failed>";
+    return out;
+}
+
+std::string sm_ack(std::uint32_t h) {
+    return "<a xmlns=\"" + std::string(ns::sm) + "\" h=\"" + std::to_string(h) + "\"/>";
+}
+
+std::optional<std::uint32_t> parse_h(std::string_view s) {
+    std::uint32_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+    return v;
 }
 
 }  // namespace
@@ -142,6 +172,22 @@ asio::awaitable<void> ClientConnection::run() {
         if (close_reason_.empty()) close_reason_ = std::string("internal error: ") + e.what();
     }
     closing_ = true;
+    if (released_) {
+        // The session went on with the stream that resumed it.
+        transport_->close();
+        spdlog::info("c2s {} closed: {}", transport_->remote_string(), close_reason_);
+        co_return;
+    }
+    if (resumable_end()) {
+        transport_->close();
+        session_->detach();
+        session_->hibernate();
+        spdlog::info("c2s {} closed {}: {}; the session waits {} s for a resume",
+                     transport_->remote_string(), session_->jid().str(),
+                     close_reason_.empty() ? "closed" : close_reason_,
+                     session_->sm()->timeout.count());
+        co_return;
+    }
     session_->leave();
     // Let queued output (a stream error, say) reach the peer before the socket goes.
     if (transport_->is_open() && (writing_ || !session_->output_empty()))
@@ -238,6 +284,10 @@ asio::awaitable<ClientConnection::After> ClientConnection::on_element(Element el
         After a = co_await handle_sasl(el);
         co_return a;
     }
+    if (el.xmlns() == ns::sm && authenticated) {
+        co_await handle_sm(el);
+        co_return After::nothing;
+    }
     if (el.xmlns() != ns::client) {
         fail(StreamErrorCondition::invalid_namespace, "stanzas must be in jabber:client",
              "stanza in namespace " + el.xmlns());
@@ -249,6 +299,8 @@ asio::awaitable<ClientConnection::After> ClientConnection::on_element(Element el
              "unsupported element <" + el.name() + "/>");
         co_return After::nothing;
     }
+    // XEP-0198 §4: every stanza received after <enable/> counts, whatever becomes of it.
+    if (auto* sm = session_->sm()) ++sm->handled_in;
     if (!authenticated) {
         if (el.name() == "iq") {
             co_await handle_pre_auth_iq(std::move(el));
@@ -361,6 +413,153 @@ asio::awaitable<void> ClientConnection::handle_pre_auth_iq(Element iq) {
     }
 }
 
+// ---- stream management (XEP-0198) -----------------------------------------------------
+
+asio::awaitable<void> ClientConnection::handle_sm(const Element& el) {
+    const std::string& name = el.name();
+    auto* sm = session_->sm();
+    if (name == "enable") {
+        // §3: after resource binding, once.
+        if (!server_.settings.sm_enabled) {
+            session_->send_stream_data(sm_failed("feature-not-implemented"));
+        } else if (!session_->bound() || sm) {
+            session_->send_stream_data(sm_failed("unexpected-request"));
+        } else {
+            const std::string_view resume = el.attr("resume");
+            auto timeout = server_.settings.sm_resume_timeout;
+            // The client may prefer a shorter wait (§5, 'max'), never a longer one.
+            if (auto max = parse_h(el.attr("max")); max && *max > 0)
+                timeout = std::min(timeout, std::chrono::seconds(*max));
+            std::string id;
+            if ((resume == "true" || resume == "1") && timeout.count() > 0)
+                id = crypto::random_token(24);
+            std::string out = "<enabled xmlns=\"" + std::string(ns::sm) + '"';
+            if (!id.empty())
+                out += " id=\"" + id + "\" resume=\"true\" max=\"" +
+                       std::to_string(timeout.count()) + '"';
+            out += "/>";
+            session_->enable_sm(std::move(id), timeout);
+            session_->send_stream_data(std::move(out));
+        }
+        co_return;
+    }
+    if (name == "resume") {
+        co_await handle_resume(el);
+        co_return;
+    }
+    if (name == "r") {
+        if (!sm) {
+            session_->send_stream_data(sm_failed("unexpected-request"));
+            co_return;
+        }
+        // What this 'h' counts must be durable before the client hears it is handled.
+        session_->after_durable(
+            [s = session_.get(), h = sm->handled_in] { s->send_stream_data(sm_ack(h)); });
+        co_return;
+    }
+    if (name == "a") {
+        if (!sm) co_return;
+        auto h = parse_h(el.attr("h"));
+        if (!h) {
+            fail(StreamErrorCondition::invalid_xml, "<a/> needs a numeric 'h'", "bad <a/>");
+            co_return;
+        }
+        if (!session_->acknowledge(*h)) {
+            // §4: the client acknowledged more than was sent.
+            const std::uint32_t sent =
+                sm->acked_out + static_cast<std::uint32_t>(sm->unacked.size());
+            fail(StreamErrorCondition::undefined_condition,
+                 "you acknowledged " + std::to_string(*h) + " stanzas; " + std::to_string(sent) +
+                     " were sent",
+                 "handled-count-too-high");
+        }
+        co_return;
+    }
+    fail(StreamErrorCondition::unsupported_stanza_type,
+         "unknown stream management element <" + name + "/>", "unknown <" + name + "/>");
+}
+
+asio::awaitable<void> ClientConnection::handle_resume(const Element& el) {
+    // §5: instead of binding, once per stream.
+    if (session_->bound() || session_->sm() || resume_tried_) {
+        session_->send_stream_data(sm_failed("unexpected-request"));
+        co_return;
+    }
+    resume_tried_ = true;
+    auto h = parse_h(el.attr("h"));
+    const std::string previd(el.attr("previd"));
+    if (!h || previd.empty()) {
+        session_->send_stream_data(sm_failed("bad-request"));
+        co_return;
+    }
+    auto old = server_.resumptions->claim(previd, session_->username(), &session_->host());
+    if (!old) {
+        session_->send_stream_data(sm_failed("item-not-found"));
+        co_return;
+    }
+    session_->hold_output(true);
+    std::optional<ClientSession::Handover> handover;
+    try {
+        handover = co_await asio::co_spawn(old->executor(), old->hand_over(*h, session_),
+                                           asio::use_awaitable);
+    } catch (const std::exception& e) {
+        spdlog::error("c2s {} resume failed: {}", transport_->remote_string(), e.what());
+    }
+    if (!handover) {
+        session_->hold_output(false);
+        session_->send_stream_data(sm_failed("item-not-found"));
+        co_return;
+    }
+    const std::uint32_t handled = handover->sm->handled_in;
+    const std::string id = handover->sm->id;
+    // The old stream's stanzas are durable before the client hears they were handled.
+    co_await durable();
+    std::string resumed = "<resumed xmlns=\"" + std::string(ns::sm) + "\" previd=\"";
+    xml::escape(previd, resumed);
+    resumed += "\" h=\"" + std::to_string(handled) + "\"/>";
+    session_->adopt(std::move(*handover), std::move(resumed));
+    server_.resumptions->add(id, session_);
+    spdlog::info("c2s {} resumed {}", transport_->remote_string(), session_->jid().str());
+}
+
+asio::awaitable<void> ClientConnection::durable() {
+    struct Wait {
+        explicit Wait(asio::any_io_executor ex)
+            : timer(ex, asio::steady_timer::time_point::max()) {}
+        asio::steady_timer timer;
+        bool done = false;
+    };
+    auto w = std::make_shared<Wait>(transport_->executor());
+    session_->after_durable([w] {
+        w->done = true;
+        w->timer.cancel();
+    });
+    while (!w->done) co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+void ClientConnection::request_ack(bool now) {
+    auto* sm = session_->sm();
+    if (!sm || sm->requested || sm->unacked.empty() || closing_) return;
+    if (!now && sm->since_request < server_.settings.sm_request_after) return;
+    sm->requested = true;
+    sm->since_request = 0;
+    session_->send_stream_data("<r xmlns=\"" + std::string(ns::sm) + "\"/>");
+}
+
+bool ClientConnection::resumable_end() const {
+    const auto* sm = session_->sm();
+    return sm && !sm->id.empty() && !stream_ended_ && !session_->closing() &&
+           !server_.shutting_down;
+}
+
+void ClientConnection::release() {
+    released_ = true;
+    if (close_reason_.empty()) close_reason_ = "resumed on another connection";
+    closing_ = true;
+    closing_at_ = Clock::now();
+    transport_->close();
+}
+
 // ---- output ----------------------------------------------------------------------------
 
 void ClientConnection::output_ready() {
@@ -385,7 +584,13 @@ asio::awaitable<void> ClientConnection::write_loop(std::shared_ptr<ClientConnect
                               u.kind == OutUnit::Kind::keepalive ? " " : u.bytes());
         bool ok = co_await transport_->write(batch);
         ++writes_;  // tick() turns this into last_write_: no clock read per burst
+        if (released_) {
+            // Resumed elsewhere meanwhile: what was written or not is the session's now.
+            session_->written(batch, false);
+            break;
+        }
         session_->written(batch, ok);
+        if (ok) request_ack(false);
         if (!ok) {
             if (close_reason_.empty()) close_reason_ = "write failed";
             closing_ = true;
@@ -417,6 +622,7 @@ asio::awaitable<void> ClientConnection::drain(Clock::duration limit) {
 
 void ClientConnection::end_stream(StreamErrorCondition cond, std::string_view text) {
     if (closing_) return;
+    stream_ended_ = true;
     if (close_reason_.empty()) close_reason_ = text.empty() ? "closed" : std::string(text);
     closing_ = true;
     closing_at_ = Clock::now();
@@ -442,6 +648,7 @@ void ClientConnection::end_stream(StreamErrorCondition cond, std::string_view te
 }
 
 void ClientConnection::abort(std::string_view reason) {
+    stream_ended_ = true;
     if (close_reason_.empty()) close_reason_ = reason;
     closing_ = true;
     closing_at_ = Clock::now();
@@ -473,9 +680,18 @@ void ClientConnection::tick(Clock::time_point now) {
         return;
     }
     if (s.idle_timeout.count() > 0 && now - last_read_ > s.idle_timeout) {
+        if (resumable_end()) {
+            // A silent phone: the session waits for it to resume rather than ending.
+            if (close_reason_.empty()) close_reason_ = "idle timeout";
+            closing_ = true;
+            closing_at_ = now;
+            transport_->close();
+            return;
+        }
         fail(StreamErrorCondition::connection_timeout, "idle for too long", "idle timeout");
         return;
     }
+    request_ack(true);
     if (s.parser_release_after.count() > 0 && now - last_read_ >= s.parser_release_after) {
         transport_->release_idle_memory();
     }

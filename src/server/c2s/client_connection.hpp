@@ -42,6 +42,7 @@ class ClientConnection final : public OutputSink,
     void output_ready() override;
     void end_stream(StreamErrorCondition cond, std::string_view text) override;
     void abort(std::string_view reason) override;
+    void release() override;
 
     const SessionPtr& session() const { return session_; }
 
@@ -57,6 +58,17 @@ class ClientConnection final : public OutputSink,
     boost::asio::awaitable<After> handle_starttls();
     boost::asio::awaitable<After> handle_sasl(const xml::Element& el);
     boost::asio::awaitable<void> handle_pre_auth_iq(xml::Element iq);
+    // Stream management (XEP-0198): <enable/>, <r/>, <a/>, <resume/>.
+    boost::asio::awaitable<void> handle_sm(const xml::Element& el);
+    boost::asio::awaitable<void> handle_resume(const xml::Element& el);
+    // Waits for the modules' ack barriers (ClientSession::after_durable()).
+    boost::asio::awaitable<void> durable();
+    // Asks the client for an acknowledgement when stanzas wait for one (`now`: any
+    // number; otherwise sm.request_after of them).
+    void request_ack(bool now);
+    // The connection is gone without the stream being closed (or went silent): a
+    // resumable session then waits for its client instead of ending.
+    bool resumable_end() const;
     boost::asio::awaitable<void> write_loop(std::shared_ptr<ClientConnection> self);
     // Waits until everything queued was written, the connection failed or `limit` passed.
     boost::asio::awaitable<void> drain(Clock::duration limit);
@@ -80,6 +92,9 @@ class ClientConnection final : public OutputSink,
     bool header_sent_ = false;
     bool closing_ = false;
     bool writing_ = false;
+    bool stream_ended_ = false;  // closed by the client or by us (not a dropped connection)
+    bool released_ = false;      // the session went on with a resumed stream
+    bool resume_tried_ = false;
     std::string close_reason_;
     boost::asio::steady_timer* drain_waiter_ = nullptr;
 

@@ -2,12 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "server/modules/module.hpp"
+#include "server/router/router.hpp"
 #include "server/router/session_registry.hpp"
 #include "server/server_context.hpp"
 #include "xmpp/namespaces.hpp"
+#include "xmpp/xml_stream_parser.hpp"
 
 namespace hongyan::c2s {
 
@@ -57,10 +62,17 @@ void ClientSession::deliver(std::vector<std::shared_ptr<const std::string>> stan
 }
 
 void ClientSession::terminate(StreamErrorCondition cond, std::string text) {
-    post([this, cond, text = std::move(text)] { close(cond, text); });
+    post([this, cond, text = std::move(text)] {
+        if (successor_)
+            successor_->terminate(cond, text);
+        else
+            close(cond, text);
+    });
 }
 
 ClientSession::~ClientSession() {
+    if (sm_)
+        for (auto& u : sm_->unacked) u.finish(false);
     queue_.clear();
 }
 
@@ -70,16 +82,22 @@ void ClientSession::set_bound(Jid full) {
 }
 
 void ClientSession::enqueue(OutUnit unit, WriteDone done) {
+    if (done) unit.done = std::make_unique<WriteDone>(std::move(done));
+    if (successor_) {
+        forward(std::move(unit));
+        return;
+    }
     if (ended_ || closing_) {
-        if (done) done(false);
+        unit.finish(false);
         return;
     }
     // Only what is already queued counts: one large answer (a big roster, the presence of
     // thousands of contacts at login) may pass; a client that does not read soon hits it.
-    if (queue_.bytes() > server_.settings.max_outbound_queue) {
+    // What the client has not acknowledged yet (stream management) counts too.
+    if (queue_.bytes() + (sm_ ? sm_->unacked_bytes : 0) > server_.settings.max_outbound_queue) {
         spdlog::warn("c2s {} outbound queue over {} bytes; disconnecting", peer_,
                      server_.settings.max_outbound_queue);
-        if (done) done(false);
+        unit.finish(false);
         closing_ = true;
         if (sink_)
             sink_->abort("outbound queue full");
@@ -88,8 +106,15 @@ void ClientSession::enqueue(OutUnit unit, WriteDone done) {
         return;
     }
     if (unit.kind == OutUnit::Kind::stanza) ++stanzas_queued_;
-    queue_.push(std::move(unit), std::move(done));
-    if (sink_) sink_->output_ready();
+    queue_.push(std::move(unit));
+    if (sink_ && !hold_) sink_->output_ready();
+}
+
+void ClientSession::forward(OutUnit unit) {
+    // Stream data (an <a/> for the old stream, a stream error) stays with the old stream.
+    if (unit.kind != OutUnit::Kind::stanza) return;
+    auto next = successor_;
+    next->post([next, u = std::move(unit)]() mutable { next->enqueue(std::move(u)); });
 }
 
 void ClientSession::send(const xml::Element& stanza) {
@@ -119,12 +144,22 @@ void ClientSession::send_keepalive() {
 }
 
 void ClientSession::add_source(std::shared_ptr<BulkSource> source) {
+    if (successor_) {
+        auto next = successor_;
+        next->post(
+            [next, source = std::move(source)]() mutable { next->add_source(std::move(source)); });
+        return;
+    }
     if (ended_ || closing_) return;
     queue_.add_source(std::move(source));
-    if (sink_) sink_->output_ready();
+    if (sink_ && !hold_) sink_->output_ready();
 }
 
 void ClientSession::close(StreamErrorCondition cond, std::string_view text) {
+    if (successor_) {
+        successor_->terminate(cond, std::string(text));
+        return;
+    }
     if (closing_ || ended_) return;
     if (sink_) {
         sink_->end_stream(cond, text);  // queues the stream's last output, then seal()
@@ -137,7 +172,7 @@ void ClientSession::close(StreamErrorCondition cond, std::string_view text) {
 
 void ClientSession::attach(OutputSink* sink) {
     sink_ = sink;
-    if (sink_ && !queue_.empty()) sink_->output_ready();
+    if (sink_ && !hold_ && !queue_.empty()) sink_->output_ready();
 }
 
 void ClientSession::detach() {
@@ -145,31 +180,61 @@ void ClientSession::detach() {
 }
 
 void ClientSession::take_output(std::vector<OutUnit>& out, std::size_t max_bytes) {
+    if (hold_) return;
     std::shared_ptr<BulkSource> source;
-    if (queue_.take(out, max_bytes, &source) != OutputQueue::Next::pull) return;
+    auto next = queue_.take(out, max_bytes, &source);
+    in_flight_ = !out.empty();
+    if (next != OutputQueue::Next::pull) return;
     std::weak_ptr<ClientSession> weak = weak_from_this();
     const BulkSource* key = source.get();
     source->next(kBulkBudget, [weak, ex = executor_, key](BulkBatch batch) {
         asio::post(ex, [weak, key, batch = std::move(batch)]() mutable {
             auto self = weak.lock();
-            if (!self || self->ended_) {
+            if (!self) {
                 for (auto& e : batch.entries) e.finish(false);
                 return;
             }
-            for (const auto& e : batch.entries)
-                if (e.kind == OutUnit::Kind::stanza) ++self->stanzas_queued_;
-            self->queue_.filled(key, std::move(batch));
-            if (self->sink_) self->sink_->output_ready();
+            self->filled(key, std::move(batch));
         });
     });
 }
 
+void ClientSession::filled(const BulkSource* source, BulkBatch batch) {
+    if (successor_) {
+        // The source's segment went with the queue to the resumed session.
+        auto next = successor_;
+        next->post([next, source, batch = std::move(batch)]() mutable {
+            next->filled(source, std::move(batch));
+        });
+        return;
+    }
+    if (ended_) {
+        for (auto& e : batch.entries) e.finish(false);
+        return;
+    }
+    for (const auto& e : batch.entries)
+        if (e.kind == OutUnit::Kind::stanza) ++stanzas_queued_;
+    queue_.filled(source, std::move(batch));
+    if (sink_ && !hold_) sink_->output_ready();
+}
+
 void ClientSession::written(std::vector<OutUnit>& units, bool ok) {
     for (auto& e : units) {
-        if (ok && e.kind == OutUnit::Kind::stanza) ++stanzas_written_;
+        if (e.kind == OutUnit::Kind::stanza) {
+            if (ok) ++stanzas_written_;
+            if (sm_ && !ended_) {
+                // Kept until the client acknowledges it (or, unwritten, for a resume).
+                sm_->unacked_bytes += e.bytes().size();
+                ++sm_->since_request;
+                sm_->unacked.push_back(std::move(e));
+                continue;
+            }
+        }
         e.finish(ok);
     }
     units.clear();
+    in_flight_ = false;
+    if (flight_waiter_) flight_waiter_->cancel();
 }
 
 void ClientSession::leave() {
@@ -187,8 +252,161 @@ void ClientSession::end() {
     leave();
     ended_ = true;
     closing_ = true;
+    hibernating_ = false;
     sink_ = nullptr;
+    if (timer_) timer_->cancel();
+    if (sm_ && !successor_) {
+        if (!sm_->id.empty()) server_.resumptions->remove(sm_->id, this);
+        reroute_unacknowledged();
+    }
     queue_.clear();
+}
+
+// ---- stream management -----------------------------------------------------------------
+
+void ClientSession::enable_sm(std::string id, std::chrono::seconds timeout) {
+    sm_ = std::make_unique<StreamManagement>();
+    sm_->id = std::move(id);
+    sm_->timeout = timeout;
+    if (!sm_->id.empty()) server_.resumptions->add(sm_->id, shared_from_this());
+}
+
+bool ClientSession::acknowledge(std::uint32_t h) {
+    auto& sm = *sm_;
+    // 'h' counts modulo 2^32 (XEP-0198 §4).
+    const std::uint32_t n = h - sm.acked_out;
+    if (n > sm.unacked.size()) return false;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        auto& u = sm.unacked.front();
+        sm.unacked_bytes -= u.bytes().size();
+        u.finish(true);
+        sm.unacked.pop_front();
+    }
+    sm.acked_out = h;
+    sm.requested = false;
+    return true;
+}
+
+void ClientSession::after_durable(std::function<void()> f) {
+    const auto& barriers = server_.modules->ack_barriers();
+    if (barriers.empty()) {
+        f();
+        return;
+    }
+    auto left = std::make_shared<std::atomic<std::size_t>>(barriers.size());
+    auto fn = std::make_shared<std::function<void()>>(std::move(f));
+    std::weak_ptr<ClientSession> weak = weak_from_this();
+    for (const auto& barrier : barriers) {
+        barrier(*host_, [left, fn, weak] {
+            if (left->fetch_sub(1) != 1) return;
+            if (auto self = weak.lock()) self->post([fn] { (*fn)(); });
+        });
+    }
+}
+
+void ClientSession::hibernate() {
+    sink_ = nullptr;
+    if (ended_ || closing_ || successor_ || !sm_ || sm_->id.empty()) {
+        end();
+        return;
+    }
+    hibernating_ = true;
+    if (!timer_) timer_ = std::make_unique<asio::steady_timer>(executor_);
+    timer_->expires_after(sm_->timeout);
+    timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (ec || !self->hibernating_) return;
+        spdlog::info("c2s {} not resumed within {} s: session ends", self->jid_.str(),
+                     self->sm_ ? self->sm_->timeout.count() : 0);
+        self->end();
+    });
+}
+
+asio::awaitable<std::optional<ClientSession::Handover>> ClientSession::hand_over(
+    std::uint32_t h, std::shared_ptr<ClientSession> next) {
+    if (ended_ || closing_ || !sm_ || successor_ || !bound_) co_return std::nullopt;
+    hibernating_ = false;
+    if (timer_) timer_->cancel();
+    if (sink_) {
+        // The client thinks this connection is dead; the server had not noticed yet.
+        auto* old = sink_;
+        sink_ = nullptr;
+        old->release();
+    }
+    if (in_flight_) {
+        // A write of the old connection is under way: it fails now that the connection is
+        // closed, and what it carried joins the unacknowledged (written()).
+        asio::steady_timer t(executor_, server_.settings.close_timeout);
+        flight_waiter_ = &t;
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        flight_waiter_ = nullptr;
+    }
+    if (ended_ || in_flight_ || !acknowledge(h) || !server_.registry->replace(jid_, this, next)) {
+        end();
+        co_return std::nullopt;
+    }
+    left_ = true;  // the registry entry is the successor's now
+    successor_ = std::move(next);
+    Handover out{jid_, std::move(sm_), OutputQueue{}};
+    out.queue.append(std::move(queue_));
+    co_return out;
+}
+
+void ClientSession::adopt(Handover h, std::string resumed) {
+    OutputQueue arrived;  // routed here since the registry entry became ours
+    arrived.append(std::move(queue_));
+    jid_ = std::move(h.jid);
+    bound_ = true;
+    sm_ = std::move(h.sm);
+    queue_.push(OutUnit::data(std::move(resumed)));
+    // §5: the server resends what the client has not handled, in order.
+    for (auto& u : sm_->unacked) {
+        ++stanzas_queued_;
+        queue_.push(std::move(u));
+    }
+    sm_->unacked.clear();
+    sm_->unacked_bytes = 0;
+    sm_->since_request = 0;
+    sm_->requested = false;
+    queue_.append(std::move(h.queue));
+    queue_.append(std::move(arrived));
+    hold_output(false);
+}
+
+void ClientSession::hold_output(bool hold) {
+    hold_ = hold;
+    if (!hold_ && sink_ && !queue_.empty()) sink_->output_ready();
+}
+
+void ClientSession::reroute_unacknowledged() {
+    std::vector<xml::Element> stanzas;
+    auto take = [&stanzas](OutUnit& u) {
+        if (u.kind != OutUnit::Kind::stanza) return;
+        if (u.done) {
+            u.finish(false);  // it came from storage (offline) and stays there
+            return;
+        }
+        if (auto el = xml::parse_stanza(u.bytes(), ns::client)) stanzas.push_back(std::move(*el));
+    };
+    for (auto& u : sm_->unacked) take(u);
+    sm_->unacked.clear();
+    sm_->unacked_bytes = 0;
+    auto queued = queue_.take_units();
+    for (auto& u : queued) take(u);
+    if (stanzas.empty()) return;
+    spdlog::info("c2s {}: {} stanzas not acknowledged by the client are routed again", jid_.str(),
+                 stanzas.size());
+    auto& counter = server_.resumptions->rerouting;
+    ++counter;
+    asio::co_spawn(executor_, server_.router->undeliverable(std::move(stanzas)),
+                   [&counter](std::exception_ptr e) {
+                       --counter;
+                       if (!e) return;
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& x) {
+                           spdlog::error("routing unacknowledged stanzas: {}", x.what());
+                       }
+                   });
 }
 
 }  // namespace hongyan::c2s

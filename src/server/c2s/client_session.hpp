@@ -10,15 +10,21 @@
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "server/c2s/output_queue.hpp"
+#include "server/c2s/stream_management.hpp"
 #include "server/router/session_route.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/stanza_error.hpp"
@@ -41,6 +47,9 @@ class OutputSink {
     virtual void end_stream(StreamErrorCondition cond, std::string_view text) = 0;
     // Drops the connection at once, without a stream error (the client does not read).
     virtual void abort(std::string_view reason) = 0;
+    // The session goes on with another stream (XEP-0198 resumption): closes the connection
+    // now, leaving the session alone.
+    virtual void release() = 0;
 };
 
 class ClientSession final : public SessionRoute,
@@ -134,12 +143,54 @@ class ClientSession final : public SessionRoute,
     // output still queued can be written.
     void leave();
     // Ends the session: leave() and queued output is dropped. Called once its connection
-    // is gone for good.
+    // is gone for good. With stream management, what the client did not acknowledge and
+    // what was still queued is routed as if sent to a resource that went away (offline
+    // storage, or an error to its sender; XEP-0198 §5, RFC 6121 §8.5.3.2).
     void end();
     bool ended() const { return ended_; }
 
+    // ---- stream management (XEP-0198) ----
+    // Null until the client enabled it.
+    StreamManagement* sm() const { return sm_.get(); }
+    // Enables it; with a non-empty `id` the session can be resumed for `timeout`.
+    void enable_sm(std::string id, std::chrono::seconds timeout);
+    // The client handled `h` of our stanzas: false when that is more than were sent.
+    bool acknowledge(std::uint32_t h);
+    // Runs `f` on this session's thread once everything the server took from any client
+    // so far is durable (archived, stored): the modules' ack barriers (an <a/> or
+    // <resumed/> never acknowledges a message before that).
+    void after_durable(std::function<void()> f);
+    // Its connection is gone but the stream was not closed: the session stays bound and
+    // keeps what arrives, waiting sm()->timeout for a resume, then end()s.
+    void hibernate();
+    bool hibernating() const { return hibernating_; }
+    // What a resuming stream takes over.
+    struct Handover {
+        Jid jid;
+        std::unique_ptr<StreamManagement> sm;
+        OutputQueue queue;
+    };
+    // On this session's thread: stops it for a stream that resumes it (its connection, if
+    // still there, is closed), takes the client's `h`, and hands everything over; routes
+    // and work that still reach this session go on to `next`. Nothing when the session
+    // ended meanwhile or `h` is wrong.
+    boost::asio::awaitable<std::optional<Handover>> hand_over(std::uint32_t h,
+                                                              std::shared_ptr<ClientSession> next);
+    // On the resuming session's thread: takes over. `resumed` (the <resumed/> element)
+    // goes out first, then what the client did not acknowledge, then what was queued,
+    // then what arrived here meanwhile.
+    void adopt(Handover h, std::string resumed);
+    // While set, nothing is written (a resume is being arranged).
+    void hold_output(bool hold);
+    bool handed_over() const { return successor_ != nullptr; }
+
   private:
     void enqueue(OutUnit unit, WriteDone done = {});
+    // A bulk source's answer for this session's queue.
+    void filled(const BulkSource* source, BulkBatch batch);
+    // Gives a unit that reached this session after hand_over() to its successor.
+    void forward(OutUnit unit);
+    void reroute_unacknowledged();
     // Runs `f` at once when can_queue_now(), else posts it.
     template <class F>
     void now_or_posted(F f);
@@ -162,6 +213,13 @@ class ClientSession final : public SessionRoute,
     std::atomic<std::uint32_t> pending_posts_{0};
     std::uint64_t stanzas_queued_ = 0;
     std::uint64_t stanzas_written_ = 0;
+    bool hold_ = false;
+    bool hibernating_ = false;
+    bool in_flight_ = false;  // units taken by the connection are being written
+    boost::asio::steady_timer* flight_waiter_ = nullptr;
+    std::unique_ptr<StreamManagement> sm_;
+    std::unique_ptr<boost::asio::steady_timer> timer_;  // resumption timeout
+    std::shared_ptr<ClientSession> successor_;
 };
 
 using SessionPtr = std::shared_ptr<ClientSession>;

@@ -134,4 +134,30 @@ void OutputQueue::drop_sources() {
     }
 }
 
+void OutputQueue::append(OutputQueue&& other) {
+    if (other.segments_.empty()) return;
+    if (segments_.empty()) {
+        segments_ = std::move(other.segments_);
+    } else {
+        for (auto& s : other.segments_) segments_.push_back(std::move(s));
+        other.segments_.clear();
+    }
+    other.segments_ = std::vector<Segment>();
+    bytes_ += other.bytes_;
+    bulk_bytes_ += other.bulk_bytes_;
+    other.bytes_ = other.bulk_bytes_ = 0;
+}
+
+std::vector<OutUnit> OutputQueue::take_units() {
+    drop_sources();
+    std::vector<OutUnit> out;
+    for (auto& s : segments_)
+        for (std::size_t i = s.head; i < s.entries.size(); ++i)
+            out.push_back(std::move(s.entries[i]));
+    segments_.clear();
+    segments_ = std::vector<Segment>();
+    bytes_ = 0;
+    return out;
+}
+
 }  // namespace hongyan::c2s

@@ -76,6 +76,12 @@ class OutputQueue {
     // Drops the bulk sources and what they produced that is not written yet (`done(false)`):
     // the stream is ending, and what they hold stays where it came from.
     void drop_sources();
+    // Moves everything `other` holds (units and sources) after what this queue holds: a
+    // resumed stream (XEP-0198) takes over the queue of the session it resumes.
+    void append(OutputQueue&& other);
+    // Drops the sources (as drop_sources()) and hands out every pushed unit not written,
+    // in order: what a session that ends without its client's acknowledgement still held.
+    std::vector<OutUnit> take_units();
 
   private:
     struct Segment {

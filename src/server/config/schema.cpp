@@ -74,6 +74,19 @@ const std::vector<KeySpec>& schema() {
          "rebuilt when it sends again; 0 keeps parsers for the whole session.",
          0, 86400},
         // [http]
+        {"sm.enabled", ValueType::boolean, true,
+         "Offer stream management (XEP-0198): acknowledgements both ways, and resumption "
+         "of a session whose connection dropped."},
+        {"sm.resume_timeout", ValueType::integer, std::int64_t{300},
+         "Seconds a session whose connection dropped without closing the stream waits for "
+         "its client to resume it; a client may ask for less (<enable max=.../>). Then what "
+         "the client did not acknowledge goes to offline storage (or back to its senders "
+         "as errors). 0 turns resumption off (acknowledgements stay).",
+         0, 86400},
+        {"sm.request_after", ValueType::integer, std::int64_t{5},
+         "Stanzas written to a client without acknowledgement after which the server asks "
+         "for one (<r/>) at once; fewer are asked for within about a second.",
+         1, 100000},
         {"http.address", ValueType::string, S("0.0.0.0"),
          "Address the HTTP and HTTPS listeners bind to (WebSocket, host-meta)."},
         {"http.port", ValueType::integer, std::int64_t{5280},

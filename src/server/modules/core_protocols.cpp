@@ -27,6 +27,15 @@ std::vector<ProtocolSupport> core_protocols() {
          "is listed in the server's disco#items; its requests to the server and to users' bare "
          "JIDs are answered by the server's handlers; presence subscriptions both ways between "
          "users and component JIDs, probes answered and sent, presence broadcast to them"},
+        {"XEP-0198", "Stream Management", "1.6.3", "complete",
+         "acks both ways (the server asks after sm.request_after stanzas or within a second; "
+         "'h' wraps at 2^32, too high is <undefined-condition/>); resumption for "
+         "sm.resume_timeout (the client's max may lower it) on any connection and transport, "
+         "the old connection closed; <resumed/> and <a/> only once what they count is archived "
+         "or stored; a session that ends without a resume (timeout, clean close, shutdown) "
+         "routes what its client did not acknowledge like a message to a resource that went "
+         "away: offline storage or an error to the sender; stored offline messages are deleted "
+         "only when acknowledged"},
         {"XEP-0156", "Discovering Alternative XMPP Connection Methods", "1.4.0", "complete",
          "/.well-known/host-meta and host-meta.json with the WebSocket endpoint, CORS *; "
          "BOSH links wait for BOSH"},

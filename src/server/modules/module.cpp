@@ -162,6 +162,7 @@ void ModuleHost::remove_module(std::string_view name) {
     erase_owned(identities_, identity_owner_, name);
     erase_owned(pre_auth_features_, pre_auth_owner_, name);
     erase_owned(post_auth_features_, post_auth_owner_, name);
+    erase_owned(ack_barriers_, ack_barrier_owner_, name);
     for (auto it = disco_node_owner_.begin(); it != disco_node_owner_.end();) {
         if (it->second == name) {
             disco_nodes_.erase(it->first);
@@ -185,6 +186,11 @@ void ModuleContext::add_feature(std::string_view ns) {
         if (f == ns) return;
     host_.features_.emplace_back(ns);
     host_.feature_owner_.push_back(module_);
+}
+
+void ModuleContext::add_ack_barrier(AckBarrier barrier) {
+    host_.ack_barriers_.push_back(std::move(barrier));
+    host_.ack_barrier_owner_.push_back(module_);
 }
 
 void ModuleContext::add_account_feature(std::string_view ns) {

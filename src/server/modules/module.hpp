@@ -122,6 +122,10 @@ struct StanzaEvent {
 
 using StanzaHook = std::function<HookResult(const StanzaEvent&)>;
 using DeliverHook = std::function<boost::asio::awaitable<HookResult>(const StanzaEvent&)>;
+// Calls `done` (from any thread) once everything the module took so far for `host` is
+// durable: what stream management waits for before it acknowledges stanzas (XEP-0198
+// <a/>), for modules that write asynchronously (the archive).
+using AckBarrier = std::function<void(Host&, std::function<void()> done)>;
 
 // What happens to a client session as it binds and ends beyond the session registry: the
 // IM core loads the user's state before the bind result and ends the resource's presence
@@ -222,6 +226,7 @@ class ModuleHost {
     }
     // The modules that registered anything, in start order.
     const std::vector<std::string>& module_names() const { return module_names_; }
+    const std::vector<AckBarrier>& ack_barriers() const { return ack_barriers_; }
 
   private:
     friend class ModuleContext;
@@ -242,6 +247,8 @@ class ModuleHost {
     std::string session_hooks_owner_;
     // Who registered what, parallel to the vectors below.
     std::vector<std::string> feature_owner_, identity_owner_, pre_auth_owner_, post_auth_owner_;
+    std::vector<AckBarrier> ack_barriers_;
+    std::vector<std::string> ack_barrier_owner_;
     std::map<std::string, std::string, std::less<>> disco_node_owner_;
     std::map<std::tuple<IqType, IqTarget, std::string>, Entry, std::less<>> iq_;
     std::vector<std::string> features_;
@@ -281,6 +288,7 @@ class ModuleContext {
     void on_route(std::string_view route, int priority, DeliverHook handler);
     // The session hooks (one module only: a second throws std::logic_error).
     void set_session_hooks(SessionHooks hooks);
+    void add_ack_barrier(AckBarrier barrier);
 
     // Everything registered from here on belongs to module `name` (the server calls this
     // before each module's start(); ModuleHost::remove_module undoes it).

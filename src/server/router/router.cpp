@@ -366,8 +366,12 @@ asio::awaitable<void> Router::route_message(Sender sender, Host& host, const Jid
     // §8.5.2.2: nobody takes it now. headline and error are dropped; normal and chat go to
     // the deliver hooks (offline storage, XEP-0160), or the sender learns nobody took them.
     if (type == "headline" || type == "error") co_return;
+    co_await deliver_hooks(std::move(sender), host, from, stanza, to.bare());
+}
+
+asio::awaitable<void> Router::deliver_hooks(Sender sender, Host& host, const Jid& from,
+                                            const Element& stanza, const Jid& bare) {
     auto result = modules::HookResult::pass;
-    const Jid bare = to.bare();
     if (server_.modules->hooked(modules::Phase::deliver, modules::StanzaKind::message,
                                 modules::TargetKind::bare)) {
         const modules::StanzaEvent ev{server_,
@@ -382,7 +386,7 @@ asio::awaitable<void> Router::route_message(Sender sender, Host& host, const Jid
             result = co_await server_.modules->run_async_hooks(modules::Phase::deliver, ev);
         } catch (const std::exception& e) {
             // A storage failure: the sender learns the message was not taken.
-            spdlog::error("delivery to {} failed: {}", to.bare_str(), e.what());
+            spdlog::error("delivery to {} failed: {}", bare.str(), e.what());
             bounce(sender, stanza, StanzaErrorCondition::internal_server_error,
                    storage::storage_failure_text(e));
             co_return;
@@ -393,6 +397,30 @@ asio::awaitable<void> Router::route_message(Sender sender, Host& host, const Jid
     else if (result == modules::HookResult::pass)
         bounce(sender, stanza, StanzaErrorCondition::service_unavailable,
                "the recipient is offline and this server keeps no messages");
+}
+
+asio::awaitable<void> Router::undeliverable(std::vector<Element> stanzas) {
+    for (auto& stanza : stanzas) {
+        auto to = Jid::parse(stanza.attr("to"));
+        auto from = Jid::parse(stanza.attr("from"));
+        if (!to || !from) continue;
+        const std::string_view type = stanza.attr("type");
+        if (stanza.name() == "iq") {
+            if (type == "get" || type == "set")
+                bounce_routed(stanza, StanzaErrorCondition::service_unavailable,
+                              "the recipient's session ended");
+            continue;
+        }
+        if (stanza.name() != "message") continue;  // contacts hear it went unavailable
+        if (type == "headline" || type == "error" || type == "groupchat") continue;
+        // Copies of messages that went elsewhere, and answers to the session's own queries.
+        if (stanza.child("received", ns::carbons) || stanza.child("sent", ns::carbons) ||
+            stanza.child("result", ns::mam))
+            continue;
+        Host* host = server_.find_host(to->domain());
+        if (!host || to->local().empty()) continue;
+        co_await deliver_hooks(nullptr, *host, *from, stanza, to->bare());
+    }
 }
 
 asio::awaitable<void> Router::route_to_other_domain(Sender sender, Element stanza, const Jid& to) {

@@ -55,6 +55,13 @@ class Router {
     void answer_error(c2s::ClientSession* sender, const xml::Element& stanza,
                       const StanzaError& err, std::optional<xml::Element> app = std::nullopt);
     void bounce_routed(const xml::Element& stanza, StanzaErrorCondition c, std::string text = {});
+    // Stanzas a session had taken but its client never acknowledged (XEP-0198 §5: the
+    // session ended without a resume), in order: each is treated as if sent now to a
+    // resource that is gone (RFC 6121 §8.5.3.2): chat and normal messages go to the
+    // deliver hooks (offline storage, or the user's other resources), requests get
+    // <service-unavailable/>, the rest (presence, copies, archive results) is dropped. On
+    // the caller's executor.
+    boost::asio::awaitable<void> undeliverable(std::vector<xml::Element> stanzas);
 
     // Routes for domains other than the server's own: `domain` and its subdomains go to
     // `route` (XEP-0114 §3: a component serves its hostname). False when the domain has
@@ -92,6 +99,10 @@ class Router {
     // host) or a route (null); `from` is the sender's JID.
     boost::asio::awaitable<void> route_message(Sender sender, Host& host, const Jid& from,
                                                xml::Element stanza, const Jid& to);
+    // The deliver hooks for a normal or chat message nobody takes now (offline storage),
+    // or an error to its sender when none took it.
+    boost::asio::awaitable<void> deliver_hooks(Sender sender, Host& host, const Jid& from,
+                                               const xml::Element& stanza, const Jid& to);
     // A stanza for a domain of another route, from a local client.
     boost::asio::awaitable<void> route_to_other_domain(Sender sender, xml::Element stanza,
                                                        const Jid& to);

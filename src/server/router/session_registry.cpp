@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <utility>
 
 namespace hongyan {
 
@@ -49,6 +50,23 @@ std::optional<SessionRegistry::Resource> LocalSessionRegistry::remove(const Jid&
     }
     if (list.empty()) shard.by_bare.erase(it);
     return removed;
+}
+
+bool LocalSessionRegistry::replace(const Jid& full, const SessionRoute* session,
+                                   SessionPtr successor) {
+    std::string bare = full.bare_str();
+    auto& shard = shard_for(bare);
+    SessionPtr old;  // released after the lock
+    std::lock_guard lock(shard.mu);
+    auto it = shard.by_bare.find(bare);
+    if (it == shard.by_bare.end()) return false;
+    for (auto& r : it->second) {
+        if (r.resource == full.resource() && r.session.get() == session) {
+            old = std::exchange(r.session, std::move(successor));
+            return true;
+        }
+    }
+    return false;
 }
 
 std::vector<LocalSessionRegistry::Resource> LocalSessionRegistry::resources(

@@ -62,6 +62,9 @@ class SessionRegistry {
     virtual std::optional<Resource> add(const Jid& full, SessionPtr session) = 0;
     // Removes the entry for `full` if it still belongs to `session`; returns it.
     virtual std::optional<Resource> remove(const Jid& full, const SessionRoute* session) = 0;
+    // Gives the entry for `full`, state and all, from `session` to `successor` (a stream
+    // that resumed it, XEP-0198); false when the entry is not `session`'s.
+    virtual bool replace(const Jid& full, const SessionRoute* session, SessionPtr successor) = 0;
     virtual SessionPtr find(const Jid& full) const = 0;
     virtual std::vector<SessionPtr> find_bare(const Jid& bare) const = 0;
     // Every resource of a bare JID with its state (a copy).
@@ -89,6 +92,7 @@ class LocalSessionRegistry final : public SessionRegistry {
   public:
     std::optional<Resource> add(const Jid& full, SessionPtr session) override;
     std::optional<Resource> remove(const Jid& full, const SessionRoute* session) override;
+    bool replace(const Jid& full, const SessionRoute* session, SessionPtr successor) override;
     SessionPtr find(const Jid& full) const override;
     std::vector<SessionPtr> find_bare(const Jid& bare) const override;
     std::vector<Resource> resources(const std::string& bare) const override;

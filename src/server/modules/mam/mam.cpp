@@ -15,6 +15,8 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -97,34 +99,78 @@ class Writer {
         m.time_us = std::max(datetime::now_us(), last_us_);
         last_us_ = m.time_us;
         pending_.emplace_back(std::move(user), std::move(m));
+        ++submitted_;
         if (!posted_) {
             posted_ = true;
             host_.storage->post([this] { flush(); });
         }
     }
 
+    // Calls `done` once every message added so far is written (or, after
+    // storage.retry_attempts, given up with an error in the log): stream management
+    // acknowledges nothing before (XEP-0198 <a/>).
+    void after_settled(std::function<void()> done) {
+        {
+            std::lock_guard lock(mu_);
+            if (settled_ < submitted_) {
+                waiting_.emplace_back(submitted_, std::move(done));
+                return;
+            }
+        }
+        done();
+    }
+
   private:
     using Batch = std::vector<std::pair<std::string, ArchivedMessage>>;
-    // A batch being written: counted in full() until it is written or given up.
+    // A batch being written: counted in full() until it is written or given up, when it
+    // settles its place in the order of additions, [first, first + size).
     struct InFlight {
-        InFlight(std::shared_ptr<std::atomic<std::size_t>> c, Batch b)
-            : count(std::move(c)), batch(std::move(b)) {
+        InFlight(Writer& w, Batch b, std::uint64_t first)
+            : writer(w), count(w.in_flight_), batch(std::move(b)), first(first) {
             *count += batch.size();
         }
-        ~InFlight() { *count -= batch.size(); }
+        ~InFlight() {
+            *count -= batch.size();
+            writer.settle(first, first + batch.size());
+        }
+        Writer& writer;
         std::shared_ptr<std::atomic<std::size_t>> count;
         Batch batch;
+        std::uint64_t first;
     };
+
+    // Batches settle out of order (one retried, the next written): the barrier passes
+    // what is settled without a gap.
+    void settle(std::uint64_t first, std::uint64_t end) {
+        std::vector<std::function<void()>> ready;
+        {
+            std::lock_guard lock(mu_);
+            settled_ranges_[first] = end;
+            for (auto it = settled_ranges_.begin();
+                 it != settled_ranges_.end() && it->first == settled_;) {
+                settled_ = it->second;
+                it = settled_ranges_.erase(it);
+            }
+            while (!waiting_.empty() && waiting_.front().first <= settled_) {
+                ready.push_back(std::move(waiting_.front().second));
+                waiting_.pop_front();
+            }
+        }
+        for (auto& f : ready) f();
+    }
 
     void flush() {  // storage thread
         Batch batch;
+        std::uint64_t first = 0;
         {
             std::lock_guard lock(mu_);
             batch.swap(pending_);
             posted_ = false;
+            first = flushed_;
+            flushed_ += batch.size();
         }
         if (batch.empty()) return;
-        auto job = std::make_shared<InFlight>(in_flight_, std::move(batch));
+        auto job = std::make_shared<InFlight>(*this, std::move(batch), first);
         try {
             write(job->batch);
         } catch (const std::exception&) {
@@ -162,6 +208,10 @@ class Writer {
     std::shared_ptr<std::atomic<std::size_t>> in_flight_ =
         std::make_shared<std::atomic<std::size_t>>(0);
     bool posted_ = false;
+    // Additions counted in order: submitted, taken into batches, settled without a gap.
+    std::uint64_t submitted_ = 0, flushed_ = 0, settled_ = 0;
+    std::map<std::uint64_t, std::uint64_t> settled_ranges_;
+    std::deque<std::pair<std::uint64_t, std::function<void()>>> waiting_;
     std::int64_t last_us_ = 0;
     std::size_t dropped_ = 0;
     std::chrono::steady_clock::time_point last_warning_{};
@@ -210,6 +260,16 @@ class MamModule final : public Module {
         for (auto& h : ctx.server().hosts)
             writers_[h.get()] = std::make_unique<Writer>(
                 *h, static_cast<std::size_t>(h->config.integer("mam.max_pending")));
+        // A message is archived by the sender's host and the recipient's, which may be
+        // another one: the barrier waits for every host's writer.
+        ctx.add_ack_barrier([this](Host&, std::function<void()> done) {
+            auto left = std::make_shared<std::atomic<std::size_t>>(writers_.size());
+            auto fn = std::make_shared<std::function<void()>>(std::move(done));
+            for (auto& [host, writer] : writers_)
+                writer->after_settled([left, fn] {
+                    if (left->fetch_sub(1) == 1) (*fn)();
+                });
+        });
         ctx.add_account_feature(ns::mam);
         ctx.add_account_feature(ns::mam_extended);
         ctx.add_account_feature(ns::sid);

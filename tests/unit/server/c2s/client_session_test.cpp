@@ -33,6 +33,7 @@ struct FakeConnection : OutputSink {
     }
     void end_stream(StreamErrorCondition c, std::string_view) override { ended.push_back(c); }
     void abort(std::string_view) override {}
+    void release() override {}
 };
 
 struct SessionTest : ::testing::Test {
@@ -93,4 +94,56 @@ TEST_F(SessionTest, OutputAfterTheEndIsRefused) {
     session->send_tracked("<message/>", [&](bool ok) { results.push_back(ok); });
     EXPECT_EQ(results, (std::vector<bool>{false}));
     EXPECT_TRUE(session->output_empty());
+}
+
+// XEP-0198 §4: with stream management on, a written stanza is kept until the client's 'h'
+// covers it; a tracked one (an offline message) learns it was delivered only then.
+TEST_F(SessionTest, StreamManagementKeepsWhatIsWrittenUntilAcknowledged) {
+    FakeConnection c;
+    c.session = session.get();
+    session->attach(&c);
+    session->enable_sm("", std::chrono::seconds(0));
+    std::vector<int> acked;
+    session->send_tracked("<message id='1'/>", [&](bool ok) { acked.push_back(ok ? 1 : -1); });
+    session->send_tracked("<message id='2'/>", [&](bool ok) { acked.push_back(ok ? 2 : -2); });
+    session->send_stream_data("<r/>");  // not a stanza: never waits for an ack
+    session->send_stanza("<presence/>");
+    EXPECT_EQ(c.written.size(), 4u);
+    EXPECT_TRUE(acked.empty());
+    EXPECT_EQ(session->sm()->unacked.size(), 3u);
+
+    EXPECT_TRUE(session->acknowledge(1));
+    EXPECT_EQ(acked, (std::vector<int>{1}));
+    EXPECT_FALSE(session->acknowledge(5));  // more than was sent: refused, nothing changes
+    EXPECT_EQ(session->sm()->unacked.size(), 2u);
+    EXPECT_TRUE(session->acknowledge(3));
+    EXPECT_EQ(acked, (std::vector<int>{1, 2}));
+    EXPECT_TRUE(session->sm()->unacked.empty());
+    EXPECT_EQ(session->sm()->unacked_bytes, 0u);
+    EXPECT_TRUE(session->acknowledge(3));  // the same 'h' again is fine
+}
+
+// 'h' wraps at 2^32 (XEP-0198 §4).
+TEST_F(SessionTest, AcknowledgementsWrapAround) {
+    FakeConnection c;
+    c.session = session.get();
+    session->attach(&c);
+    session->enable_sm("", std::chrono::seconds(0));
+    session->sm()->acked_out = 0xFFFFFFFFu;
+    session->send_stanza("<message id='a'/>");
+    session->send_stanza("<message id='b'/>");
+    EXPECT_TRUE(session->acknowledge(1));  // 2^32 - 1 + 2, modulo 2^32
+    EXPECT_TRUE(session->sm()->unacked.empty());
+}
+
+// While a resume is being arranged nothing is written; then everything goes in order.
+TEST_F(SessionTest, HeldOutputWaits) {
+    FakeConnection c;
+    c.session = session.get();
+    session->attach(&c);
+    session->hold_output(true);
+    session->send_stanza("<message id='1'/>");
+    EXPECT_TRUE(c.written.empty());
+    session->hold_output(false);
+    EXPECT_EQ(c.written, (std::vector<std::string>{"<message id='1'/>"}));
 }
