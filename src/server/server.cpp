@@ -44,6 +44,7 @@ Settings Settings::from(const config::Config& cfg) {
     s.sm_enabled = cfg.boolean("sm.enabled");
     s.sm_resume_timeout = std::chrono::seconds(cfg.integer("sm.resume_timeout"));
     s.sm_request_after = static_cast<std::uint32_t>(cfg.integer("sm.request_after"));
+    s.sm_max_waiting = static_cast<std::size_t>(cfg.integer("sm.max_waiting_per_user"));
     s.parser_release_after = std::chrono::seconds(cfg.integer("c2s.parser_release_after"));
     s.parser_limits.max_stanza_size =
         static_cast<std::size_t>(cfg.integer("limits.max_stanza_size"));
@@ -419,10 +420,15 @@ int Server::run() {
         I.ctx->shutting_down = true;
         // Sessions waiting for a resume end: what their clients did not acknowledge is
         // stored (XEP-0198).
-        for (auto& s : I.ctx->resumptions->sessions())
-            s->post([s] {
+        // Counted from now, so the grace period below waits for what they route.
+        auto& rerouting = I.ctx->resumptions->rerouting;
+        for (auto& s : I.ctx->resumptions->sessions()) {
+            ++rerouting;
+            s->post([s, &rerouting] {
                 if (s->hibernating()) s->end();
+                --rerouting;
             });
+        }
         // Every session gets <system-shutdown/> from its own thread (RFC 6120 §4.9.3.17).
         for (auto& w : I.workers) {
             asio::post(w->io, [&w = *w] {

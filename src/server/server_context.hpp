@@ -45,6 +45,7 @@ struct Settings {
     bool sm_enabled = true;
     std::chrono::seconds sm_resume_timeout{300};
     std::uint32_t sm_request_after = 5;
+    std::size_t sm_max_waiting = 10;
     std::vector<std::string> mechanisms;
     int scram_iterations = 4096;
     int max_auth_attempts = 3;

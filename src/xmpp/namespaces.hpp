@@ -69,8 +69,9 @@ inline constexpr std::string_view mam = "urn:xmpp:mam:2";
 inline constexpr std::string_view mam_extended = "urn:xmpp:mam:2#extended";
 inline constexpr std::string_view sid = "urn:xmpp:sid:0";
 inline constexpr std::string_view rsm = "http://jabber.org/protocol/rsm";
-// XEP-0198
+// XEP-0198, XEP-0352
 inline constexpr std::string_view sm = "urn:xmpp:sm:3";
+inline constexpr std::string_view csi = "urn:xmpp:csi:0";
 // XEP-0045 (a message from a room's occupant carries it)
 inline constexpr std::string_view muc_user = "http://jabber.org/protocol/muc#user";
 
@@ -118,6 +119,7 @@ inline constexpr std::string_view all[] = {
     sid,
     rsm,
     sm,
+    csi,
 };
 
 }  // namespace hongyan::ns

@@ -248,6 +248,30 @@ def test_archive_queue_full_while_locked_refuses_then_catches_up(start_server):
     assert bodies(results) == ["kept", "flows again"]
 
 
+def test_stream_management_acknowledges_only_what_is_archived(start_server):
+    """XEP-0198 §4 with the archive's writes held up by a lock: a client's <r/> is answered
+    only once the message it counts is in the archive (an <a/> is a promise that nothing
+    is lost), and then with the 'h' of the moment it asked."""
+    server = start_server({"storage.busy_timeout": 100})
+    alice = server.online("alice", PW, resource="a")
+    bob = server.online("bob", PW, resource="b")
+    alice.send("<enable xmlns='urn:xmpp:sm:3'/>")
+    alice.expect("urn:xmpp:sm:3", "enabled")
+    lock = DatabaseLock(server.data_dir)
+    try:
+        alice.send(message("bob@localhost", "s1", "archived later"))
+        bob.wait_for(is_message("s1"))
+        alice.send("<r xmlns='urn:xmpp:sm:3'/>")
+        wait_until(lambda: "failed, retrying" in server.log(), 20,
+                   "the archive's write waits for the lock")
+        early = alice.sync()
+        assert not [e for e in early if e.tag == "{urn:xmpp:sm:3}a"], "acknowledged too early"
+    finally:
+        lock.release()
+    ack = alice.wait_for(lambda e: e.tag == "{urn:xmpp:sm:3}a", timeout=60)
+    assert ack.get("h") == "1", to_str(ack)
+
+
 # ----- a full disk -----
 
 def tiny_disk(data_dir: Path, size: str) -> list[str]:

@@ -13,8 +13,7 @@ import xml.etree.ElementTree as ET
 
 import slix
 from im_helpers import befriend, drain, is_presence, online
-from xmpp_raw import (NS_CLIENT, NS_STANZA_ERRORS, NS_STREAMS, XmppStream, local_name, ns_of,
-                      q)
+from xmpp_raw import NS_CLIENT, NS_STANZA_ERRORS, XmppStream, local_name, ns_of, q, wait_until
 
 A, AP = "alice", "alice-password"
 B, BP = "bob", "bob-password"
@@ -56,6 +55,12 @@ def stanzas_through(s: XmppStream, pred: Callable[[ET.Element], bool]) -> int:
         if pred(e):
             return h
     raise AssertionError("no such element was received")
+
+
+def all_stanzas(s: XmppStream) -> int:
+    """The client's 'h' for everything received so far."""
+    start = next(i for i, e in enumerate(s.seen) if e.tag == q(NS_SM, "enabled"))
+    return sum(1 for e in s.seen[start + 1:] if ns_of(e.tag) == NS_CLIENT)
 
 
 def is_msg(id_: str) -> Callable[[ET.Element], bool]:
@@ -330,6 +335,29 @@ def test_offline_messages_stay_stored_until_acknowledged(server):
     a2 = server.login(A, AP, resource="phone2")
     a2.send("<presence/>")
     assert chat_ids(a2.drain()) == ["stored"]
+
+
+def test_sessions_waiting_for_a_resume_are_bounded_per_account(start_server):
+    """sm.max_waiting_per_user: beyond it, a dropped connection ends its session at once
+    (its contacts hear it go) while the one already waiting can still be resumed."""
+    server = start_server(sm__max_waiting_per_user=1)
+    server.add_user(A, AP)
+    server.add_user(B, BP)
+    phone = online(server, A, AP, "phone")
+    tablet = online(server, A, AP, "tablet")
+    b = online(server, B, BP, "desk")
+    befriend(phone, b, AJ, BJ)
+    drain(tablet)
+    phone_id = enable(phone).get("id")
+    enable(tablet)
+    phone.poll()
+    h = all_stanzas(phone)
+    drop(phone)
+    wait_until(lambda: "the session waits" in server.log(), 10, "the phone's session waits")
+    drop(tablet)
+    b.wait_for(is_presence(f"{AJ}/tablet", "unavailable"))
+    s, resumed = resume_stream(server, phone_id, h)
+    assert resumed.tag == q(NS_SM, "resumed"), ET.tostring(resumed)
 
 
 def test_slixmpp_resumes_after_losing_its_connection(server):

@@ -288,6 +288,15 @@ asio::awaitable<ClientConnection::After> ClientConnection::on_element(Element el
         co_await handle_sm(el);
         co_return After::nothing;
     }
+    if (el.xmlns() == ns::csi && authenticated) {
+        // XEP-0352 §4: <active/> and <inactive/>, no answer.
+        if (el.name() == "active" || el.name() == "inactive")
+            session_->set_inactive(el.name() == "inactive");
+        else
+            fail(StreamErrorCondition::unsupported_stanza_type,
+                 "unknown client state <" + el.name() + "/>", "unknown CSI element");
+        co_return After::nothing;
+    }
     if (el.xmlns() != ns::client) {
         fail(StreamErrorCondition::invalid_namespace, "stanzas must be in jabber:client",
              "stanza in namespace " + el.xmlns());

@@ -94,7 +94,8 @@ void ClientSession::enqueue(OutUnit unit, WriteDone done) {
     // Only what is already queued counts: one large answer (a big roster, the presence of
     // thousands of contacts at login) may pass; a client that does not read soon hits it.
     // What the client has not acknowledged yet (stream management) counts too.
-    if (queue_.bytes() + (sm_ ? sm_->unacked_bytes : 0) > server_.settings.max_outbound_queue) {
+    if (queue_.bytes() + held_bytes_ + (sm_ ? sm_->unacked_bytes : 0) >
+        server_.settings.max_outbound_queue) {
         spdlog::warn("c2s {} outbound queue over {} bytes; disconnecting", peer_,
                      server_.settings.max_outbound_queue);
         unit.finish(false);
@@ -105,6 +106,7 @@ void ClientSession::enqueue(OutUnit unit, WriteDone done) {
             end();
         return;
     }
+    if (inactive_ && unit.kind == OutUnit::Kind::stanza && hold_back(unit)) return;
     if (unit.kind == OutUnit::Kind::stanza) ++stanzas_queued_;
     queue_.push(std::move(unit));
     if (sink_ && !hold_) sink_->output_ready();
@@ -252,13 +254,15 @@ void ClientSession::end() {
     leave();
     ended_ = true;
     closing_ = true;
-    hibernating_ = false;
+    stop_waiting();
     sink_ = nullptr;
     if (timer_) timer_->cancel();
     if (sm_ && !successor_) {
         if (!sm_->id.empty()) server_.resumptions->remove(sm_->id, this);
         reroute_unacknowledged();
     }
+    held_.clear();  // presence: contacts' presence is sent afresh at the next login
+    held_bytes_ = 0;
     queue_.clear();
 }
 
@@ -310,6 +314,14 @@ void ClientSession::hibernate() {
         end();
         return;
     }
+    if (!server_.resumptions->enter_waiting(jid_.bare_str(), server_.settings.sm_max_waiting)) {
+        spdlog::info(
+            "c2s {}: {} sessions of this account wait for a resume already "
+            "(sm.max_waiting_per_user): this one ends",
+            jid_.str(), server_.settings.sm_max_waiting);
+        end();
+        return;
+    }
     hibernating_ = true;
     if (!timer_) timer_ = std::make_unique<asio::steady_timer>(executor_);
     timer_->expires_after(sm_->timeout);
@@ -324,7 +336,7 @@ void ClientSession::hibernate() {
 asio::awaitable<std::optional<ClientSession::Handover>> ClientSession::hand_over(
     std::uint32_t h, std::shared_ptr<ClientSession> next) {
     if (ended_ || closing_ || !sm_ || successor_ || !bound_) co_return std::nullopt;
-    hibernating_ = false;
+    stop_waiting();
     if (timer_) timer_->cancel();
     if (sink_) {
         // The client thinks this connection is dead; the server had not noticed yet.
@@ -346,7 +358,9 @@ asio::awaitable<std::optional<ClientSession::Handover>> ClientSession::hand_over
     }
     left_ = true;  // the registry entry is the successor's now
     successor_ = std::move(next);
-    Handover out{jid_, std::move(sm_), OutputQueue{}};
+    Handover out{jid_, std::move(sm_), OutputQueue{}, inactive_, std::move(held_)};
+    held_.clear();
+    held_bytes_ = 0;
     out.queue.append(std::move(queue_));
     co_return out;
 }
@@ -369,7 +383,99 @@ void ClientSession::adopt(Handover h, std::string resumed) {
     sm_->requested = false;
     queue_.append(std::move(h.queue));
     queue_.append(std::move(arrived));
+    inactive_ = h.inactive;
+    for (auto& [from, unit] : h.held) {
+        held_bytes_ += unit.bytes().size();
+        held_.emplace_back(std::move(from), std::move(unit));
+    }
     hold_output(false);
+}
+
+void ClientSession::stop_waiting() {
+    if (!hibernating_) return;
+    hibernating_ = false;
+    server_.resumptions->leave_waiting(jid_.bare_str());
+}
+
+// ---- client state indication -----------------------------------------------------------
+
+namespace {
+
+// A message that carries nothing but a chat state (XEP-0085), directly or as a carbon.
+bool only_chat_state(const xml::Element& m) {
+    const xml::Element* inner = &m;
+    for (const char* wrapper : {"received", "sent"}) {
+        if (const auto* w = m.child(wrapper, ns::carbons)) {
+            const auto* f = w->child("forwarded", ns::forward);
+            const auto* fm = f ? f->child("message", ns::client) : nullptr;
+            if (!fm) return false;
+            inner = fm;
+        }
+    }
+    bool state = false;
+    for (const auto* c : inner->children()) {
+        if (c->xmlns() == ns::chatstates)
+            state = true;
+        else if (c->xmlns() == ns::client || (inner == &m && c->xmlns() != ns::sid &&
+                                              c->xmlns() != ns::carbons && c->xmlns() != ns::delay))
+            return false;  // a body, a subject, a payload of some other kind
+    }
+    return state;
+}
+
+}  // namespace
+
+void ClientSession::set_inactive(bool inactive) {
+    inactive_ = inactive;
+    if (!inactive_) release_held();
+}
+
+bool ClientSession::hold_back(OutUnit& unit) {
+    const std::string_view bytes = unit.bytes();
+    const bool presence = bytes.starts_with("<presence");
+    if (!presence && !bytes.starts_with("<message")) {
+        release_held();
+        return false;
+    }
+    auto el = xml::parse_stanza(bytes, ns::client);
+    if (!el) return false;
+    if (presence) {
+        const std::string_view type = el->attr("type");
+        if (!type.empty() && type != "unavailable") {  // subscriptions matter now
+            release_held();
+            return false;
+        }
+        // The latest presence of each sender replaces what was held for it.
+        const std::string from(el->attr("from"));
+        for (auto it = held_.begin(); it != held_.end(); ++it) {
+            if (it->first != from) continue;
+            held_bytes_ -= it->second.bytes().size();
+            it->second.finish(false);
+            held_.erase(it);
+            break;
+        }
+        held_bytes_ += bytes.size();
+        held_.emplace_back(from, std::move(unit));
+        return true;
+    }
+    if (only_chat_state(*el)) {
+        unit.finish(false);
+        return true;  // dropped: it says nothing once the user looks again
+    }
+    release_held();
+    return false;
+}
+
+void ClientSession::release_held() {
+    if (held_.empty()) return;
+    auto held = std::move(held_);
+    held_.clear();
+    held_bytes_ = 0;
+    for (auto& [from, unit] : held) {
+        ++stanzas_queued_;
+        queue_.push(std::move(unit));
+    }
+    if (sink_ && !hold_) sink_->output_ready();
 }
 
 void ClientSession::hold_output(bool hold) {

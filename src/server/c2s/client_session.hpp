@@ -169,6 +169,8 @@ class ClientSession final : public SessionRoute,
         Jid jid;
         std::unique_ptr<StreamManagement> sm;
         OutputQueue queue;
+        bool inactive = false;
+        std::vector<std::pair<std::string, OutUnit>> held;
     };
     // On this session's thread: stops it for a stream that resumes it (its connection, if
     // still there, is closed), takes the client's `h`, and hands everything over; routes
@@ -184,6 +186,12 @@ class ClientSession final : public SessionRoute,
     void hold_output(bool hold);
     bool handed_over() const { return successor_ != nullptr; }
 
+    // ---- client state indication (XEP-0352) ----
+    // While inactive, presence is held (the latest per sender) and chat states are
+    // dropped; anything else goes out at once, after the presence held before it.
+    void set_inactive(bool inactive);
+    bool inactive() const { return inactive_; }
+
   private:
     void enqueue(OutUnit unit, WriteDone done = {});
     // A bulk source's answer for this session's queue.
@@ -191,6 +199,11 @@ class ClientSession final : public SessionRoute,
     // Gives a unit that reached this session after hand_over() to its successor.
     void forward(OutUnit unit);
     void reroute_unacknowledged();
+    void stop_waiting();  // no longer hibernating
+    // While inactive: true when `unit` was held back or dropped; otherwise what was held
+    // is queued first.
+    bool hold_back(OutUnit& unit);
+    void release_held();
     // Runs `f` at once when can_queue_now(), else posts it.
     template <class F>
     void now_or_posted(F f);
@@ -220,6 +233,9 @@ class ClientSession final : public SessionRoute,
     std::unique_ptr<StreamManagement> sm_;
     std::unique_ptr<boost::asio::steady_timer> timer_;  // resumption timeout
     std::shared_ptr<ClientSession> successor_;
+    bool inactive_ = false;
+    std::vector<std::pair<std::string, OutUnit>> held_;  // presence, by sender
+    std::size_t held_bytes_ = 0;
 };
 
 using SessionPtr = std::shared_ptr<ClientSession>;

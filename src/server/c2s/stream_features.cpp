@@ -35,6 +35,7 @@ std::string stream_features(const ServerContext& server, const net::Transport& t
     } else {
         features.add_child("bind", std::string(ns::bind));
         if (s.sm_enabled) features.add_child("sm", std::string(ns::sm));  // XEP-0198 §2
+        features.add_child("csi", std::string(ns::csi));                  // XEP-0352 §5
         for (const auto& f : server.modules->stream_features(modules::StreamPhase::post_auth))
             features.add_child(f);
         features.add_child(server.modules->caps_feature());

@@ -42,6 +42,24 @@ std::vector<std::shared_ptr<ClientSession>> Resumptions::sessions() const {
     return out;
 }
 
+bool Resumptions::enter_waiting(const std::string& user, std::size_t max) {
+    std::lock_guard lock(mu_);
+    auto& n = waiting_[user];
+    if (n >= max) {
+        if (n == 0) waiting_.erase(user);
+        return false;
+    }
+    ++n;
+    return true;
+}
+
+void Resumptions::leave_waiting(const std::string& user) {
+    std::lock_guard lock(mu_);
+    auto it = waiting_.find(user);
+    if (it == waiting_.end()) return;
+    if (--it->second == 0) waiting_.erase(it);
+}
+
 std::size_t Resumptions::size() const {
     std::lock_guard lock(mu_);
     return by_id_.size();

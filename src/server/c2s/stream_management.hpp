@@ -26,10 +26,10 @@ namespace hongyan::c2s {
 class ClientSession;
 
 struct StreamManagement {
-    std::string id;                   // the resumption id; empty: the stream cannot resume
-    std::chrono::seconds timeout{0};  // how long a detached session waits for its client
-    std::uint32_t handled_in = 0;     // stanzas received from the client (§4, 'h')
-    std::uint32_t acked_out = 0;      // the client's last 'h' for our stanzas
+    std::string id;                    // the resumption id; empty: the stream cannot resume
+    std::chrono::seconds timeout{0};   // how long a detached session waits for its client
+    std::uint32_t handled_in = 0;      // stanzas received from the client (§4, 'h')
+    std::uint32_t acked_out = 0;       // the client's last 'h' for our stanzas
     std::deque<net::OutUnit> unacked;  // written and not acknowledged yet, oldest first
     std::size_t unacked_bytes = 0;
     std::uint32_t since_request = 0;  // stanzas written since our last <r/>
@@ -48,6 +48,11 @@ class Resumptions {
     // Removes `id` if it still names `session`.
     void remove(const std::string& id, const ClientSession* session);
     std::size_t size() const;
+    // A session of `user` starts waiting for a resume: false when `max` of theirs already
+    // wait (the server keeps no more; the session ends instead). leave_waiting() when it
+    // stops waiting (resumed or ended).
+    bool enter_waiting(const std::string& user, std::size_t max);
+    void leave_waiting(const std::string& user);
     // Every live one (at shutdown, to end those that wait for a resume).
     std::vector<std::shared_ptr<ClientSession>> sessions() const;
     // Stanzas being routed again after sessions ended (the shutdown waits for them).
@@ -56,6 +61,7 @@ class Resumptions {
   private:
     mutable std::mutex mu_;
     std::unordered_map<std::string, std::weak_ptr<ClientSession>> by_id_;
+    std::unordered_map<std::string, std::size_t> waiting_;  // by username@host
 };
 
 }  // namespace hongyan::c2s

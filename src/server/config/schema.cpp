@@ -83,6 +83,11 @@ const std::vector<KeySpec>& schema() {
          "the client did not acknowledge goes to offline storage (or back to its senders "
          "as errors). 0 turns resumption off (acknowledgements stay).",
          0, 86400},
+        {"sm.max_waiting_per_user", ValueType::integer, std::int64_t{10},
+         "Sessions of one account that may wait for a resume at once (each holds its "
+         "queue in memory); a connection of that account that drops beyond it ends its "
+         "session at once, as if not resumable.",
+         0, 10000},
         {"sm.request_after", ValueType::integer, std::int64_t{5},
          "Stanzas written to a client without acknowledgement after which the server asks "
          "for one (<r/>) at once; fewer are asked for within about a second.",

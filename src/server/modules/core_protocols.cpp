@@ -36,6 +36,11 @@ std::vector<ProtocolSupport> core_protocols() {
          "routes what its client did not acknowledge like a message to a resource that went "
          "away: offline storage or an error to the sender; stored offline messages are deleted "
          "only when acknowledged"},
+        {"XEP-0352", "Client State Indication", "1.0.0", "complete",
+         "while inactive, available and unavailable presence is held, the latest per sender "
+         "(older ones dropped), and messages carrying only a chat state are dropped; anything "
+         "else (messages, iq, subscription requests) goes out at once, after the presence "
+         "held before it; <active/> sends what was held. The state survives a resume"},
         {"XEP-0156", "Discovering Alternative XMPP Connection Methods", "1.4.0", "complete",
          "/.well-known/host-meta and host-meta.json with the WebSocket endpoint, CORS *; "
          "BOSH links wait for BOSH"},
