@@ -180,3 +180,16 @@ def befriend(a: XmppStream, b: XmppStream, a_jid: str, b_jid: str) -> None:
     # a sent the last stanza: its barrier first, then b's sees all it caused there.
     drain(a)
     drain(b)
+
+
+def friends(server, a: tuple[str, str, str], b: tuple[str, str, str]
+            ) -> tuple[XmppStream, XmppStream]:
+    """Two new accounts (user, password, resource) online and subscribed to each other
+    (so each hears when the other's resource goes)."""
+    streams = []
+    for user, pw, _ in (a, b):
+        server.add_user(user, pw)
+    for user, pw, resource in (a, b):
+        streams.append(online(server, user, pw, resource))
+    befriend(streams[0], streams[1], f"{a[0]}@localhost", f"{b[0]}@localhost")
+    return streams[0], streams[1]

@@ -8,8 +8,8 @@ import asyncio
 import xml.etree.ElementTree as ET
 
 import slix
-from im_helpers import befriend, drain, online
-from xmpp_raw import NS_CLIENT, local_name, q
+from im_helpers import befriend, drain, friends, online
+from xmpp_raw import NS_CLIENT, XmppStream, local_name, q
 
 A, AP = "alice", "alice-password"
 B, BP = "bob", "bob-password"
@@ -22,13 +22,9 @@ def from_bob(els: list[ET.Element], kind: str) -> list[ET.Element]:
     return [e for e in els if local_name(e.tag) == kind and (e.get("from") or "").startswith(BJ)]
 
 
-def pair(server):
-    server.add_user(A, AP)
-    server.add_user(B, BP)
-    a = online(server, A, AP, "phone")
-    b = online(server, B, BP, "desk")
-    befriend(a, b, AJ, BJ)
-    return a, b
+def pair(server) -> tuple[XmppStream, XmppStream]:
+    """alice's phone and bob's desk, online and subscribed to each other."""
+    return friends(server, (A, AP, "phone"), (B, BP, "desk"))
 
 
 def test_feature_offered(server):

@@ -12,7 +12,7 @@ from typing import Callable, Optional
 import xml.etree.ElementTree as ET
 
 import slix
-from im_helpers import befriend, drain, is_presence, online
+from im_helpers import befriend, drain, friends, is_presence, online
 from xmpp_raw import NS_CLIENT, NS_STANZA_ERRORS, XmppStream, local_name, ns_of, q, wait_until
 
 A, AP = "alice", "alice-password"
@@ -98,13 +98,8 @@ def chat_ids(els: list[ET.Element]) -> list[str]:
 
 
 def pair(server) -> tuple[XmppStream, XmppStream]:
-    """alice and bob online, subscribed to each other (so bob sees alice go)."""
-    server.add_user(A, AP)
-    server.add_user(B, BP)
-    a = online(server, A, AP, "phone")
-    b = online(server, B, BP, "desk")
-    befriend(a, b, AJ, BJ)
-    return a, b
+    """alice's phone and bob's desk, online and subscribed to each other."""
+    return friends(server, (A, AP, "phone"), (B, BP, "desk"))
 
 
 def test_feature_offered_after_authentication_only(server):
