@@ -211,6 +211,32 @@ def test_resume_delivers_everything_exactly_once(server):
     s.wait_for(is_msg("m5"))
 
 
+def test_resume_on_a_websocket(server):
+    """§5 across transports and threads: a session begun over TCP is resumed over
+    WebSocket (RFC 7395), and what arrived meanwhile comes there."""
+    from ws_raw import WsStream
+
+    a, b = pair(server)
+    sm_id = enable(a).get("id")
+    send_chat(b, AJ, "m1")
+    a.wait_for(is_msg("m1"))
+    h = stanzas_through(a, is_msg("m1"))
+    drop(a)
+    send_chat(b, AJ, "m2")
+    b.sync()
+    ws = WsStream(f"ws://127.0.0.1:{server.http_port}/xmpp-websocket")
+    server.streams.append(ws)
+    feats = ws.authenticate(A, AP)
+    assert feats.find(q(NS_SM, "sm")) is not None
+    ws.send(f"<resume xmlns='{NS_SM}' previd='{sm_id}' h='{h}'/>")
+    resumed = ws.wait_for(lambda e: ns_of(e.tag) == NS_SM)
+    assert resumed.tag == q(NS_SM, "resumed"), ET.tostring(resumed)
+    m = ws.wait_for(lambda e: local_name(e.tag) == "message")
+    assert m.get("id") == "m2"
+    send_chat(b, AJ, "m3")
+    assert ws.wait_for(lambda e: local_name(e.tag) == "message").get("id") == "m3"
+
+
 def test_resume_replaces_a_connection_the_server_thought_alive(server):
     """§5: the old connection is still open on the server's side (the client lost it
     silently); the resume closes it and the session goes on on the new one."""

@@ -102,6 +102,18 @@ class WsStream:
         return features
 
     def login(self, user: str, password: str, resource: str = "ws") -> str:
+        features = self.authenticate(user, password)
+        assert features.find(q(NS_BIND, "bind")) is not None, to_str(features)
+        iq_id = new_id("bind")
+        self.send(f"<iq xmlns='{NS_CLIENT}' type='set' id='{iq_id}'><bind xmlns='{NS_BIND}'>"
+                  f"<resource>{resource}</resource></bind></iq>")
+        r = self.wait_for(lambda e: e.get("id") == iq_id)
+        assert r.get("type") == "result", to_str(r)
+        self.jid = r.findtext(f"{q(NS_BIND, 'bind')}/{q(NS_BIND, 'jid')}")
+        return self.jid
+
+    def authenticate(self, user: str, password: str) -> ET.Element:
+        """SCRAM-SHA-256 and the stream restart; returns the features after it."""
         self.open()
         c = ScramClient(user, password, "SCRAM-SHA-256")
         self.send(f"<auth xmlns='{NS_SASL}' mechanism='SCRAM-SHA-256'>"
@@ -113,15 +125,7 @@ class WsStream:
         ok = self.next()
         assert ok.tag == q(NS_SASL, "success"), to_str(ok)
         # RFC 7395 §3.7: a new <open/>, no <close/>.
-        features = self.open()
-        assert features.find(q(NS_BIND, "bind")) is not None, to_str(features)
-        iq_id = new_id("bind")
-        self.send(f"<iq xmlns='{NS_CLIENT}' type='set' id='{iq_id}'><bind xmlns='{NS_BIND}'>"
-                  f"<resource>{resource}</resource></bind></iq>")
-        r = self.wait_for(lambda e: e.get("id") == iq_id)
-        assert r.get("type") == "result", to_str(r)
-        self.jid = r.findtext(f"{q(NS_BIND, 'bind')}/{q(NS_BIND, 'jid')}")
-        return self.jid
+        return self.open()
 
     def iq(self, type_: str, payload: str, to: Optional[str] = None) -> ET.Element:
         iq_id = new_id("wsiq")
