@@ -72,6 +72,9 @@ inline constexpr std::string_view rsm = "http://jabber.org/protocol/rsm";
 // XEP-0198, XEP-0352
 inline constexpr std::string_view sm = "urn:xmpp:sm:3";
 inline constexpr std::string_view csi = "urn:xmpp:csi:0";
+// XEP-0357, and the XEP-0060 pubsub it publishes with
+inline constexpr std::string_view push = "urn:xmpp:push:0";
+inline constexpr std::string_view pubsub = "http://jabber.org/protocol/pubsub";
 // XEP-0045 (a message from a room's occupant carries it)
 inline constexpr std::string_view muc_user = "http://jabber.org/protocol/muc#user";
 
@@ -120,6 +123,8 @@ inline constexpr std::string_view all[] = {
     rsm,
     sm,
     csi,
+    push,
+    pubsub,
 };
 
 }  // namespace hongyan::ns

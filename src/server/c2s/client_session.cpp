@@ -98,7 +98,11 @@ void ClientSession::enqueue(OutUnit unit, WriteDone done) {
         server_.settings.max_outbound_queue) {
         spdlog::warn("c2s {} outbound queue over {} bytes; disconnecting", peer_,
                      server_.settings.max_outbound_queue);
-        unit.finish(false);
+        // With stream management this one is routed again with the rest (end()).
+        if (sm_ && unit.kind == OutUnit::Kind::stanza)
+            queue_.push(std::move(unit));
+        else
+            unit.finish(false);
         closing_ = true;
         if (sink_)
             sink_->abort("outbound queue full");
@@ -323,6 +327,7 @@ void ClientSession::hibernate() {
         return;
     }
     hibernating_ = true;
+    publish_asleep();
     if (!timer_) timer_ = std::make_unique<asio::steady_timer>(executor_);
     timer_->expires_after(sm_->timeout);
     timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
@@ -388,6 +393,7 @@ void ClientSession::adopt(Handover h, std::string resumed) {
         held_bytes_ += unit.bytes().size();
         held_.emplace_back(std::move(from), std::move(unit));
     }
+    publish_asleep();  // the entry came over asleep (waiting for this resume)
     hold_output(false);
 }
 
@@ -395,6 +401,13 @@ void ClientSession::stop_waiting() {
     if (!hibernating_) return;
     hibernating_ = false;
     server_.resumptions->leave_waiting(jid_.bare_str());
+    publish_asleep();
+}
+
+void ClientSession::publish_asleep() {
+    if (!bound_ || left_) return;
+    const bool asleep = inactive_ || hibernating_;
+    server_.registry->update(jid_, this, [asleep](ResourceState& s) { s.asleep = asleep; });
 }
 
 // ---- client state indication -----------------------------------------------------------
@@ -426,7 +439,10 @@ bool only_chat_state(const xml::Element& m) {
 }  // namespace
 
 void ClientSession::set_inactive(bool inactive) {
-    inactive_ = inactive;
+    if (inactive_ != inactive) {
+        inactive_ = inactive;
+        publish_asleep();
+    }
     if (!inactive_) release_held();
 }
 

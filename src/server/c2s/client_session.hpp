@@ -200,6 +200,8 @@ class ClientSession final : public SessionRoute,
     void forward(OutUnit unit);
     void reroute_unacknowledged();
     void stop_waiting();  // no longer hibernating
+    // Tells the registry whether this resource is asleep (inactive or hibernating).
+    void publish_asleep();
     // While inactive: true when `unit` was held back or dropped; otherwise what was held
     // is queued first.
     bool hold_back(OutUnit& unit);

@@ -14,6 +14,7 @@ set(HONGYAN_MODULES
   blocking
   carbons
   mam
+  push
   vcard
   private
   search

@@ -33,6 +33,9 @@ struct ResourceState {
     bool roster_interested = false;     // asked for the roster (RFC 6121 §2.1.6)
     bool blocklist_interested = false;  // asked for the blocklist (XEP-0191 §3.5)
     bool carbons = false;               // enabled Message Carbons (XEP-0280 §4)
+    // Not looking: CSI-inactive (XEP-0352) or waiting for a resume (XEP-0198); a message
+    // for a user none of whose resources is awake is pushed (XEP-0357).
+    bool asleep = false;
     // What few resources have, kept apart so that every entry stays small: those who got
     // directed presence from this resource and must hear when it goes unavailable
     // (§4.6.3), full or bare JIDs, and the status of its last unavailable presence (for
