@@ -43,6 +43,7 @@ def test_inactive_holds_presence_and_drops_chat_states(server):
     never comes; his message comes at once, after his held presence."""
     a, b = pair(server)
     a.send(f"<inactive xmlns='{NS_CSI}'/>")
+    a.sync()  # the server has taken it in
     for show in ("away", "dnd", "xa"):
         b.send(f"<presence><show>{show}</show></presence>")
     b.send(f"<message to='{AJ}' type='chat' id='typing'><composing xmlns='{NS_CHATSTATES}'/>"
@@ -67,6 +68,7 @@ def test_active_again_sends_what_was_held(server):
     """§4: <active/> ends the holding: the held presence comes at once."""
     a, b = pair(server)
     a.send(f"<inactive xmlns='{NS_CSI}'/>")
+    a.sync()
     b.send("<presence><show>away</show></presence>")
     b.sync()
     a.send(f"<active xmlns='{NS_CSI}'/>")

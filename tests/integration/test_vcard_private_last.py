@@ -182,6 +182,42 @@ def test_last_activity_of_contact(server):
     assert 1 <= later < 30, later
 
 
+def test_last_activity_after_unavailable_on_an_open_connection(server):
+    """XEP-0012 §4: a user who says unavailable but keeps the connection open is offline
+    from then on: last activity counts from that moment, with its status (not 0)."""
+    alice = online(server, A, AP, "a")
+    bob = online(server, B, BP, "b")
+    befriend(alice, bob, AJ, BJ)
+    bob.send("<presence type='unavailable'><status>brb</status></presence>")
+    alice.wait_for(is_presence(f"{BJ}/b", "unavailable"))
+
+    def status() -> str:
+        qe = last(alice, BJ).find(q(NS_LAST, "query"))
+        return (qe.text or "") if qe is not None else ""
+    # Recorded in a job of bob's, after his presence was broadcast.
+    wait_until(lambda: status() == "brb", 5, "bob's last activity has his status")
+    bob.sync()  # his stream is still open
+
+
+def test_probe_of_offline_contact_gets_last_unavailable_with_delay(server):
+    """RFC 6121 §4.3.2: a subscriber's probe for a user with no available resource is
+    answered with the user's last unavailable presence, stamped with when it was sent
+    (XEP-0203)."""
+    alice = online(server, A, AP, "a")
+    bob = online(server, B, BP, "b")
+    befriend(alice, bob, AJ, BJ)
+    bob.send("<presence type='unavailable'><status>gone fishing</status></presence>")
+    alice.wait_for(is_presence(f"{BJ}/b", "unavailable"))
+    bob.logout()
+    alice.send(f"<presence type='probe' to='{BJ}'/>")
+    p = alice.wait_for(lambda e: e.tag == q("jabber:client", "presence") and e.get("from") == BJ)
+    assert p.get("type") == "unavailable", to_str(p)
+    assert p.findtext(q("jabber:client", "status")) == "gone fishing", to_str(p)
+    delay = p.find(q("urn:xmpp:delay", "delay"))
+    assert delay is not None and delay.get("stamp", "").endswith("Z"), to_str(p)
+    assert delay.get("from") == "localhost"
+
+
 def test_last_activity_errors_and_uptime(server):
     """XEP-0012 §4: someone not allowed to see the user's presence → forbidden; an
     account that does not exist → service-unavailable; §5: the server's own uptime."""

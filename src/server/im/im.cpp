@@ -144,18 +144,30 @@ void Im::ended(const Jid& full, const SessionRegistry::Resource& r) {
             auto st = cache_.find(user);
             if (st && --st->pins <= 0 && server_.registry->resources(full_bare(user)).empty())
                 cache_.erase(user);
-            if (server_.registry->resources(full_bare(user)).empty()) {
-                auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-                try {
-                    storage_.directory().set_last_activity(user, {now, status});
-                } catch (const std::exception& e) {
-                    spdlog::warn("last activity of {}: {}", user, e.what());
-                }
-            }
+            if (server_.registry->resources(full_bare(user)).empty())
+                store_last_activity(user, status);
         },
         "ending a session");
+}
+
+void Im::store_last_activity(const std::string& user, const std::string& status) {
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    try {
+        storage_.directory().set_last_activity(user, {now, status});
+    } catch (const std::exception& e) {
+        spdlog::warn("last activity of {}: {}", user, e.what());
+    }
+}
+
+void Im::record_last_activity(const std::string& user, std::string status) {
+    seq_.post(
+        {user},
+        [this, user, status = std::move(status)] {
+            if (!online(user)) store_last_activity(user, status);
+        },
+        "recording last activity");
 }
 
 std::string Im::full_bare(const std::string& user) const {

@@ -146,6 +146,14 @@ class Im {
     boost::asio::awaitable<bool> may_see_presence(const std::string& user, const Jid& viewer);
     // True when the user has an available resource.
     bool online(const std::string& user) const;
+    // The user went offline (their last available resource sent unavailable, its
+    // connection staying): last activity (XEP-0012) is now, with `status`, unless a
+    // resource came up meanwhile.
+    void record_last_activity(const std::string& user, std::string status);
+    // RFC 6121 §4.3.2: what answers a probe of `user` while no resource is available: an
+    // unavailable presence with the status and time (XEP-0203) of the last one, if known.
+    boost::asio::awaitable<xml::Element> last_unavailable(const std::string& user,
+                                                          const std::string& to);
 
     // The blocking module turns blocklists on (before any user is loaded); with it off,
     // no blocklist is loaded or applied anywhere.
@@ -170,6 +178,8 @@ class Im {
 
     ServerContext& server_;
     Host& host_;
+    // Stores last activity now (inside a job of the user).
+    void store_last_activity(const std::string& user, const std::string& status);
     storage::Storage& storage_;
     Limits limits_;
     AvailableSource available_source_;

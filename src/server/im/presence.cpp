@@ -15,6 +15,7 @@
 #include "server/router/router.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
+#include "xmpp/datetime.hpp"
 #include "xmpp/namespaces.hpp"
 #include "xmpp/xml_stream_parser.hpp"
 
@@ -188,6 +189,27 @@ void Im::send_current_presence(const std::string& from_user, const std::string& 
     Stanzas out;
     presences_of(from_user, out);
     deliver_to_available(to_user, out);
+}
+
+boost::asio::awaitable<xml::Element> Im::last_unavailable(const std::string& user,
+                                                          const std::string& to) {
+    auto last = co_await seq_.run({user}, [this, user] {
+        try {
+            return storage_.directory().last_activity(user);
+        } catch (const std::exception& e) {
+            spdlog::warn("last activity of {}: {}", user, e.what());
+            return std::optional<storage::LastActivity>{};
+        }
+    });
+    auto p = make_presence(full_bare(user), to, "unavailable");
+    if (last && last->logout > 0) {
+        if (!last->status.empty())
+            p.add_child("status", std::string(ns::client)).add_text(last->status);
+        auto& delay = p.add_child("delay", std::string(ns::delay));
+        delay.set_attr("from", domain_);
+        delay.set_attr("stamp", datetime::format_us(last->logout * 1000000));
+    }
+    co_return p;
 }
 
 void Im::send_unavailable(const std::string& from_user, const std::string& to_user) {
@@ -422,8 +444,8 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
         bool visible = co_await may_see_presence(contact, from);
         if (visible) presences_of(contact, out);
         if (out.empty()) {
-            xml::Element u =
-                make_presence(to->bare_str(), {}, visible ? "unavailable" : "unsubscribed");
+            xml::Element u = visible ? co_await last_unavailable(contact, {})
+                                     : make_presence(to->bare_str(), {}, "unsubscribed");
             if (p.has_attr("id")) u.set_attr("id", p.attr("id"));
             out.push_back(std::make_shared<const std::string>(u.to_string(ns::client)));
         }
@@ -504,6 +526,8 @@ asio::awaitable<void> Im::presence(SessionPtr sender, xml::Element p, std::optio
             r.extras = std::move(extras);
         });
         if (was || !directed.empty()) broadcast(from, p.to_string(ns::client), directed);
+        // XEP-0012 §4: the user is offline from now on, though this connection stays.
+        if (was && !online(from.local())) record_last_activity(from.local(), status);
         co_return;
     }
 
@@ -604,7 +628,7 @@ asio::awaitable<void> Im::remote_presence(xml::Element p, Jid from, Jid to) {
         if (!subscribed) {
             server_.router->route(make_presence(to.bare_str(), from.str(), "unsubscribed"));
         } else if (!online(user)) {
-            server_.router->route(make_presence(to.bare_str(), from.str(), "unavailable"));
+            server_.router->route(co_await last_unavailable(user, from.str()));
         } else {
             route_presence_of(user, from.str(), false);
         }

@@ -18,7 +18,8 @@ class LastModule final : public Module {
     std::vector<ProtocolSupport> protocols() const override {
         return {{"XEP-0012", "Last Activity", "2.0", "complete",
                  "server uptime; accounts: 0 when online, else seconds since the last logout "
-                 "with its status, to subscribers (others get forbidden)"}};
+                 "or the last unavailable presence (on a connection that stays open), with its "
+                 "status, to subscribers (others get forbidden)"}};
     }
     void start(ModuleContext& ctx) override {
         ctx.add_feature(ns::last);

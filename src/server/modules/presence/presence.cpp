@@ -19,7 +19,8 @@ class PresenceModule final : public Module {
         return {{"RFC 6121", "XMPP IM", "", "complete",
                  "roster (§2, `roster` module) with versioning, every subscription state and "
                  "transition of §3 and Appendix A with pre-approval, presence (§4: initial, "
-                 "probes answered locally, directed, unavailable on close), delivery rules of §8 "
+                 "probes answered locally, for an offline user with the last unavailable presence "
+                 "and its time (XEP-0203), directed, unavailable on close), delivery rules of §8 "
                  "for local users; contacts at component domains and other hosts as in "
                  "§3/§4.2/§4.3; contacts on other servers wait for s2s"}};
     }
