@@ -94,6 +94,15 @@ std::vector<LocalSessionRegistry::SessionPtr> LocalSessionRegistry::message_targ
     return out;
 }
 
+bool LocalSessionRegistry::awake(const std::string& bare) const {
+    auto& shard = shard_for(bare);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.by_bare.find(bare);
+    if (it == shard.by_bare.end()) return false;
+    return std::any_of(it->second.begin(), it->second.end(),
+                       [](const Resource& r) { return r.state.available && !r.state.asleep; });
+}
+
 std::vector<SessionRegistry::Resource> LocalSessionRegistry::carbons_enabled(
     const std::string& bare) const {
     auto& shard = shard_for(bare);

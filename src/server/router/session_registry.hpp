@@ -78,6 +78,8 @@ class SessionRegistry {
     virtual std::vector<SessionPtr> message_targets(const std::string& bare) const = 0;
     // The resources of a bare JID that enabled carbons (XEP-0280).
     virtual std::vector<Resource> carbons_enabled(const std::string& bare) const = 0;
+    // Whether the bare JID has an available resource that is not asleep (push, XEP-0357).
+    virtual bool awake(const std::string& bare) const = 0;
     // Changes the state of `full` if it still belongs to `session`; false otherwise.
     virtual bool update(const Jid& full, const SessionRoute* session,
                         const std::function<void(ResourceState&)>& f) = 0;
@@ -101,6 +103,7 @@ class LocalSessionRegistry final : public SessionRegistry {
     std::vector<Resource> resources(const std::string& bare) const override;
     std::vector<SessionPtr> message_targets(const std::string& bare) const override;
     std::vector<Resource> carbons_enabled(const std::string& bare) const override;
+    bool awake(const std::string& bare) const override;
     bool update(const Jid& full, const SessionRoute* session,
                 const std::function<void(ResourceState&)>& f) override;
     std::optional<ResourceState> state(const Jid& full, const SessionRoute* session) const override;

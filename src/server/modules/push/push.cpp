@@ -167,8 +167,7 @@ class PushModule final : public Module {
     // A message reached a local user: a push when none of their resources is awake.
     HookResult delivered(const StanzaEvent& ev) {
         if (!ev.host || ev.to.local().empty() || !notable(ev.stanza)) return HookResult::pass;
-        for (const auto& r : ev.server.registry->resources(ev.to.bare_str()))
-            if (r.state.available && !r.state.asleep) return HookResult::pass;
+        if (ev.server.registry->awake(ev.to.bare_str())) return HookResult::pass;
         Host& host = *ev.host;
         std::string sender = ev.from.bare_str();
         std::string body;
