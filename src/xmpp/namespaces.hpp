@@ -75,6 +75,14 @@ inline constexpr std::string_view csi = "urn:xmpp:csi:0";
 // XEP-0357, and the XEP-0060 pubsub it publishes with
 inline constexpr std::string_view push = "urn:xmpp:push:0";
 inline constexpr std::string_view pubsub = "http://jabber.org/protocol/pubsub";
+// XEP-0060 as XEP-0163 (PEP) uses it
+inline constexpr std::string_view pubsub_owner = "http://jabber.org/protocol/pubsub#owner";
+inline constexpr std::string_view pubsub_event = "http://jabber.org/protocol/pubsub#event";
+inline constexpr std::string_view pubsub_errors = "http://jabber.org/protocol/pubsub#errors";
+inline constexpr std::string_view pubsub_node_config =
+    "http://jabber.org/protocol/pubsub#node_config";
+inline constexpr std::string_view pubsub_publish_options =
+    "http://jabber.org/protocol/pubsub#publish-options";
 // XEP-0045 (a message from a room's occupant carries it)
 inline constexpr std::string_view muc_user = "http://jabber.org/protocol/muc#user";
 

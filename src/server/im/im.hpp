@@ -144,6 +144,17 @@ class Im {
     // True when `viewer` may see `user`'s presence (RFC 6121: 'from' or 'both'; a shared
     // group; the user themself) and is not blocked (io; loads the user if needed).
     boost::asio::awaitable<bool> may_see_presence(const std::string& user, const Jid& viewer);
+    // True when `viewer` is in `user`'s roster in one of `groups` (personal groups or
+    // shared ones) and not blocked (io; loads the user if needed): PEP's roster access
+    // model (XEP-0060 §4.5).
+    boost::asio::awaitable<bool> in_roster_groups(const std::string& user, const Jid& viewer,
+                                                  std::vector<std::string> groups);
+    // Local usernames that see `user`'s presence ('from', 'both' or a shared group), or,
+    // with `watchers` false, whose presence `user` sees; from the loaded state (empty for a
+    // user that is not loaded: users are loaded while online).
+    std::vector<std::string> presence_contacts(const std::string& user, bool watchers) const {
+        return contacts(user, watchers);
+    }
     // True when the user has an available resource.
     bool online(const std::string& user) const;
     // The user went offline (their last available resource sent unavailable, its

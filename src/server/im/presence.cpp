@@ -92,6 +92,25 @@ asio::awaitable<bool> Im::may_see_presence(const std::string& user, const Jid& v
     });
 }
 
+asio::awaitable<bool> Im::in_roster_groups(const std::string& user, const Jid& viewer,
+                                           std::vector<std::string> groups) {
+    const std::string bare = viewer.bare_str();
+    const std::string local = viewer.domain() == domain_ ? viewer.local() : std::string();
+    co_return co_await seq_.run({user}, [this, user, bare, local, groups = std::move(groups)] {
+        return state_allows(user, [&](const UserState& st) {
+            if (st.blocks_locked(*Jid::parse(bare))) return false;
+            auto in = [&](const std::string& g) {
+                return std::find(groups.begin(), groups.end(), g) != groups.end();
+            };
+            if (const auto* it = st.item_locked(bare))
+                if (std::any_of(it->groups.begin(), it->groups.end(), in)) return true;
+            if (local.empty()) return false;
+            const auto shared = shared_.groups_between(user, local);
+            return std::any_of(shared.begin(), shared.end(), in);
+        });
+    });
+}
+
 bool Im::state_allows(const std::string& user, const std::function<bool(const UserState&)>& pred) {
     if (!storage_.accounts().exists(user)) return false;
     auto st = load_state(user);

@@ -8,7 +8,7 @@
 #include "server/c2s/client_session.hpp"
 #include "server/router/router.hpp"
 #include "server/server_context.hpp"
-#include "xmpp/crypto.hpp"
+#include "xmpp/caps.hpp"
 #include "xmpp/namespaces.hpp"
 #include "xmpp/xml_stream_parser.hpp"
 
@@ -75,16 +75,16 @@ void IqRequest::error(const StanzaError& err, std::optional<xml::Element> app) {
 
 const std::string& ModuleHost::caps_ver() const {
     std::call_once(caps_once_, [this] {
-        // XEP-0115 §5.1: identities sorted, "category/type/lang/name<", then features
-        // sorted, each followed by '<'; base64 of the SHA-1.
-        std::vector<std::string> ids, feats(features_.begin(), features_.end());
-        for (const auto& i : identities_) ids.push_back(i.category + "/" + i.type + "//" + i.name);
-        std::sort(ids.begin(), ids.end());
-        std::sort(feats.begin(), feats.end());
-        std::string s;
-        for (const auto& i : ids) s += i + "<";
-        for (const auto& f : feats) s += f + "<";
-        caps_ver_ = crypto::base64_encode(crypto::digest(crypto::Hash::sha1, s));
+        // XEP-0115 §5.1 over what disco#info of the server answers.
+        xml::Element q("query", std::string(ns::disco_info));
+        for (const auto& i : identities_)
+            q.add_child("identity", std::string(ns::disco_info))
+                .set_attr("category", i.category)
+                .set_attr("type", i.type)
+                .set_attr("name", i.name);
+        for (const auto& f : features_)
+            q.add_child("feature", std::string(ns::disco_info)).set_attr("var", f);
+        caps_ver_ = *caps::ver(q, "sha-1");
         caps_feature_ = xml::Element("c", std::string(ns::caps));
         caps_feature_.set_attr("hash", "sha-1");
         caps_feature_.set_attr("node", caps_node);
@@ -160,6 +160,7 @@ void ModuleHost::remove_module(std::string_view name) {
     erase_owned(features_, feature_owner_, name);
     erase_owned(account_features_, account_feature_owner_, name);
     erase_owned(identities_, identity_owner_, name);
+    erase_owned(account_identities_, account_identity_owner_, name);
     erase_owned(pre_auth_features_, pre_auth_owner_, name);
     erase_owned(post_auth_features_, post_auth_owner_, name);
     erase_owned(ack_barriers_, ack_barrier_owner_, name);
@@ -203,6 +204,12 @@ void ModuleContext::add_account_feature(std::string_view ns) {
 void ModuleContext::add_identity(std::string category, std::string type, std::string name) {
     host_.identities_.push_back(Identity{std::move(category), std::move(type), std::move(name)});
     host_.identity_owner_.push_back(module_);
+}
+
+void ModuleContext::add_account_identity(std::string category, std::string type, std::string name) {
+    host_.account_identities_.push_back(
+        Identity{std::move(category), std::move(type), std::move(name)});
+    host_.account_identity_owner_.push_back(module_);
 }
 
 void ModuleContext::on_iq(IqType type, IqTarget target, std::string_view ns, IqHandler handler,

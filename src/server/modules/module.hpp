@@ -195,6 +195,9 @@ class ModuleHost {
     const std::vector<std::string>& features() const { return features_; }
     const std::vector<std::string>& account_features() const { return account_features_; }
     const std::vector<Identity>& identities() const { return identities_; }
+    // Identities of every account beside account/registered (the PEP service, XEP-0163
+    // §6.1), shown to whoever may see the account.
+    const std::vector<Identity>& account_identities() const { return account_identities_; }
     // The disco node `node` answers for, or nullptr (also for nodes under a prefix entry
     // ending in '#').
     const DiscoNode* disco_node(std::string_view node) const;
@@ -254,6 +257,8 @@ class ModuleHost {
     std::vector<std::string> features_;
     std::vector<std::string> account_features_, account_feature_owner_;
     std::vector<Identity> identities_;
+    std::vector<Identity> account_identities_;
+    std::vector<std::string> account_identity_owner_;
     std::vector<xml::Element> pre_auth_features_, post_auth_features_;
     std::map<std::string, DiscoNode, std::less<>> disco_nodes_;
     mutable std::once_flag caps_once_;
@@ -272,6 +277,7 @@ class ModuleContext {
     // (XEP-0313: the archive is the account's, not the server's).
     void add_account_feature(std::string_view ns);
     void add_identity(std::string category, std::string type, std::string name);
+    void add_account_identity(std::string category, std::string type, std::string name);
     // Handles iq of `type` whose payload is in `ns`. `pre_auth` handlers may also run
     // before the client has authenticated (in-band registration).
     void on_iq(IqType type, IqTarget target, std::string_view ns, IqHandler handler,

@@ -15,6 +15,7 @@ set(HONGYAN_MODULES
   carbons
   mam
   push
+  pep
   vcard
   private
   search

@@ -108,6 +108,11 @@ class DiscoModule final : public Module {
         q.add_child("identity", std::string(ns::disco_info))
             .set_attr("category", "account")
             .set_attr("type", "registered");
+        for (const auto& id : iq.server.modules->account_identities())
+            q.add_child("identity", std::string(ns::disco_info))
+                .set_attr("category", id.category)
+                .set_attr("type", id.type)
+                .set_attr("name", id.name);
         const auto& host = iq.server.modules->features();
         for (auto f : {ns::disco_info, ns::disco_items, ns::vcard, ns::last})
             if (std::find(host.begin(), host.end(), f) != host.end())
