@@ -224,6 +224,26 @@ def test_storage_limit(start_server):
     assert [m.get("id") for m in messages(drain(alice))] == ["n1", "n2", "n3"]
 
 
+def test_storage_limit_in_bytes(start_server):
+    """offline.max_bytes: the stored stanzas of one user together stay under the limit;
+    a message that would pass it is refused like one past the count, and a small one
+    still fits after it (the limit is on bytes, not on a count reached)."""
+    server = start_server({"offline.max_bytes": 2048})
+    server.add_user(A, AP)
+    bob = server.online(B, BP, resource="b")
+    big = "x" * 600
+    for i in range(1, 4):
+        send_msg(bob, AJ, f"b{i}", big, "chat")
+    err = bob.wait_for(is_message("b3"))
+    assert err.get("type") == "error" and stanza_error_condition(err) == "service-unavailable", \
+        to_str(err)
+    send_msg(bob, AJ, "small", "hi", "chat")
+    assert not any(m.get("id") in ("b1", "b2", "small") for m in messages(drain(bob)))
+    alice = server.login(A, AP, resource="a")
+    alice.send("<presence/>")
+    assert [m.get("id") for m in messages(drain(alice))] == ["b1", "b2", "small"]
+
+
 def test_messages_survive_restart(start_server):
     """XEP-0160 §3: storage is persistent; the stamp is the original receive time."""
     server = start_server()

@@ -16,8 +16,10 @@ class OfflineStore {
   public:
     virtual ~OfflineStore() = default;
     virtual std::size_t count(const std::string& user) = 0;
-    // Appends unless `user` already has `limit` messages; false when full.
-    virtual bool add(const std::string& user, const std::string& stanza, std::size_t limit) = 0;
+    // Appends unless `user` already has `limit` messages, or the stored stanzas and this
+    // one would exceed `max_bytes` bytes together; false when full.
+    virtual bool add(const std::string& user, const std::string& stanza, std::size_t limit,
+                     std::size_t max_bytes = SIZE_MAX) = 0;
     virtual std::vector<OfflineMessage> load(const std::string& user) = 0;
     // At most `limit` messages with an id above `after_id`, oldest first: a page of a
     // backlog that is delivered as the client reads.

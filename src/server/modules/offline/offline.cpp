@@ -132,8 +132,8 @@ class OfflineModule final : public Module {
     std::string_view name() const override { return "offline"; }
     std::vector<ProtocolSupport> protocols() const override {
         return {{"XEP-0160", "Best Practices for Handling Offline Messages", "1.0.1", "complete",
-                 "normal and chat messages (not chat states alone); offline.max_messages per "
-                 "user, then service-unavailable"},
+                 "normal and chat messages (not chat states alone); offline.max_messages and "
+                 "offline.max_bytes per user, then service-unavailable"},
                 {"XEP-0203", "Delayed Delivery", "2.0", "complete", "stamped on offline messages"}};
     }
     std::vector<config::KeySpec> config_keys() const override {
@@ -143,6 +143,11 @@ class OfflineModule final : public Module {
              "Messages kept for a user who is offline (XEP-0160); past it senders get "
              "<service-unavailable/>. 0 keeps none.",
              0, 10000000},
+            {"offline.max_bytes", ValueType::integer, std::int64_t{4194304},
+             "Bytes of messages kept for a user who is offline, all stored stanzas together "
+             "(XEP-0160); a message that would go past it gets <service-unavailable/>, like one "
+             "past offline.max_messages.",
+             1024, 4294967296},
         };
     }
     void start(ModuleContext& ctx) override {
@@ -174,9 +179,10 @@ class OfflineModule final : public Module {
         Host& host = *ev.host;
         const std::string user = ev.to.local();
         const auto max = static_cast<std::size_t>(host.config.integer("offline.max_messages"));
+        const auto max_bytes = static_cast<std::size_t>(host.config.integer("offline.max_bytes"));
         auto outcome = co_await host.im->sequencer().run(
             {user}, [&host, &server = ev.server, user, from = ev.from, bare = ev.to.bare_str(), max,
-                     m = ev.stanza]() mutable {
+                     max_bytes, m = ev.stanza]() mutable {
                 auto& store = *host.storage;
                 // Checked again here, in the user's order with initial presence: either the
                 // user became available before this point and takes the message now, or
@@ -199,7 +205,8 @@ class OfflineModule final : public Module {
                 delay.set_attr("from", host.domain);
                 delay.set_attr("stamp", utc_stamp());
                 delay.add_text("Offline Storage");
-                if (!store.offline().add(user, m.to_string(ns::client), max)) return Outcome::full;
+                if (!store.offline().add(user, m.to_string(ns::client), max, max_bytes))
+                    return Outcome::full;
                 return Outcome::stored;
             });
         switch (outcome) {

@@ -361,14 +361,20 @@ class PgOfflineStore final : public OfflineStore {
                     .integer(0, 0));
         });
     }
-    bool add(const std::string& user, const std::string& stanza, std::size_t limit) override {
-        // One statement: the count and the insert see the same snapshot (a user's adds run
-        // one at a time in the user's jobs anyway).
+    bool add(const std::string& user, const std::string& stanza, std::size_t limit,
+             std::size_t max_bytes) override {
+        if (stanza.size() > max_bytes) return false;
+        const auto room =
+            static_cast<std::int64_t>(std::min<std::size_t>(max_bytes - stanza.size(), INT64_MAX));
+        // One statement: the totals and the insert see the same snapshot (a user's adds
+        // run one at a time in the user's jobs anyway).
         return pool_.with([&](Connection& c) {
             return c.run(
-                        "INSERT INTO offline_messages (username, stanza) SELECT $1, $2 WHERE "
-                        "(SELECT COUNT(*) FROM offline_messages WHERE username = $1) < $3",
-                        user, stanza, limit)
+                        "INSERT INTO offline_messages (username, stanza) SELECT $1, $2 FROM "
+                        "(SELECT COUNT(*) AS n, COALESCE(SUM(octet_length(stanza)), 0) AS b "
+                        "FROM offline_messages WHERE username = $1) t WHERE t.n < $3 AND "
+                        "t.b <= $4",
+                        user, stanza, limit, room)
                        .affected() == 1;
         });
     }

@@ -89,10 +89,20 @@ std::size_t SqliteOfflineStore::count(const std::string& user) {
     return static_cast<std::size_t>(st.integer(0));
 }
 
-bool SqliteOfflineStore::add(const std::string& user, const std::string& stanza,
-                             std::size_t limit) {
+bool SqliteOfflineStore::add(const std::string& user, const std::string& stanza, std::size_t limit,
+                             std::size_t max_bytes) {
     auto lock = db_.lock();
-    if (count(user) >= limit) return false;
+    {
+        Statement st(db_.handle(),
+                     "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(stanza AS BLOB))), 0) "
+                     "FROM offline_messages WHERE username = ?");
+        st.bind(1, user);
+        st.step();
+        const auto n = static_cast<std::size_t>(st.integer(0));
+        const auto bytes = static_cast<std::size_t>(st.integer(1));
+        if (n >= limit || stanza.size() > max_bytes || bytes > max_bytes - stanza.size())
+            return false;
+    }
     Statement st(db_.handle(), "INSERT INTO offline_messages (username, stanza) VALUES (?, ?)");
     st.bind(1, user).bind(2, stanza);
     st.step();

@@ -27,7 +27,8 @@ class SqliteOfflineStore final : public OfflineStore {
   public:
     explicit SqliteOfflineStore(Database& db) : db_(db) {}
     std::size_t count(const std::string& user) override;
-    bool add(const std::string& user, const std::string& stanza, std::size_t limit) override;
+    bool add(const std::string& user, const std::string& stanza, std::size_t limit,
+             std::size_t max_bytes) override;
     std::vector<OfflineMessage> load(const std::string& user) override;
     std::vector<OfflineMessage> load_after(const std::string& user, std::int64_t after_id,
                                            std::size_t limit) override;
