@@ -382,3 +382,81 @@ def test_slixmpp_avatar_and_nick(server):
     fetched, avatar_id, nick = slix.run(scenario, timeout=60)
     assert avatar_id == image_id and nick == "Alice A."
     assert fetched == image
+
+
+def legacy_storage(*rooms: tuple[str, str, bool]) -> str:
+    confs = "".join(f"<conference jid='{j}' name='{n}' autojoin='{'true' if a else 'false'}'>"
+                    "<nick>al</nick></conference>" for j, n, a in rooms)
+    return (f"<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>{confs}"
+            "</storage></query>")
+
+
+def test_bookmarks_compat_with_private_storage(server):
+    """XEP-0402 §5.3 (#compat): a XEP-0048 client's list in private XML storage (XEP-0049)
+    becomes one item per room, notified to the account's XEP-0402 client; a room the new
+    client adds shows in the old client's list; a replacement list retracts what it no
+    longer has and does not notify what did not change."""
+    server.add_user(A, AP)
+    old = online(server, A, AP, "old")
+    r = iq(old, "get", f"<query xmlns='{NS_DISCO}'/>", to=AJ)
+    assert f"{NS_BOOKMARKS}#compat" in {f.get("var") for f in r.iter(q(NS_DISCO, "feature"))}
+    new = server.login(A, AP, resource="new")
+    announce(new, [NS_BOOKMARKS])
+    tea, chess, go = ("tea@conference.localhost", "chess@conference.localhost",
+                      "go@conference.localhost")
+    r = iq(old, "set", legacy_storage((tea, "Tea", True), (chess, "Chess", False)))
+    assert r.get("type") == "result", ET.tostring(r)
+    seen = sorted(new.wait_for(is_event(AJ, NS_BOOKMARKS)).find(f".//{q(NS_EVENT, 'item')}").get("id")
+                  for _ in range(2))
+    assert seen == [chess, tea]
+    r = get_items(new, AJ, NS_BOOKMARKS)
+    confs = {i.get("id"): i.find(q(NS_BOOKMARKS, "conference")) for i in
+             r.iter(q(NS_PUBSUB, "item"))}
+    assert confs[tea].get("autojoin") == "true" and confs[tea].findtext(q(NS_BOOKMARKS, "nick")) == "al"
+    assert confs[chess].get("name") == "Chess"
+
+    publish(new, NS_BOOKMARKS, f"<conference xmlns='{NS_BOOKMARKS}' name='Go'/>", go,
+            options(access_model="whitelist", max_items="max"))
+    r = iq(old, "get", "<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query>")
+    listed = {c.get("jid"): c for c in r.iter("{storage:bookmarks}conference")}
+    assert set(listed) == {tea, chess, go} and listed[go].get("name") == "Go"
+    new.drain()
+
+    # Tea unchanged, chess and go gone: two retractions and no tea event.
+    assert iq(old, "set", legacy_storage((tea, "Tea", True))).get("type") == "result"
+    retracted = []
+    for _ in range(2):
+        m = new.wait_for(is_event(AJ, NS_BOOKMARKS))
+        assert m.find(f".//{q(NS_EVENT, 'item')}") is None, "an unchanged room was notified"
+        retracted.append(m.find(f".//{q(NS_EVENT, 'retract')}").get("id"))
+    assert sorted(retracted) == [chess, go]
+    assert item_ids(get_items(new, AJ, NS_BOOKMARKS)) == [tea]
+
+
+def test_slixmpp_legacy_bookmarks_reach_pep(server):
+    """XEP-0402 §5.3 with slixmpp's XEP-0048 plugin as the old client (private XML
+    storage): what it stores, a raw XEP-0402 client reads as items; what it reads back
+    is the same list."""
+    server.add_user(A, AP)
+    raw = online(server, A, AP, "raw")
+
+    async def scenario(_loop: asyncio.AbstractEventLoop) -> list[tuple[str, str, str]]:
+        c = slix.Client(f"{AJ}/legacy", AP)
+        for p in ("xep_0049", "xep_0048"):
+            c.register_plugin(p)
+        c.connect(("127.0.0.1", server.port))
+        await asyncio.wait_for(c.started, 10)
+        marks = c["xep_0048"].stanza.Bookmarks()
+        marks.add_conference("tea@conference.localhost", "alice", name="Tea", autojoin=True)
+        marks.add_conference("chess@conference.localhost", "al", name="Chess")
+        await c["xep_0048"].set_bookmarks(marks, method="xep_0049", timeout=10)
+        back = await c["xep_0048"].get_bookmarks(method="xep_0049", timeout=10)
+        confs = [(str(x["jid"]), x["nick"], x["name"]) for x in back["private"]["bookmarks"]["conferences"]]
+        await slix.disconnect(c)
+        return confs
+
+    confs = slix.run(scenario, timeout=30)
+    assert sorted(confs) == [("chess@conference.localhost", "al", "Chess"),
+                             ("tea@conference.localhost", "alice", "Tea")]
+    r = get_items(raw, AJ, NS_BOOKMARKS)
+    assert sorted(item_ids(r)) == ["chess@conference.localhost", "tea@conference.localhost"]

@@ -103,6 +103,20 @@ const xml::Element& ModuleHost::caps_feature() const {
 }
 
 const ModuleHost::Entry* ModuleHost::find_iq(IqType type, IqTarget target,
+                                             const xml::Element& payload) const {
+    if (has_child_handlers_) {
+        auto children = payload.children();
+        if (children.size() == 1) {
+            std::string key = payload.xmlns();
+            key += ' ';
+            key += children.front()->xmlns();
+            if (const auto* e = find_iq(type, target, key)) return e;
+        }
+    }
+    return find_iq(type, target, payload.xmlns());
+}
+
+const ModuleHost::Entry* ModuleHost::find_iq(IqType type, IqTarget target,
                                              std::string_view ns) const {
     auto it = iq_.find(std::make_tuple(type, target, std::string(ns)));
     return it == iq_.end() ? nullptr : &it->second;
@@ -216,6 +230,13 @@ void ModuleContext::on_iq(IqType type, IqTarget target, std::string_view ns, IqH
                           bool pre_auth) {
     host_.iq_[std::make_tuple(type, target, std::string(ns))] =
         ModuleHost::Entry{std::move(handler), pre_auth, module_};
+}
+
+void ModuleContext::on_iq_child(IqType type, IqTarget target, std::string_view ns,
+                                std::string_view child_ns, IqHandler handler) {
+    // Under "<ns> <child ns>": namespaces hold no spaces.
+    on_iq(type, target, std::string(ns) + " " + std::string(child_ns), std::move(handler));
+    host_.has_child_handlers_ = true;
 }
 
 void ModuleContext::add_disco_node(std::string node, DiscoNode handlers) {

@@ -192,6 +192,9 @@ class ModuleHost {
         std::string module;
     };
     const Entry* find_iq(IqType type, IqTarget target, std::string_view ns) const;
+    // The handler for a request's payload: one registered for its namespace and its one
+    // child's namespace (ModuleContext::on_iq_child), else the one for its namespace.
+    const Entry* find_iq(IqType type, IqTarget target, const xml::Element& payload) const;
     const std::vector<std::string>& features() const { return features_; }
     const std::vector<std::string>& account_features() const { return account_features_; }
     const std::vector<Identity>& identities() const { return identities_; }
@@ -254,6 +257,7 @@ class ModuleHost {
     std::vector<std::string> ack_barrier_owner_;
     std::map<std::string, std::string, std::less<>> disco_node_owner_;
     std::map<std::tuple<IqType, IqTarget, std::string>, Entry, std::less<>> iq_;
+    bool has_child_handlers_ = false;
     std::vector<std::string> features_;
     std::vector<std::string> account_features_, account_feature_owner_;
     std::vector<Identity> identities_;
@@ -282,6 +286,11 @@ class ModuleContext {
     // before the client has authenticated (in-band registration).
     void on_iq(IqType type, IqTarget target, std::string_view ns, IqHandler handler,
                bool pre_auth = false);
+    // Handles iq of `type` whose payload is in `ns` and holds one child in `child_ns`,
+    // ahead of the handler for `ns`: one kind of private XML fragment (XEP-0049) that
+    // another module keeps (bookmarks, XEP-0402 §5).
+    void on_iq_child(IqType type, IqTarget target, std::string_view ns, std::string_view child_ns,
+                     IqHandler handler);
     void add_stream_feature(StreamPhase phase, xml::Element feature);
     void add_disco_node(std::string node, DiscoNode handlers);
     // Hooks `handler` into a phase for the stanzas `route` names: "<kind>/<target>" with

@@ -312,7 +312,7 @@ asio::awaitable<void> Router::call_iq_handler(Sender sender, Host& host, const J
     const Element* payload = stanza.first_child();
     auto* entry = server_.modules->find_iq(
         stanza.attr("type") == "get" ? modules::IqType::get : modules::IqType::set, target,
-        payload->xmlns());
+        *payload);
     if (!entry) {
         // RFC 6120 §8.4: nobody here understands the payload.
         bounce(sender, stanza, StanzaErrorCondition::service_unavailable);

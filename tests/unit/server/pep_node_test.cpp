@@ -2,6 +2,8 @@
 // publish-options preconditions (XEP-0223), and the stored document's round trip.
 #include "server/modules/pep/node.hpp"
 
+#include "server/modules/pep/bookmarks.hpp"
+
 #include <gtest/gtest.h>
 
 #include "xmpp/xml_stream_parser.hpp"
@@ -78,6 +80,33 @@ TEST(PepNode, PublishOptionsConfigureAndAreChecked) {
     EXPECT_TRUE(
         apply_form(c, submit("<field var='pubsub#max_items'><value>101</value></field>"), 100));
     EXPECT_EQ(c.access, "whitelist");  // a refused form changes nothing
+}
+
+TEST(PepBookmarks, LegacyListBecomesOneConferencePerRoomAndBack) {
+    // XEP-0402 §5.3: rooms without a usable JID and URL bookmarks have no item.
+    auto storage = *xml::parse_stanza(
+        "<storage xmlns='storage:bookmarks'>"
+        "<conference jid='tea@rooms.example' name='Tea' autojoin='1'><nick>al</nick></conference>"
+        "<conference jid='not a jid' name='x'/><conference jid='tea@rooms.example/nick'/>"
+        "<url name='site' url='https://example.org'/></storage>",
+        "jabber:client");
+    auto rooms = from_legacy(storage);
+    ASSERT_EQ(rooms.size(), 1u);
+    EXPECT_EQ(rooms[0].first, "tea@rooms.example");
+    EXPECT_EQ(rooms[0].second.xmlns(), kBookmarksNode);
+    EXPECT_EQ(rooms[0].second.attr("autojoin"), "true");
+    EXPECT_EQ(rooms[0].second.child_text("nick", kBookmarksNode), "al");
+
+    Node n{std::string(kBookmarksNode), bookmarks_config(), {}};
+    n.publish(Item{rooms[0].first, 1, rooms[0].second}, 10);
+    auto back = to_legacy(&n);
+    auto confs = back.children();
+    ASSERT_EQ(confs.size(), 1u);
+    EXPECT_EQ(confs[0]->attr("jid"), "tea@rooms.example");
+    EXPECT_EQ(confs[0]->attr("name"), "Tea");
+    EXPECT_EQ(confs[0]->attr("autojoin"), "true");
+    EXPECT_EQ(confs[0]->child_text("nick", kLegacyBookmarks), "al");
+    EXPECT_TRUE(to_legacy(nullptr).children().empty());
 }
 
 }  // namespace

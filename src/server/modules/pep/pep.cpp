@@ -18,6 +18,7 @@
 #include "server/c2s/client_session.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module.hpp"
+#include "server/modules/pep/bookmarks.hpp"
 #include "server/modules/pep/node.hpp"
 #include "server/router/router.hpp"
 #include "server/router/session_registry.hpp"
@@ -124,9 +125,13 @@ class PepModule final : public Module {
              "match (conflict with precondition-not-met)"},
             {"XEP-0084", "User Avatar", "1.1.4", "complete",
              "data and metadata nodes through PEP (pep.max_item_size bounds the image)"},
-            {"XEP-0402", "PEP Native Bookmarks", "1.2.0", "partial",
+            {"XEP-0402", "PEP Native Bookmarks", "1.2.0", "complete",
              "urn:xmpp:bookmarks:1 through PEP with max_items 'max' and whitelist access; "
-             "no #compat with private storage yet"},
+             "#compat (§5.3): XEP-0048 clients read and replace the same bookmarks through "
+             "private XML storage, changes notified per room; <extensions/> kept"},
+            {"XEP-0048", "Bookmark Storage", "1.2", "complete",
+             "in private XML storage (XEP-0049), kept as XEP-0402 items (#compat); not as a "
+             "PEP storage:bookmarks node (XEP-0411 is deprecated)"},
             {"XEP-0172", "User Nickname", "1.1", "complete", "through PEP"},
             {"XEP-0107", "User Mood", "1.2.1", "complete", "through PEP"},
             {"XEP-0118", "User Tune", "1.2", "complete", "through PEP"},
@@ -182,6 +187,12 @@ class PepModule final : public Module {
                 ctx.on_iq(type, target, ns::pubsub_owner,
                           [this](IqRequest& iq) { return owner(iq); });
         }
+        // XEP-0402 §5.3: older clients' bookmarks in private XML storage are these items.
+        ctx.add_account_feature(std::string(pep::kBookmarksNode) + "#compat");
+        ctx.on_iq_child(IqType::get, IqTarget::account, ns::private_, pep::kLegacyBookmarks,
+                        [this](IqRequest& iq) { return legacy_get(iq); });
+        ctx.on_iq_child(IqType::set, IqTarget::account, ns::private_, pep::kLegacyBookmarks,
+                        [this](IqRequest& iq) { return legacy_set(iq); });
         // A resource's presence: what it wants notifications of (its capabilities).
         ctx.on_stanza(Phase::pre_route, "presence/bare", 0,
                       [this](const StanzaEvent& ev) { return presence(ev); });
@@ -493,6 +504,84 @@ class PepModule final : public Module {
         xml::Element ev(what, ns::pubsub_event);
         ev.set_attr("node", node_name);
         co_await notify(iq.host, user, *res.node, std::move(ev));
+    }
+
+    // ---- bookmarks for XEP-0048 clients (XEP-0402 §5.3) -----------------------------
+
+    awaitable<void> legacy_get(IqRequest& iq) {
+        auto& st = *iq.host.storage;
+        auto node = co_await st.run([&st, user = iq.from->local()] {
+            return load_node(st, user, std::string(pep::kBookmarksNode));
+        });
+        xml::Element q("query", ns::private_);
+        q.add_child(pep::to_legacy(node ? &*node : nullptr));
+        iq.reply(std::move(q));
+    }
+
+    // §5.3.2: the replacement list becomes item changes; only changed rooms are
+    // published (and notified), rooms no longer listed are retracted.
+    awaitable<void> legacy_set(IqRequest& iq) {
+        auto rooms = pep::from_legacy(*iq.payload().first_child());
+        const std::string user = iq.from->local();
+        const std::string name(pep::kBookmarksNode);
+        struct Change {
+            bool too_many = false;
+            std::vector<pep::Item> published;
+            std::vector<std::string> retracted;
+            Node node;
+        };
+        auto& st = *iq.host.storage;
+        auto ch = co_await st.run([&, user] {
+            Change c;
+            auto node = load_node(st, user, name);
+            if (!node) {
+                auto index = load_index(st, user);
+                if (index.size() >= max_nodes_) {
+                    c.too_many = true;
+                    return c;
+                }
+                index.push_back(name);
+                save_index(st, user, index);
+                node = Node{name, pep::bookmarks_config(), {}};
+            }
+            std::unordered_set<std::string> listed;
+            for (auto& [jid, conf] : rooms) {
+                listed.insert(jid);
+                const auto* old = node->find(jid);
+                // What older clients cannot see stays (XEP-0402 <extensions/>).
+                if (old)
+                    if (const auto* ext = old->payload.child("extensions", pep::kBookmarksNode))
+                        conf.add_child(*ext);
+                if (old && old->payload.to_string() == conf.to_string()) continue;
+                pep::Item item{jid, datetime::now_us(), std::move(conf)};
+                node->publish(item, max_items_);
+                c.published.push_back(std::move(item));
+            }
+            for (const auto& i : node->items)
+                if (!listed.contains(i.id)) c.retracted.push_back(i.id);
+            for (const auto& id : c.retracted) node->retract(id);
+            st.xml_store(kTable).set(user, name, pep::serialize(*node));
+            c.node = std::move(*node);
+            return c;
+        });
+        if (ch.too_many) {
+            iq.error(StanzaErrorCondition::resource_constraint,
+                     "this account has pep.max_nodes nodes already");
+            co_return;
+        }
+        iq.reply();
+        for (const auto& item : ch.published) {
+            xml::Element items("items", ns::pubsub_event);
+            items.set_attr("node", name);
+            items.add_child(item_element(item, ns::pubsub_event));
+            co_await notify(iq.host, user, ch.node, std::move(items));
+        }
+        for (const auto& id : ch.retracted) {
+            xml::Element items("items", ns::pubsub_event);
+            items.set_attr("node", name);
+            items.add_child("retract", std::string(ns::pubsub_event)).set_attr("id", id);
+            co_await notify(iq.host, user, ch.node, std::move(items));
+        }
     }
 
     // ---- access and audience ------------------------------------------------------
