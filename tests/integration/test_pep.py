@@ -460,3 +460,49 @@ def test_slixmpp_legacy_bookmarks_reach_pep(server):
                              ("tea@conference.localhost", "alice", "Tea")]
     r = get_items(raw, AJ, NS_BOOKMARKS)
     assert sorted(item_ids(r)) == ["chess@conference.localhost", "tea@conference.localhost"]
+
+
+NS_UPDATE = "vcard-temp:x:update"
+NS_VCARD = "vcard-temp"
+
+
+def photo_of(p: ET.Element):
+    x = p.find(q(NS_UPDATE, "x"))
+    return None if x is None else x.findtext(q(NS_UPDATE, "photo"))
+
+
+def test_pep_avatar_becomes_the_vcard_photo_and_its_hash_is_in_presence(server):
+    """XEP-0398 §2 (the feature), §3.1 (the image published through XEP-0084 becomes the
+    vCard's PHOTO), §4 (the server adds its hash to available presence, and leaves a
+    client's own <photo/> alone)."""
+    a, b = friends(server, (A, AP, "phone"), (B, BP, "desk"))
+    r = iq(a, "get", f"<query xmlns='{NS_DISCO}'/>", to=AJ)
+    assert "urn:xmpp:pep-vcard-conversion:0" in {f.get("var") for f in r.iter(q(NS_DISCO, "feature"))}
+    image = bytes(range(256)) * 3
+    h = hashlib.sha1(image).hexdigest()
+    b64 = base64.b64encode(image).decode()
+    assert publish(a, "urn:xmpp:avatar:data", f"<data xmlns='urn:xmpp:avatar:data'>{b64}</data>",
+                   h).get("type") == "result"
+    assert publish(a, "urn:xmpp:avatar:metadata",
+                   f"<metadata xmlns='urn:xmpp:avatar:metadata'><info id='{h}' type='image/png' "
+                   f"bytes='{len(image)}'/></metadata>", h).get("type") == "result"
+    v = iq(b, "get", f"<vCard xmlns='{NS_VCARD}'/>", to=AJ)
+    photo = v.find(f"{q(NS_VCARD, 'vCard')}/{q(NS_VCARD, 'PHOTO')}")
+    assert photo.findtext(q(NS_VCARD, "TYPE")) == "image/png"
+    assert base64.b64decode(photo.findtext(q(NS_VCARD, "BINVAL"))) == image
+
+    a.send("<presence><show>away</show></presence>")
+    p = b.wait_for(lambda e: local_name(e.tag) == "presence" and e.get("from") == f"{AJ}/phone")
+    assert photo_of(p) == h
+    # An <x/> without a photo is replaced; a client's empty <photo/> ("no avatar now")
+    # is kept.
+    a.send(f"<presence><x xmlns='{NS_UPDATE}'/></presence>")
+    p = b.wait_for(lambda e: local_name(e.tag) == "presence" and e.get("from") == f"{AJ}/phone")
+    assert photo_of(p) == h
+    a.send(f"<presence><x xmlns='{NS_UPDATE}'><photo/></x></presence>")
+    p = b.wait_for(lambda e: local_name(e.tag) == "presence" and e.get("from") == f"{AJ}/phone")
+    assert photo_of(p) == ""
+    # bob has no vCard: his presence says so with an empty photo.
+    b.send("<presence/>")
+    p = a.wait_for(lambda e: local_name(e.tag) == "presence" and e.get("from") == f"{BJ}/desk")
+    assert photo_of(p) == ""

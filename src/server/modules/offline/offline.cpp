@@ -143,7 +143,7 @@ class OfflineModule final : public Module {
              "Messages kept for a user who is offline (XEP-0160); past it senders get "
              "<service-unavailable/>. 0 keeps none.",
              0, 10000000},
-            {"offline.max_bytes", ValueType::integer, std::int64_t{4194304},
+            {"offline.max_bytes", ValueType::integer, std::int64_t{16777216},
              "Bytes of messages kept for a user who is offline, all stored stanzas together "
              "(XEP-0160); a message that would go past it gets <service-unavailable/>, like one "
              "past offline.max_messages.",

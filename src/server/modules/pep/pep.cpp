@@ -20,6 +20,7 @@
 #include "server/modules/module.hpp"
 #include "server/modules/pep/bookmarks.hpp"
 #include "server/modules/pep/node.hpp"
+#include "server/modules/vcard/photo.hpp"
 #include "server/router/router.hpp"
 #include "server/router/session_registry.hpp"
 #include "server/run_on.hpp"
@@ -99,6 +100,33 @@ std::optional<std::pair<std::string, std::string>> caps_of(const xml::Element& p
     return std::make_pair(std::string(c->attr("hash")), std::string(c->attr("ver")));
 }
 
+constexpr std::string_view kAvatarData = "urn:xmpp:avatar:data";
+constexpr std::string_view kAvatarMetadata = "urn:xmpp:avatar:metadata";
+
+// XEP-0398 §3.1: a new avatar's metadata makes its image (from the data node, checked
+// against its SHA-1 id) the vCard's photo. False when there is nothing to convert.
+bool avatar_to_vcard(storage::Storage& st, const std::string& user, const pep::Item& metadata) {
+    const auto& m = metadata.payload;
+    if (m.name() != "metadata" || m.xmlns() != kAvatarMetadata) return false;
+    const xml::Element* info = nullptr;
+    for (const auto* i : m.children())
+        if (i->name() == "info" && !i->has_attr("url") && !i->attr("id").empty()) {
+            info = i;
+            break;
+        }
+    if (!info) return false;  // no avatar (XEP-0084 §4.5), or only one at a URL
+    auto data = load_node(st, user, std::string(kAvatarData));
+    const auto* item = data ? data->find(info->attr("id")) : nullptr;
+    if (!item) return false;
+    const std::string b64 = item->payload.text();
+    auto image = vcard::decode_base64(b64);
+    if (!image || vcard::sha1_hex(*image) != info->attr("id")) return false;
+    auto& vcards = st.xml_store(vcard::kTable);
+    vcards.set(user, vcard::kKey,
+               vcard::with_photo(vcards.get(user, vcard::kKey), info->attr("type"), b64));
+    return true;
+}
+
 xml::Element item_element(const pep::Item& i, std::string_view xmlns) {
     xml::Element item("item", xmlns);
     item.set_attr("id", i.id);
@@ -125,6 +153,9 @@ class PepModule final : public Module {
              "match (conflict with precondition-not-met)"},
             {"XEP-0084", "User Avatar", "1.1.4", "complete",
              "data and metadata nodes through PEP (pep.max_item_size bounds the image)"},
+            {"XEP-0398", "User Avatar to vCard-Based Avatars Conversion", "1.0.0", "partial",
+             "PEP to vCard (§3.1: the image whose SHA-1 matches its id becomes the PHOTO) and "
+             "the hash in presence (§4, vcard module); not vCard to PEP (§3.2, a MAY)"},
             {"XEP-0402", "PEP Native Bookmarks", "1.2.0", "complete",
              "urn:xmpp:bookmarks:1 through PEP with max_items 'max' and whitelist access; "
              "#compat (§5.3): XEP-0048 clients read and replace the same bookmarks through "
@@ -180,6 +211,8 @@ class PepModule final : public Module {
               "purge-nodes", "retract-items", "retrieve-default", "retrieve-items"})
             ctx.add_account_feature(std::string(ns::pubsub) + "#" + f);
         ctx.add_account_feature(ns::pubsub);
+        // XEP-0398 §2: PEP avatars become the vCard's photo.
+        ctx.add_account_feature("urn:xmpp:pep-vcard-conversion:0");
         for (auto target : {IqTarget::account, IqTarget::other_account}) {
             ctx.on_iq(IqType::get, target, ns::pubsub, [this](IqRequest& iq) { return get(iq); });
             ctx.on_iq(IqType::set, target, ns::pubsub, [this](IqRequest& iq) { return set(iq); });
@@ -359,6 +392,7 @@ class PepModule final : public Module {
             }
             node->publish(item, max_items_);
             st.xml_store(kTable).set(user, node_name, pep::serialize(*node));
+            if (node_name == kAvatarMetadata) avatar_to_vcard(st, user, item);
             r.node = std::move(*node);
             return r;
         });

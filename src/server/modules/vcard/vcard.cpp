@@ -1,6 +1,10 @@
 // XEP-0054 vcard-temp: each user publishes one vCard and anyone may read it (RFC 6121
-// §8.5.2.1.3: the server answers for the account). Size limit: vcard.max_size.
+// §8.5.2.1.3: the server answers for the account). Size limit: vcard.max_size. With the
+// vCard's photo the server stamps its users' available presence (XEP-0153 §4.1, as
+// XEP-0398 §4 asks), so clients need not fetch their own vCard to say it.
+#include "server/c2s/client_session.hpp"
 #include "server/modules/module.hpp"
+#include "server/modules/vcard/photo.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/namespaces.hpp"
@@ -8,8 +12,8 @@
 namespace hongyan::modules {
 
 namespace {
-// The module's table: one XML document per user and key (storage::xml_store_migration()).
-constexpr const char* kTable = "vcards";
+using vcard::kKey;
+using vcard::kTable;
 
 using boost::asio::awaitable;
 
@@ -18,7 +22,10 @@ class VcardModule final : public Module {
     std::string_view name() const override { return "vcard"; }
     std::vector<ProtocolSupport> protocols() const override {
         return {{"XEP-0054", "vcard-temp", "1.2", "complete",
-                 "publish and read; vcard.max_size, larger gets not-acceptable"}};
+                 "publish and read; vcard.max_size, larger gets not-acceptable"},
+                {"XEP-0153", "vCard-Based Avatars", "1.1.1", "complete",
+                 "the server puts the photo's hash into every available presence of its users "
+                 "(broadcast and directed) that does not carry a photo element of its own"}};
     }
     std::vector<std::string> migrations(std::string_view backend) const override {
         return {storage::xml_store_migration(backend, kTable)};
@@ -44,14 +51,36 @@ class VcardModule final : public Module {
                       iq.error(StanzaErrorCondition::forbidden, "that is another user's vCard");
                       co_return;
                   });
+        // Ahead of the presence module (priority 0), which takes the stanza.
+        ctx.on_route("presence/*", 100, [](const StanzaEvent& ev) { return stamp_photo(ev); });
     }
 
   private:
+    // XEP-0398 §4: an available presence from a local client gets the photo's hash,
+    // unless the client said one itself (a <photo/>, empty or not); an <x/> without a
+    // photo is replaced.
+    static awaitable<HookResult> stamp_photo(const StanzaEvent& ev) {
+        if (!ev.session || !ev.owned || !ev.stanza.attr("type").empty()) co_return HookResult::pass;
+        xml::Element& p = *ev.owned;
+        if (const auto* x = p.child("x", vcard::kUpdateNs); x && x->child("photo", vcard::kUpdateNs))
+            co_return HookResult::pass;
+        auto& st = *ev.session->host().storage;
+        auto hash = co_await st.run([&st, user = ev.from.local()] {
+            auto v = st.xml_store(kTable).get(user, kKey);
+            return v ? vcard::photo_hash(*v) : std::string();
+        });
+        p.remove_children([](const xml::Element& e) { return e.is("x", vcard::kUpdateNs); });
+        p.add_child("x", std::string(vcard::kUpdateNs))
+            .add_child("photo", std::string(vcard::kUpdateNs))
+            .add_text(hash);
+        co_return HookResult::pass;
+    }
+
     static awaitable<void> get(IqRequest& iq, std::string user) {
         auto& st = *iq.host.storage;
         auto found = co_await st.run([&st, user]() -> std::optional<std::optional<std::string>> {
             if (!st.accounts().exists(user)) return std::nullopt;
-            return st.xml_store(kTable).get(user, "vcard");
+            return st.xml_store(kTable).get(user, kKey);
         });
         if (!found) {
             iq.error(StanzaErrorCondition::service_unavailable);  // RFC 6121 §8.5.1
@@ -79,7 +108,7 @@ class VcardModule final : public Module {
         }
         auto& st = *iq.host.storage;
         co_await st.run([&st, user = iq.from->local(), xml] {
-            st.xml_store(kTable).set(user, "vcard", xml);
+            st.xml_store(kTable).set(user, kKey, xml);
             return 0;
         });
         iq.reply();
