@@ -62,7 +62,8 @@ class VcardModule final : public Module {
     static awaitable<HookResult> stamp_photo(const StanzaEvent& ev) {
         if (!ev.session || !ev.owned || !ev.stanza.attr("type").empty()) co_return HookResult::pass;
         xml::Element& p = *ev.owned;
-        if (const auto* x = p.child("x", vcard::kUpdateNs); x && x->child("photo", vcard::kUpdateNs))
+        if (const auto* x = p.child("x", vcard::kUpdateNs);
+            x && x->child("photo", vcard::kUpdateNs))
             co_return HookResult::pass;
         auto& st = *ev.session->host().storage;
         auto hash = co_await st.run([&st, user = ev.from.local()] {
