@@ -11,9 +11,13 @@
 #include "server/cli_common.hpp"
 #include "server/modules/module.hpp"
 #include "server/net/tls.hpp"
+#include "server/storage/archive_store.hpp"
 #include "server/storage/copy.hpp"
 #include "server/storage/storage.hpp"
+#include "xmpp/datetime.hpp"
 #include "xmpp/jid.hpp"
+#include "xmpp/namespaces.hpp"
+#include "xmpp/xml_stream_parser.hpp"
 
 namespace {
 
@@ -156,6 +160,56 @@ class CopyProgressPrinter final : public hongyan::storage::CopyProgress {
 };
 
 // The verification table on stdout; false when a table differs.
+// hongyanctl archive: a user's message archive (XEP-0313) seen and purged by the operator.
+int archive_command(hongyan::storage::Storage& storage, const std::string& user, bool show,
+                    bool purge, const std::string& with, std::size_t limit, int older_than_days) {
+    namespace st = hongyan::storage;
+    auto& archive = storage.archive();
+    if (purge) {
+        if (older_than_days > 0) {
+            // Every user's, a batch at a time (what mam.retention does in the server).
+            const auto before =
+                hongyan::datetime::now_us() - std::int64_t{older_than_days} * 86400 * 1'000'000;
+            std::size_t total = 0, gone = 0;
+            do {
+                gone = archive.remove_before(before, 10000);
+                total += gone;
+            } while (gone == 10000);
+            std::cout << "deleted " << total << " messages older than " << older_than_days
+                      << " days\n";
+            return 0;
+        }
+        std::cout << "deleted " << archive.clear(user) << " messages of " << user << "\n";
+        return 0;
+    }
+    if (!show) {
+        auto first = archive.first(user), last = archive.last(user);
+        std::cout << archive.count(user) << " messages";
+        if (first && last)
+            std::cout << ", from " << hongyan::datetime::format_us(first->time_us) << " to "
+                      << hongyan::datetime::format_us(last->time_us);
+        std::cout << "\n";
+        return 0;
+    }
+    st::ArchiveQuery q;
+    if (!with.empty()) {
+        auto j = hongyan::Jid::parse(with);
+        if (!j) throw Failure("'" + with + "' is not a JID");
+        q.with = j->bare_str();
+    }
+    q.backward = true;  // the newest `limit`, printed oldest first
+    q.max = limit;
+    for (const auto& m : archive.query(user, q).items) {
+        std::string body;
+        if (auto e = hongyan::xml::parse_stanza(m.stanza, hongyan::ns::client))
+            body = e->child_text("body", hongyan::ns::client);
+        std::cout << hongyan::datetime::format_us(m.time_us) << "\t"
+                  << (m.outgoing ? "to  " : "from") << "\t" << m.with << "\t" << m.id << "\t"
+                  << body << "\n";
+    }
+    return 0;
+}
+
 bool print_checks(const std::vector<hongyan::storage::TableCheck>& checks) {
     using hongyan::storage::checksum_hex;
     std::printf("%-28s %10s  %-16s  %s\n", "table", "rows", "checksum", "");
@@ -275,6 +329,27 @@ int main(int argc, char** argv) {
     g_remove->add_option("users", members, "Usernames")->required();
     auto* g_list = group->add_subcommand("list", "List shared groups and their members");
 
+    auto* archive =
+        app.add_subcommand("archive", "A user's message archive (XEP-0313): count, show, purge")
+            ->require_subcommand(1);
+    std::string with;
+    std::size_t limit = 20;
+    int older_than = 0;
+    auto* a_count = archive->add_subcommand(
+        "count", "How many messages a user's archive holds, and since when");
+    a_count->add_option("username", name, "Username")->required();
+    auto* a_show = archive->add_subcommand(
+        "show", "The newest messages of a user's archive: time, direction, contact, id, text");
+    a_show->add_option("username", name, "Username")->required();
+    a_show->add_option("--with", with, "Only the conversation with this JID");
+    a_show->add_option("-n,--limit", limit, "How many messages (the newest)")
+        ->check(CLI::Range(1, 100000));
+    auto* a_purge = archive->add_subcommand(
+        "purge", "Delete a user's whole archive, or with --older-than every user's old messages");
+    a_purge->add_option("username", name, "Username (not with --older-than)");
+    a_purge->add_option("--older-than", older_than, "Days: every message older than that goes")
+        ->check(CLI::Range(1, 36500));
+
     auto* cert = app.add_subcommand("cert", "TLS certificates")->require_subcommand(1);
     auto* gen =
         cert->add_subcommand("generate", "Write a new self-signed certificate for server.domain");
@@ -303,9 +378,10 @@ int main(int argc, char** argv) {
     auto* check = config->add_subcommand("check", "Validate the configuration and print it");
 
     // --config and --set may come anywhere, before or after the subcommand.
-    for (CLI::App* sub : {user,     add,    del,      passwd,   list,  roster,   r_list, r_add,
-                          r_remove, group,  g_create, g_delete, g_add, g_remove, g_list, db,
-                          migrate,  backup, restore,  cert,     gen,   config,   check})
+    for (CLI::App* sub :
+         {user,    add,      del,      passwd, list,     roster,  r_list,  r_add,   r_remove,
+          group,   g_create, g_delete, g_add,  g_remove, g_list,  db,      migrate, backup,
+          restore, cert,     gen,      config, check,    archive, a_count, a_show,  a_purge})
         sub->fallthrough();
     CLI11_PARSE(app, argc, argv);
 
@@ -406,6 +482,16 @@ int main(int argc, char** argv) {
             if (!accounts.exists(u)) throw Failure("no account " + u + "@" + domain);
             return roster_command(storage, u, r_list->parsed(), r_add->parsed(), contact,
                                   contact_name, groups, subscription);
+        } else if (archive->parsed()) {
+            if (a_purge->parsed() && (older_than > 0) == !name.empty())
+                throw Failure("archive purge takes a username or --older-than DAYS (not both)");
+            if (!name.empty()) {
+                auto u = username_or_fail(name, domain);
+                if (!accounts.exists(u)) throw Failure("no account " + u + "@" + domain);
+                name = u;
+            }
+            return archive_command(storage, name, a_show->parsed(), a_purge->parsed(), with, limit,
+                                   older_than);
         } else if (group->parsed()) {
             auto& dir = storage.directory();
             if (g_create->parsed()) {

@@ -6,6 +6,8 @@ XEP-0313 plugin as a real client. Runs on both storage backends."""
 from __future__ import annotations
 
 import datetime
+import sqlite3
+import subprocess
 import xml.etree.ElementTree as ET
 from typing import Optional
 
@@ -266,3 +268,139 @@ def test_slixmpp_pages_through_the_archive(server):
         return got
 
     assert slix.run(scenario) == [f"m {i}" for i in range(23)]
+
+
+def prefs_iq(s: XmppStream, default: Optional[str] = None, always: tuple[str, ...] = (),
+             never: tuple[str, ...] = ()) -> ET.Element:
+    if default is None:
+        return s.iq("get", f"<prefs xmlns='{NS_MAM}'/>")
+    lists = "".join(f"<{name}>" + "".join(f"<jid>{j}</jid>" for j in jids) + f"</{name}>"
+                    for name, jids in (("always", always), ("never", never)))
+    return s.iq("set", f"<prefs xmlns='{NS_MAM}' default='{default}'>{lists}</prefs>")
+
+
+def prefs_of(answer: ET.Element) -> tuple[str, list[str], list[str]]:
+    p = answer.find(q(NS_MAM, "prefs"))
+    assert p is not None, ET.tostring(answer)
+    return (p.get("default"),
+            sorted(j.text for j in p.find(q(NS_MAM, "always")).findall(q(NS_MAM, "jid"))),
+            sorted(j.text for j in p.find(q(NS_MAM, "never")).findall(q(NS_MAM, "jid"))))
+
+
+def test_preferences_decide_what_is_archived(start_server):
+    """§6.1: the preferences start as 'always'; set to 'never' with bob always
+    archived, bob's messages are kept (with a stanza-id) and carol's are not (and carry
+    no stanza-id of the archive); 'roster' keeps contacts only; a bad default is
+    refused. The preferences survive a restart."""
+    server = start_server()
+    alice = server.online(A, AP, resource="a")
+    bob = server.online(B, BP, resource="b")
+    carol = server.online(C, CP, resource="c")
+    assert prefs_of(prefs_iq(alice)) == ("always", [], [])
+    assert prefs_of(prefs_iq(alice, "never", always=(f"{BJ}/x",))) == ("never", [BJ], [])
+    chat(bob, AJ, "kept", body="from bob")
+    chat(carol, AJ, "dropped", body="from carol")
+    got: dict[str, ET.Element] = {}
+    while len(got) < 2:  # in either order: they come from two senders
+        e = alice.wait_for(lambda e: local_name(e.tag) == "message")
+        got[e.get("id")] = e
+    assert got["kept"].find(q(NS_SID, "stanza-id")) is not None
+    assert got["dropped"].find(q(NS_SID, "stanza-id")) is None
+    chat(alice, CJ, "sent-to-carol", body="to carol")
+    carol.wait_for(lambda e: local_name(e.tag) == "message" and e.get("id") == "sent-to-carol")
+    results, _ = mam_query(alice)
+    assert bodies(results) == ["from bob"]
+    err = prefs_iq(alice, "sometimes")
+    assert err.get("type") == "error" and stanza_error_condition(err) == "bad-request"
+
+    # 'roster': carol is a contact now (alice's side), a stranger is not.
+    alice.iq("set", f"<query xmlns='jabber:iq:roster'><item jid='{CJ}'/></query>")
+    prefs_iq(alice, "roster")
+    server.ensure_user("dave", "dave-password")
+    dave = server.online("dave", "dave-password", resource="d")
+    chat(carol, AJ, "contact", body="carol again")
+    chat(dave, AJ, "stranger", body="from dave")
+    seen: set[str] = set()
+    while seen != {"contact", "stranger"}:
+        seen.add(alice.wait_for(lambda e: local_name(e.tag) == "message").get("id"))
+    results, _ = mam_query(alice)
+    assert bodies(results) == ["from bob", "carol again"]
+
+    data, users = server.data_dir, dict(server.users)
+    server.close_clients()
+    assert server.terminate() == 0
+    server = start_server(data_dir=data)
+    server.users.update(users)
+    alice = server.login(A, AP)
+    assert prefs_of(prefs_iq(alice))[0] == "roster"
+
+
+def test_archive_metadata(server):
+    """§7 (archive metadata): the id and time of the first and the last message; an
+    empty archive answers an empty <metadata/>."""
+    alice = server.online(A, AP, resource="a")
+    md = alice.iq("get", f"<metadata xmlns='{NS_MAM}'/>").find(q(NS_MAM, "metadata"))
+    assert md is not None and len(md) == 0
+    _, bob = converse(server, 3)
+    results, _ = mam_query(bob)
+    md = bob.iq("get", f"<metadata xmlns='{NS_MAM}'/>").find(q(NS_MAM, "metadata"))
+    start, end = md.find(q(NS_MAM, "start")), md.find(q(NS_MAM, "end"))
+    assert (start.get("id"), end.get("id")) == (result_ids(results)[0], result_ids(results)[-1])
+    assert start.get("timestamp") == forwarded(results[0]).find(q(NS_DELAY, "delay")).get("stamp")
+
+
+def age_archive(server, user: str, days: int) -> None:
+    """Makes `user`'s archived messages `days` days older, in the database itself."""
+    sql = f"UPDATE archive SET time_us = time_us - {days * 86400 * 10**6} WHERE username = '{user}'"
+    from conftest import BACKEND, storage_settings
+    if BACKEND == "postgresql":
+        url = storage_settings(server.data_dir)["storage.postgresql.url"]
+        subprocess.run(["psql", url, "-q", "-c", sql], check=True, capture_output=True)
+    else:
+        with sqlite3.connect(server.data_dir / "hongyan.db") as con:
+            con.execute(sql)
+
+
+def test_retention_deletes_old_messages(start_server):
+    """mam.retention: messages older than that many days go (at start, then hourly);
+    newer ones stay, and paging still works over what is left."""
+    server = start_server()
+    alice, bob = converse(server, 2, "old")
+    mam_query(bob)  # the writes are done
+    age_archive(server, B, 3)
+    chat(alice, BJ, "new", body="new one")
+    bob.wait_for(lambda e: local_name(e.tag) == "message" and e.get("id") == "new")
+    mam_query(bob)
+    data, users = server.data_dir, dict(server.users)
+    server.close_clients()
+    assert server.terminate() == 0
+    server = start_server({"mam.retention": 2}, data_dir=data)
+    server.users.update(users)
+    bob = server.login(B, BP)
+    results, answer = mam_query(bob)
+    assert bodies(results) == ["new one"] and fin(answer).get("complete") == "true"
+
+
+def test_hongyanctl_archive(server):
+    """hongyanctl archive count, show (the newest, optionally with one contact) and
+    purge (one user, or every user's messages older than some days)."""
+    alice, bob = converse(server, 3)
+    chat(bob, AJ, "back", body="and back")
+    alice.wait_for(lambda e: local_name(e.tag) == "message" and e.get("id") == "back")
+    mam_query(bob)
+    r = server.ctl("archive", "count", B)
+    assert r.returncode == 0 and r.stdout.startswith("4 messages, from "), r.stdout + r.stderr
+    r = server.ctl("archive", "show", B, "--with", AJ, "-n", "2")
+    lines = [line.split("\t") for line in r.stdout.splitlines()]
+    assert [(d, w, text) for _, d, w, _, text in lines] == [("from", AJ, "m 2"), ("to  ", AJ, "and back")]
+    r = server.ctl("archive", "purge", B, "--older-than", "3")
+    assert r.returncode != 0 and "not both" in r.stderr
+    r = server.ctl("archive", "purge", "--older-than", "3")
+    assert r.returncode == 0 and "deleted 0 messages" in r.stdout, r.stdout
+    r = server.ctl("archive", "purge", B)
+    assert r.returncode == 0 and "deleted 4 messages" in r.stdout, r.stdout
+    results, _ = mam_query(bob)
+    assert results == []
+    assert len(mam_query(alice)[0]) == 4  # alice's own archive is hers
+    r = server.ctl("archive", "count", "nobody")
+    assert r.returncode != 0 and "no account" in r.stderr

@@ -186,6 +186,15 @@ bool Im::blocks(const std::string& user, const Jid& other) const {
     return st && st->blocks(other);
 }
 
+std::optional<bool> Im::in_roster(const std::string& user, const std::string& bare) const {
+    auto st = cache_.find(user);
+    if (!st) return std::nullopt;
+    std::lock_guard lock(st->mu);
+    if (st->item_locked(bare)) return true;
+    auto j = Jid::parse(bare);
+    return j && j->domain() == domain_ && !shared_.groups_between(user, j->local()).empty();
+}
+
 // ---- roster output ------------------------------------------------------------------
 
 std::string Im::version_of(std::int64_t personal, std::int64_t shared) const {

@@ -155,6 +155,9 @@ class Im {
     std::vector<std::string> presence_contacts(const std::string& user, bool watchers) const {
         return contacts(user, watchers);
     }
+    // Whether `bare` is in `user`'s roster (a personal item or a shared group), from the
+    // loaded state; nothing when the user is not loaded (io).
+    std::optional<bool> in_roster(const std::string& user, const std::string& bare) const;
     // True when the user has an available resource.
     bool online(const std::string& user) const;
     // The user went offline (their last available resource sent unavailable, its

@@ -116,6 +116,7 @@ void Storage::stop() {
         boost::asio::post(ctx_, [this] {
             stopping_ = true;
             for (auto& t : retries_) t.cancel();
+            for (auto& t : periodic_) t.cancel();
         });
     }
     work_.reset();
@@ -138,6 +139,36 @@ void Storage::transaction(const std::function<void()>& f) {
 
 void Storage::log_failure(std::string_view what, const std::exception& e) {
     spdlog::error("{} failed: {}", what, e.what());
+}
+
+void Storage::every(std::string what, std::chrono::seconds period, std::function<bool()> f) {
+    boost::asio::post(ctx_, [this, what = std::move(what), period, f = std::move(f)]() mutable {
+        if (stopping_) return;
+        auto it = periodic_.emplace(periodic_.end(), ctx_);
+        periodic_run(std::move(what), period, std::move(f), it);
+    });
+}
+
+void Storage::periodic_run(std::string what, std::chrono::seconds period, std::function<bool()> f,
+                           std::list<boost::asio::steady_timer>::iterator timer) {
+    if (stopping_) return;
+    bool more = false;
+    try {
+        more = f();
+    } catch (const std::exception& e) {
+        log_failure(what, e);
+    }
+    auto again = [this, what = std::move(what), period, f = std::move(f), timer]() mutable {
+        periodic_run(std::move(what), period, std::move(f), timer);
+    };
+    if (more) {
+        boost::asio::post(ctx_, std::move(again));
+        return;
+    }
+    timer->expires_after(period);
+    timer->async_wait([again = std::move(again)](boost::system::error_code ec) mutable {
+        if (!ec) again();
+    });
 }
 
 void Storage::post_retrying(std::string what, std::function<void()> f) {

@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <functional>
 #include <list>
 #include <memory>
@@ -65,6 +66,10 @@ class Storage {
     // most storage.retry_attempts times), for writes that must happen eventually.
     void post_retrying(std::string what, std::function<void()> f);
     boost::asio::io_context::executor_type executor() { return ctx_.get_executor(); }
+    // Runs `f` on the storage thread once the thread starts and then every `period`;
+    // while it answers true (more to do) it runs again at once, after the work queued
+    // meanwhile. A failure is logged and waits for the next period. Ends with stop().
+    void every(std::string what, std::chrono::seconds period, std::function<bool()> f);
 
     // Deletes an account (its own data goes with it) and removes `bare_jid` from every
     // roster that lists it, in one transaction; false when there is no such account.
@@ -88,8 +93,11 @@ class Storage {
     std::unique_ptr<Backend> backend_;
     boost::asio::io_context ctx_{1};
     int retry_attempts_ = 10;
-    bool stopping_ = false;                         // storage thread
-    std::list<boost::asio::steady_timer> retries_;  // storage thread
+    bool stopping_ = false;                          // storage thread
+    std::list<boost::asio::steady_timer> retries_;   // storage thread
+    std::list<boost::asio::steady_timer> periodic_;  // storage thread: every()'s timers
+    void periodic_run(std::string what, std::chrono::seconds period, std::function<bool()> f,
+                      std::list<boost::asio::steady_timer>::iterator timer);
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
     std::thread thread_;
 };

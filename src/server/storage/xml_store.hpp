@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace hongyan::storage {
 
@@ -18,6 +20,8 @@ class XmlStore {
     virtual std::optional<std::string> get(const std::string& user, const std::string& key) = 0;
     // An empty document removes the entry.
     virtual void set(const std::string& user, const std::string& key, const std::string& xml) = 0;
+    // Every user's document under `key`, by user (what a module keeps in memory).
+    virtual std::vector<std::pair<std::string, std::string>> all(const std::string& key) = 0;
 };
 
 bool plain_identifier(std::string_view name);  // backend.hpp

@@ -5,9 +5,9 @@
 // sender's archive (pre_route, after blocking). Writes are queued per host and written in
 // batches, in one transaction each, on the host's storage thread; queries run there too,
 // after whatever was queued before them, so a client sees what it just sent.
-//
-// Not yet (issue #10): preferences (§6), retention (mam.retention), archive metadata
-// (§7.1), hongyanctl archive, full-text search.
+// Preferences (§6) are kept in memory for the users who set any (loaded at start), so
+// the decision is made where the message is stamped; retention (mam.retention) runs
+// hourly on each host's storage thread. Not yet: full-text search.
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
@@ -20,9 +20,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 
 #include "server/c2s/client_session.hpp"
 #include "server/host.hpp"
+#include "server/im/im.hpp"
+#include "server/modules/mam/prefs.hpp"
 #include "server/modules/module.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/archive_store.hpp"
@@ -31,6 +34,7 @@
 #include "xmpp/data_form.hpp"
 #include "xmpp/datetime.hpp"
 #include "xmpp/namespaces.hpp"
+#include "xmpp/xml_stream_parser.hpp"
 
 namespace hongyan::modules {
 
@@ -217,6 +221,29 @@ class Writer {
     std::chrono::steady_clock::time_point last_warning_{};
 };
 
+constexpr const char* kPrefsTable = "mam_prefs";
+constexpr const char* kPrefsKey = "prefs";
+
+// The preferences of one host's users who set any; the others archive everything.
+struct PrefsTable {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, mam::Prefs> by_user;
+    std::atomic<bool> any{false};
+
+    std::optional<mam::Prefs> find(const std::string& user) const {
+        if (!any.load(std::memory_order_relaxed)) return std::nullopt;
+        std::lock_guard lock(mu);
+        auto it = by_user.find(user);
+        if (it == by_user.end()) return std::nullopt;
+        return it->second;
+    }
+    void put(const std::string& user, mam::Prefs p) {
+        std::lock_guard lock(mu);
+        by_user[user] = std::move(p);
+        any = true;
+    }
+};
+
 // A query's answer, made on the storage thread.
 struct Answer {
     std::optional<StanzaError> error;
@@ -230,8 +257,9 @@ class MamModule final : public Module {
         return {{"XEP-0313", "Message Archive Management", "1.1.3", "partial",
                  "user archives: chat and normal messages with a body, sent and received; "
                  "with/start/end, after-id/before-id/ids (#extended), RSM paging both ways, "
-                 "flip-page; mam.default_page, mam.max_page. Not yet: preferences, "
-                 "retention, metadata, full text"},
+                 "flip-page; mam.default_page, mam.max_page; preferences (§6: always, "
+                 "never, roster, per JID); archive metadata (§7); mam.retention; "
+                 "hongyanctl archive. Not yet: full text"},
                 {"XEP-0359", "Unique and Stable Stanza IDs", "0.7.0", "complete",
                  "<stanza-id/> of the recipient's archive on every archived message; "
                  "stanza-ids claiming to be by the archive are removed"},
@@ -246,6 +274,14 @@ class MamModule final : public Module {
              "Messages in an archive page when the query gives no <max/> (XEP-0313).", 1, 10000},
             {"mam.max_page", ValueType::integer, std::int64_t{250},
              "Most messages in one archive page; a larger <max/> gets this many.", 1, 10000},
+            {"mam.retention", ValueType::integer, std::int64_t{0},
+             "Days a message stays in the archive (XEP-0313); older ones are deleted every "
+             "hour. 0 keeps everything.",
+             0, 36500},
+            {"mam.max_pref_jids", ValueType::integer, std::int64_t{1000},
+             "JIDs one user's archiving preferences (XEP-0313 §6) may list, always and never "
+             "together; more is refused with <not-acceptable/>.",
+             0, 100000},
             {"mam.max_pending", ValueType::integer, std::int64_t{100000},
              "Messages waiting to be archived, per host (also while the database is locked "
              "or full); past it messages are refused with <resource-constraint/> until the "
@@ -254,12 +290,24 @@ class MamModule final : public Module {
         };
     }
     std::vector<std::string> migrations(std::string_view backend) const override {
-        return storage::archive_migrations(backend);
+        auto m = storage::archive_migrations(backend);
+        m.push_back(storage::xml_store_migration(backend, kPrefsTable));
+        return m;
     }
     void start(ModuleContext& ctx) override {
-        for (auto& h : ctx.server().hosts)
+        for (auto& h : ctx.server().hosts) {
             writers_[h.get()] = std::make_unique<Writer>(
                 *h, static_cast<std::size_t>(h->config.integer("mam.max_pending")));
+            // Before the storage thread starts: read here, on the starting thread.
+            auto& table = prefs_[h.get()];
+            table = std::make_unique<PrefsTable>();
+            for (const auto& [user, doc] : h->storage->xml_store(kPrefsTable).all(kPrefsKey)) {
+                auto e = xml::parse_stanza(doc, ns::mam);
+                mam::Prefs p;
+                if (e && !mam::Prefs::parse(*e, SIZE_MAX, p)) table->put(user, std::move(p));
+            }
+            if (const auto days = h->config.integer("mam.retention"); days > 0) keep_for(*h, days);
+        }
         // A message is archived by the sender's host and the recipient's, which may be
         // another one: the barrier waits for every host's writer.
         ctx.add_ack_barrier([this](Host&, std::function<void()> done) {
@@ -273,8 +321,13 @@ class MamModule final : public Module {
         ctx.add_account_feature(ns::mam);
         ctx.add_account_feature(ns::mam_extended);
         ctx.add_account_feature(ns::sid);
-        ctx.on_iq(IqType::set, IqTarget::account, ns::mam, query);
-        ctx.on_iq(IqType::get, IqTarget::account, ns::mam, form);
+        ctx.on_iq(IqType::set, IqTarget::account, ns::mam, [this](IqRequest& iq) {
+            return iq.payload().name() == "prefs" ? set_prefs(iq) : query(iq);
+        });
+        ctx.on_iq(IqType::get, IqTarget::account, ns::mam, [this](IqRequest& iq) {
+            const auto& n = iq.payload().name();
+            return n == "prefs" ? get_prefs(iq) : n == "metadata" ? metadata(iq) : form(iq);
+        });
         ctx.on_stanza(Phase::pre_route, "message/*", -200,
                       [this](const StanzaEvent& ev) { return outgoing(ev); });
         for (const char* route : {"message/bare", "message/full"})
@@ -285,6 +338,74 @@ class MamModule final : public Module {
   private:
     void archive(Host& host, std::string user, ArchivedMessage m) {
         writers_.at(&host)->add(std::move(user), std::move(m));
+    }
+
+    // §6: whether `user`'s archive keeps a message with `with` (a bare JID).
+    bool keeps(Host& host, const std::string& user, const std::string& with) const {
+        auto p = prefs_.at(&host)->find(user);
+        return !p || p->keeps(with, [&] { return host.im->in_roster(user, with); });
+    }
+
+    // mam.retention: every hour (and at start), what is older goes, a batch at a time so
+    // that other storage work runs in between.
+    static void keep_for(Host& host, std::int64_t days) {
+        const std::int64_t age_us = days * 86400 * std::int64_t{1000000};
+        auto total = std::make_shared<std::size_t>(0);
+        host.storage->every(
+            "archive retention", std::chrono::hours(1), [&host, age_us, days, total] {
+                constexpr std::size_t kBatch = 1000;
+                const auto gone =
+                    host.storage->archive().remove_before(datetime::now_us() - age_us, kBatch);
+                *total += gone;
+                if (gone == kBatch) return true;
+                if (*total > 0)
+                    spdlog::info("archive retention on {}: {} messages older than {} days deleted",
+                                 host.domain, *total, days);
+                *total = 0;
+                return false;
+            });
+    }
+
+    // §6.1: the user's preferences (the default when none were set).
+    boost::asio::awaitable<void> get_prefs(IqRequest& iq) {
+        auto p = prefs_.at(&iq.host)->find(iq.from->local()).value_or(mam::Prefs{});
+        iq.reply(p.to_element());
+        co_return;
+    }
+
+    // §6.1: new preferences, stored, then applied; the answer repeats them.
+    boost::asio::awaitable<void> set_prefs(IqRequest& iq) {
+        mam::Prefs p;
+        const auto max = static_cast<std::size_t>(iq.host.config.integer("mam.max_pref_jids"));
+        if (auto err = mam::Prefs::parse(iq.payload(), max, p)) {
+            iq.error(err->starts_with("at most") ? StanzaErrorCondition::not_acceptable
+                                                 : StanzaErrorCondition::bad_request,
+                     *err);
+            co_return;
+        }
+        auto& st = *iq.host.storage;
+        const std::string user = iq.from->local();
+        co_await st.run([&st, user, doc = p.to_element().to_string(ns::client)] {
+            st.xml_store(kPrefsTable).set(user, kPrefsKey, doc);
+            return 0;
+        });
+        prefs_.at(&iq.host)->put(user, p);
+        iq.reply(p.to_element());
+    }
+
+    // §7 (archive metadata): the first and the last message, after what is queued.
+    static boost::asio::awaitable<void> metadata(IqRequest& iq) {
+        auto& st = *iq.host.storage;
+        auto ends = co_await st.run([&st, user = iq.from->local()] {
+            return std::make_pair(st.archive().first(user), st.archive().last(user));
+        });
+        xml::Element md("metadata", std::string(ns::mam));
+        for (const auto* m : {&ends.first, &ends.second})
+            if (*m)
+                md.add_child(m == &ends.first ? "start" : "end", std::string(ns::mam))
+                    .set_attr("id", (*m)->id)
+                    .set_attr("timestamp", datetime::format_us((*m)->time_us));
+        iq.reply(std::move(md));
     }
 
     // Before a message is routed: refused while an archive it would go to is full (so it
@@ -305,6 +426,7 @@ class MamModule final : public Module {
         if (!ev.session) return HookResult::pass;
         // To the user's own bare JID it is archived as received.
         if (ev.to.bare_str() == ev.from.bare_str()) return HookResult::pass;
+        if (!keeps(ev.session->host(), ev.from.local(), ev.to.bare_str())) return HookResult::pass;
         ArchivedMessage m;
         m.id = new_stanza_id();
         m.with = ev.to.bare_str();
@@ -325,6 +447,8 @@ class MamModule final : public Module {
         m.remove_children([&](const xml::Element& c) {
             return c.is("stanza-id", ns::sid) && c.attr("by") == archive_jid;
         });
+        // Not archived (§6), so no stanza-id of this archive either.
+        if (!keeps(*ev.host, ev.to.local(), ev.from.bare_str())) return HookResult::pass;
         ArchivedMessage a;
         a.id = new_stanza_id();
         m.add_child("stanza-id", std::string(ns::sid))
@@ -506,6 +630,7 @@ class MamModule final : public Module {
     }
 
     std::map<const Host*, std::unique_ptr<Writer>> writers_;
+    std::map<const Host*, std::unique_ptr<PrefsTable>> prefs_;
 };
 
 }  // namespace

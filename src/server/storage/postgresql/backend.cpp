@@ -481,6 +481,14 @@ class PgXmlStore final : public XmlStore {
                          user, key, xml);
         });
     }
+    std::vector<std::pair<std::string, std::string>> all(const std::string& key) override {
+        return pool_.with([&](Connection& c) {
+            auto r = c.run("SELECT username, xml FROM " + table_ + " WHERE key = $1", key);
+            std::vector<std::pair<std::string, std::string>> out;
+            for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.text(i, 0), r.text(i, 1));
+            return out;
+        });
+    }
 
   private:
     Pool& pool_;

@@ -205,6 +205,15 @@ void SqliteXmlStore::set(const std::string& user, const std::string& key, const 
     st.step();
 }
 
+std::vector<std::pair<std::string, std::string>> SqliteXmlStore::all(const std::string& key) {
+    auto lock = db_.lock();
+    Statement st(db_.handle(), "SELECT username, xml FROM " + table_ + " WHERE key = ?");
+    st.bind(1, key);
+    std::vector<std::pair<std::string, std::string>> out;
+    while (st.step()) out.emplace_back(st.text(0), st.text(1));
+    return out;
+}
+
 std::vector<SharedGroup> SqliteDirectoryStore::groups() {
     auto lock = db_.lock();
     std::vector<SharedGroup> out;

@@ -53,6 +53,7 @@ class SqliteBlocklistStore final : public BlocklistStore {
 class SqliteXmlStore final : public XmlStore {
   public:
     SqliteXmlStore(Database& db, std::string table) : db_(db), table_(std::move(table)) {}
+    std::vector<std::pair<std::string, std::string>> all(const std::string& key) override;
     std::optional<std::string> get(const std::string& user, const std::string& key) override;
     void set(const std::string& user, const std::string& key, const std::string& xml) override;
 
