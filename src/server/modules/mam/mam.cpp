@@ -136,6 +136,8 @@ class Writer {
         ~InFlight() {
             *count -= batch.size();
             writer.settle(first, first + batch.size());
+            // Written or given up: what queued behind it goes now.
+            writer.host_.storage->post([&w = writer] { w.flush(); });
         }
         Writer& writer;
         std::shared_ptr<std::atomic<std::size_t>> count;
@@ -168,8 +170,12 @@ class Writer {
         std::uint64_t first = 0;
         {
             std::lock_guard lock(mu_);
-            batch.swap(pending_);
             posted_ = false;
+            // A batch that failed is tried again first; the rest waits behind it, so that
+            // archive order stays the order of the messages' times (the time filters of
+            // queries rely on it).
+            if (!stalled_.expired()) return;
+            batch.swap(pending_);
             first = flushed_;
             flushed_ += batch.size();
         }
@@ -179,7 +185,12 @@ class Writer {
             write(job->batch);
         } catch (const std::exception&) {
             // A locked or full database: the batch waits and is tried again
-            // (storage.retry_attempts).
+            // (storage.retry_attempts); it ends, written or given up, when the retry's
+            // function goes.
+            {
+                std::lock_guard lock(mu_);
+                stalled_ = job;
+            }
             host_.storage->post_retrying(
                 "archiving " + std::to_string(job->batch.size()) + " messages",
                 [this, job] { write(job->batch); });
@@ -218,6 +229,7 @@ class Writer {
     std::deque<std::pair<std::uint64_t, std::function<void()>>> waiting_;
     std::int64_t last_us_ = 0;
     std::size_t dropped_ = 0;
+    std::weak_ptr<InFlight> stalled_;  // the batch being retried, if any
     std::chrono::steady_clock::time_point last_warning_{};
 };
 

@@ -124,6 +124,19 @@ TEST_P(ArchiveStoreTest, FiltersByConversationTimeAndIds) {
     EXPECT_EQ(ids(a.query("alice", t)), (std::vector<std::string>{"id-2", "id-3", "id-4"}));
     t.with = "carol@example.org";
     EXPECT_EQ(ids(a.query("alice", t)), (std::vector<std::string>{"id-2", "id-4"}));
+    // The last page of a time range, and ranges outside the archive.
+    ArchiveQuery last;
+    last.start_us = message(2).time_us;
+    last.end_us = message(6).time_us;
+    last.backward = true;
+    last.max = 2;
+    EXPECT_EQ(ids(a.query("alice", last)), (std::vector<std::string>{"id-5", "id-6"}));
+    ArchiveQuery after_all;
+    after_all.start_us = message(11).time_us;
+    EXPECT_TRUE(a.query("alice", after_all).items.empty());
+    ArchiveQuery before_all;
+    before_all.end_us = message(0).time_us - 1;
+    EXPECT_TRUE(a.query("alice", before_all).items.empty());
     // urn:xmpp:mam:2#extended: by stanza-id; ids of others' archives match nothing.
     ArchiveQuery by_id;
     by_id.ids = {"id-8", "id-3", "id-100", "nope"};
