@@ -41,6 +41,10 @@
 #   EVERYONE_USERS ["1000 10000"]  accounts per everyone run   EVERYONE_ONLINE [999]   online
 #   EVERYONE_REGS [10]   registrations while online  EVERYONE_CONCURRENCY [10]  logins at once
 #   OFFLINE_MESSAGES [100]  offline messages per receiver   OFFLINE_WINDOW [20]  per ping
+#   MAM [0]              1: every server archives chat messages (hongyand's mam module,
+#                        Prosody's mod_mam, ejabberd's mod_mam, each with its default
+#                        storage and every conversation archived); 0: none does (hongyand
+#                        with modules.disabled=mam)
 #   SERVERS ["hongyand prosody ejabberd"]              BASE_PORT [35222]
 #            hongyand-pg is hongyand on PostgreSQL: a throwaway server of the script's own
 #            (tests/pg-throwaway.sh), one database for the whole run
@@ -50,6 +54,7 @@
 #
 # Quick check: N=500 USERS=50 PAIRS=20 DURATION=5 HOLD=3 SETTLE=2 ROSTER_FETCHES=20 bench/compare.sh
 # Messaging only: SCENARIOS="chat paced roster" bench/compare.sh
+# Chat with every archive on: MAM=1 SCENARIOS="chat paced" bench/compare.sh
 # Everyone group: SCENARIOS=everyone SERVERS=hongyand bench/compare.sh
 # SQLite against PostgreSQL: SERVERS="hongyand hongyand-pg" SCENARIOS="login-rate chat offline roster" bench/compare.sh
 set -euo pipefail
@@ -68,6 +73,7 @@ SCENARIOS=${SCENARIOS:-"idle login-rate chat paced roster"}
 PAIRS=${PAIRS:-100}
 WINDOW=${WINDOW:-10}
 RATE=${RATE:-2000}
+MAM=${MAM:-0}
 MSG_DURATION=${MSG_DURATION:-$DURATION}
 ROSTER_ITEMS=${ROSTER_ITEMS:-1000}
 ROSTER_FETCHES=${ROSTER_FETCHES:-200}
@@ -218,6 +224,7 @@ start_hongyand() {  # mode: plain (TLS optional) or tls (TLS required)
     local extra=()
     [[ $1 == plain ]] && require_tls=false
     [[ -n ${HONGYAND_EXTRA:-} ]] && read -ra extra <<<"$HONGYAND_EXTRA"
+    [[ $MAM == 1 ]] || extra+=(--set modules.disabled=mam)
     mkdir -p "$dir" "$data"
     [[ -x $dir/hongyand ]] || cp "$HONGYAND" "$dir/hongyand"  # a rebuild must not swap it mid-run
     PORT=$BASE_PORT TLS_PORT=$((BASE_PORT + 1))
@@ -265,7 +272,9 @@ network_settings = { tcp_backlog = 1024, nagle = false }
 interfaces = { "127.0.0.1" }
 c2s_ports = { $PORT }
 c2s_direct_tls_ports = { $TLS_PORT }
-modules_enabled = { "roster", "saslauth", "tls", "disco", "register", "ping", "version" }
+modules_enabled = { "roster", "saslauth", "tls", "disco", "register", "ping", "version"$([[ $MAM == 1 ]] && echo ', "mam"') }
+default_archive_policy = true
+archive_expires_after = "never"
 modules_disabled = { "s2s", "offline" }
 authentication = "internal_hashed"
 storage = "internal"
@@ -339,6 +348,7 @@ modules:
   mod_disco: {}
   mod_ping: {}
   mod_version: {}
+$([[ $MAM == 1 ]] && printf '  mod_mam:\n    default: always\n')
   mod_register:
     access: register
     ip_access: all
