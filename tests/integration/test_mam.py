@@ -228,6 +228,34 @@ def test_what_is_not_archived(server):
     assert bodies(results) == ["m 0"]
 
 
+def test_what_the_other_xeps_say_is_kept(server):
+    """XEP-0308 (a correction has a body: kept), XEP-0424 §4 (a retraction is kept even
+    without a body, so the other devices learn of it), XEP-0334 <store/> (a receipt that
+    asks to be stored is kept), XEP-0184 and XEP-0085 alone (a receipt, a chat state:
+    not kept); the archived stanzas keep their payloads."""
+    alice, bob = converse(server, 1)
+    chat(alice, BJ, "fix", body="m 0, corrected",
+         extra="<replace id='m0' xmlns='urn:xmpp:message-correct:0'/>")
+    chat(alice, BJ, "gone", body=None,
+         extra="<retract id='m0' xmlns='urn:xmpp:message-retract:1'/>")
+    alice.sync()  # archived in alice's archive before bob's answers
+    chat(bob, AJ, "rcpt", body=None, extra="<received id='m0' xmlns='urn:xmpp:receipts'/>")
+    chat(bob, AJ, "rcpt2", body=None, extra="<received id='fix' xmlns='urn:xmpp:receipts'/>"
+         "<store xmlns='urn:xmpp:hints'/>")
+    chat(bob, AJ, "typing", body=None,
+         extra="<composing xmlns='http://jabber.org/protocol/chatstates'/>")
+    for id_ in ("rcpt", "rcpt2", "typing"):
+        alice.wait_for(lambda e, id_=id_: local_name(e.tag) == "message" and e.get("id") == id_)
+    for id_ in ("fix", "gone"):
+        bob.wait_for(lambda e, id_=id_: local_name(e.tag) == "message" and e.get("id") == id_)
+    results, _ = mam_query(alice)
+    kept = [inner(r) for r in results]
+    assert [m.get("id") for m in kept] == ["m0", "fix", "gone", "rcpt2"]
+    assert kept[1].find("{urn:xmpp:message-correct:0}replace").get("id") == "m0"
+    assert kept[2].find("{urn:xmpp:message-retract:1}retract").get("id") == "m0"
+    assert kept[3].find("{urn:xmpp:receipts}received") is not None
+
+
 def test_a_message_stored_offline_is_archived_and_stamped(server):
     """XEP-0160 with XEP-0313: a message for an offline user is archived when it arrives,
     and the stored copy delivered at login carries the same stanza-id."""

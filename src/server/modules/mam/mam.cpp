@@ -45,11 +45,18 @@ using storage::ArchiveQuery;
 constexpr std::size_t kMaxIds = 100;  // stanza-ids in one #extended query
 
 // §5.1.1: chat messages and normal ones with a body; not errors, headlines, groupchat,
-// carbons (the original is archived) or what XEP-0334 says not to store.
+// carbons (the original is archived) or what XEP-0334 says not to store. Without a body
+// too: what asks to be stored (XEP-0334 <store/>), an encrypted message (OMEMO, whose
+// body may be only in the payload) and a retraction (XEP-0424 §4: the other devices
+// learn of it from the archive). A chat state or a receipt alone is not kept.
 bool archivable(const xml::Element& m) {
     const std::string_view type = m.attr("type");
     if (type != "chat" && type != "normal" && !type.empty()) return false;
-    if (!m.child("body", ns::client)) return false;
+    if (!m.child("body", ns::client) && !m.child("store", ns::hints) &&
+        !m.child("encrypted", "eu.siacs.conversations.axolotl") &&
+        !m.child("encrypted", "urn:xmpp:omemo:2") &&
+        !m.child("retract", "urn:xmpp:message-retract:1"))
+        return false;
     return !m.child("no-store", ns::hints) && !m.child("no-permanent-store", ns::hints) &&
            !m.child("received", ns::carbons) && !m.child("sent", ns::carbons);
 }
