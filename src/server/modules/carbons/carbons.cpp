@@ -64,9 +64,7 @@ class CarbonsModule final : public Module {
         return {{"XEP-0280", "Message Carbons", "1.0.1", "complete",
                  "sent and received copies for chat messages and normal messages with a body; "
                  "<private/>; a bare-JID message goes to the highest-priority resources"},
-                {"XEP-0297", "Stanza Forwarding", "1.0", "complete", "inside carbons"},
-                {"XEP-0334", "Message Processing Hints", "0.3.0", "partial",
-                 "<no-copy/> keeps a message out of carbons"}};
+                {"XEP-0297", "Stanza Forwarding", "1.0", "complete", "inside carbons"}};
     }
     void start(ModuleContext& ctx) override {
         ctx.add_feature(ns::carbons);

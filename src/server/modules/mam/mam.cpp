@@ -282,6 +282,21 @@ class MamModule final : public Module {
                 {"XEP-0359", "Unique and Stable Stanza IDs", "0.7.0", "complete",
                  "<stanza-id/> of the recipient's archive on every archived message; "
                  "stanza-ids claiming to be by the archive are removed"},
+                {"XEP-0334", "Message Processing Hints", "0.3.0", "complete",
+                 "<store/>, <no-store/> and <no-permanent-store/> decide what the archive keeps; "
+                 "<no-copy/> keeps a message out of carbons (carbons module)"},
+                {"XEP-0308", "Last Message Correction", "1.2.1", "complete",
+                 "passes through; a correction has a body and is archived like any message"},
+                {"XEP-0424", "Message Retraction", "0.4.2", "complete",
+                 "passes through; a retraction is archived even without a body (§4), the "
+                 "retracted message stays in the archive"},
+                {"XEP-0184", "Message Delivery Receipts", "1.4.0", "complete",
+                 "pass through; archived only with a body or <store/>"},
+                {"XEP-0085", "Chat State Notifications", "2.1", "complete",
+                 "pass through; never archived alone (§5.1.1), dropped for CSI-inactive "
+                 "clients and never stored offline"},
+                {"XEP-0393", "Message Styling", "1.1.0", "complete",
+                 "the body is kept and passed as it is"},
                 {"XEP-0059", "Result Set Management", "1.0", "partial",
                  "max, after, before (empty: the last page), first/last; count only for an "
                  "empty result"}};
