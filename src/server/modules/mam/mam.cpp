@@ -256,6 +256,14 @@ struct PrefsTable {
         if (it == by_user.end()) return std::nullopt;
         return it->second;
     }
+    // Whether `user`'s archive keeps a message with `with` (each message: no copy).
+    template <class InRoster>
+    bool keeps(const std::string& user, const std::string& with, InRoster in_roster) const {
+        if (!any.load(std::memory_order_relaxed)) return true;
+        std::lock_guard lock(mu);
+        auto it = by_user.find(user);
+        return it == by_user.end() || it->second.keeps(with, in_roster);
+    }
     void put(const std::string& user, mam::Prefs p) {
         std::lock_guard lock(mu);
         by_user[user] = std::move(p);
@@ -376,8 +384,7 @@ class MamModule final : public Module {
 
     // §6: whether `user`'s archive keeps a message with `with` (a bare JID).
     bool keeps(Host& host, const std::string& user, const std::string& with) const {
-        auto p = prefs_.at(&host)->find(user);
-        return !p || p->keeps(with, [&] { return host.im->in_roster(user, with); });
+        return prefs_.at(&host)->keeps(user, with, [&] { return host.im->in_roster(user, with); });
     }
 
     // mam.retention: every hour (and at start), what is older goes, a batch at a time so

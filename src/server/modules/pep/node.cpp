@@ -94,6 +94,10 @@ std::size_t Node::capacity(std::size_t limit) const {
 void Node::publish(Item item, std::size_t limit) {
     std::erase_if(items, [&](const Item& i) { return i.id == item.id; });
     items.push_back(std::move(item));
+    trim(limit);
+}
+
+void Node::trim(std::size_t limit) {
     const std::size_t cap = capacity(limit);
     if (items.size() > cap) items.erase(items.begin(), items.end() - static_cast<long>(cap));
 }

@@ -35,8 +35,10 @@ struct Node {
 
     // How many items the node keeps with the server's limit `limit` (pep.max_items).
     std::size_t capacity(std::size_t limit) const;
-    // Adds or replaces (by id) the newest item, then drops the oldest beyond capacity().
+    // Adds or replaces (by id) the newest item, then trim()s.
     void publish(Item item, std::size_t limit);
+    // Drops the oldest items beyond capacity() (after a publish, or a new max_items).
+    void trim(std::size_t limit);
     const Item* find(std::string_view id) const;
     bool retract(std::string_view id);
 };

@@ -79,6 +79,17 @@ std::optional<Node> load_node(storage::Storage& st, const std::string& user,
     return pep::parse(*doc);
 }
 
+// Enters a new node into `user`'s list (XEP-0060 §7.1.4 auto-create); false when the
+// account has `max_nodes` nodes already.
+bool add_to_index(storage::Storage& st, const std::string& user, const std::string& node,
+                  std::size_t max_nodes) {
+    auto index = load_index(st, user);
+    if (index.size() >= max_nodes) return false;
+    index.push_back(node);
+    save_index(st, user, index);
+    return true;
+}
+
 // An error with a pubsub#errors condition (XEP-0060 §7.1.3 and the rest).
 xml::Element pubsub_error(std::string_view name, std::string_view feature = {}) {
     xml::Element e(std::string(name), ns::pubsub_errors);
@@ -132,6 +143,21 @@ xml::Element item_element(const pep::Item& i, std::string_view xmlns) {
     item.set_attr("id", i.id);
     item.add_child(i.payload);
     return item;
+}
+
+// The <items/> of a pubsub#event for one published item, or for a retracted one.
+xml::Element items_event(const std::string& node, const pep::Item& item) {
+    xml::Element items("items", ns::pubsub_event);
+    items.set_attr("node", node);
+    items.add_child(item_element(item, ns::pubsub_event));
+    return items;
+}
+
+xml::Element retract_event(const std::string& node, const std::string& id) {
+    xml::Element items("items", ns::pubsub_event);
+    items.set_attr("node", node);
+    items.add_child("retract", std::string(ns::pubsub_event)).set_attr("id", id);
+    return items;
 }
 
 class PepModule final : public Module {
@@ -381,13 +407,10 @@ class PepModule final : public Module {
                     return r;
                 }
             } else {
-                auto index = load_index(st, user);
-                if (index.size() >= max_nodes_) {
+                if (!add_to_index(st, user, node_name, max_nodes_)) {
                     r.outcome = Outcome::too_many;
                     return r;
                 }
-                index.push_back(node_name);
-                save_index(st, user, index);
                 node = Node{node_name, fresh, {}};
             }
             node->publish(item, max_items_);
@@ -412,10 +435,7 @@ class PepModule final : public Module {
         p.add_child("item", std::string(ns::pubsub)).set_attr("id", item.id);
         iq.reply(std::move(out));
         // §7.1.2.1: the notification, with the payload.
-        xml::Element items("items", ns::pubsub_event);
-        items.set_attr("node", node_name);
-        items.add_child(item_element(item, ns::pubsub_event));
-        co_await notify(iq.host, user, res.node, std::move(items));
+        co_await notify(iq.host, user, res.node, items_event(node_name, item));
     }
 
     // XEP-0060 §7.2.
@@ -444,10 +464,7 @@ class PepModule final : public Module {
         iq.reply();
         if (!node->config.notify_retract && r.attr("notify") != "true" && r.attr("notify") != "1")
             co_return;
-        xml::Element items("items", ns::pubsub_event);
-        items.set_attr("node", node_name);
-        items.add_child("retract", std::string(ns::pubsub_event)).set_attr("id", id);
-        co_await notify(iq.host, user, *node, std::move(items));
+        co_await notify(iq.host, user, *node, retract_event(node_name, id));
     }
 
     // XEP-0060 §8: configure (get, set), default, delete, purge; the owner only.
@@ -499,10 +516,7 @@ class PepModule final : public Module {
                     r.error = *err;
                     return r;
                 }
-                const auto cap = r.node->capacity(max_items_);
-                if (r.node->items.size() > cap)
-                    r.node->items.erase(r.node->items.begin(),
-                                        r.node->items.end() - static_cast<long>(cap));
+                r.node->trim(max_items_);
                 st.xml_store(kTable).set(user, node_name, pep::serialize(*r.node));
             } else if (what == "purge") {
                 Node emptied = *r.node;
@@ -569,13 +583,10 @@ class PepModule final : public Module {
             Change c;
             auto node = load_node(st, user, name);
             if (!node) {
-                auto index = load_index(st, user);
-                if (index.size() >= max_nodes_) {
+                if (!add_to_index(st, user, name, max_nodes_)) {
                     c.too_many = true;
                     return c;
                 }
-                index.push_back(name);
-                save_index(st, user, index);
                 node = Node{name, pep::bookmarks_config(), {}};
             }
             std::unordered_set<std::string> listed;
@@ -604,18 +615,10 @@ class PepModule final : public Module {
             co_return;
         }
         iq.reply();
-        for (const auto& item : ch.published) {
-            xml::Element items("items", ns::pubsub_event);
-            items.set_attr("node", name);
-            items.add_child(item_element(item, ns::pubsub_event));
-            co_await notify(iq.host, user, ch.node, std::move(items));
-        }
-        for (const auto& id : ch.retracted) {
-            xml::Element items("items", ns::pubsub_event);
-            items.set_attr("node", name);
-            items.add_child("retract", std::string(ns::pubsub_event)).set_attr("id", id);
-            co_await notify(iq.host, user, ch.node, std::move(items));
-        }
+        for (const auto& item : ch.published)
+            co_await notify(iq.host, user, ch.node, items_event(name, item));
+        for (const auto& id : ch.retracted)
+            co_await notify(iq.host, user, ch.node, retract_event(name, id));
     }
 
     // ---- access and audience ------------------------------------------------------
@@ -823,10 +826,8 @@ class PepModule final : public Module {
                 .set_attr("to", viewer.str())
                 .set_attr("type", "headline")
                 .set_attr("id", crypto::random_token(12));
-            auto& items = m.add_child("event", std::string(ns::pubsub_event))
-                              .add_child("items", std::string(ns::pubsub_event));
-            items.set_attr("node", node.name);
-            items.add_child(item_element(last, ns::pubsub_event));
+            m.add_child("event", std::string(ns::pubsub_event))
+                .add_child(items_event(node.name, last));
             auto& delay = m.add_child("delay", std::string(ns::delay));
             delay.set_attr("from", host.domain);
             delay.set_attr("stamp", datetime::format_us(last.stamp_us));
