@@ -11,6 +11,7 @@
 #include "server/router/router.hpp"
 #include "server/router/session_registry.hpp"
 #include "server/server_context.hpp"
+#include "xmpp/message_kinds.hpp"
 #include "xmpp/namespaces.hpp"
 #include "xmpp/xml_stream_parser.hpp"
 
@@ -412,32 +413,6 @@ void ClientSession::publish_asleep() {
 
 // ---- client state indication -----------------------------------------------------------
 
-namespace {
-
-// A message that carries nothing but a chat state (XEP-0085), directly or as a carbon.
-bool only_chat_state(const xml::Element& m) {
-    const xml::Element* inner = &m;
-    for (const char* wrapper : {"received", "sent"}) {
-        if (const auto* w = m.child(wrapper, ns::carbons)) {
-            const auto* f = w->child("forwarded", ns::forward);
-            const auto* fm = f ? f->child("message", ns::client) : nullptr;
-            if (!fm) return false;
-            inner = fm;
-        }
-    }
-    bool state = false;
-    for (const auto* c : inner->children()) {
-        if (c->xmlns() == ns::chatstates)
-            state = true;
-        else if (c->xmlns() == ns::client || (inner == &m && c->xmlns() != ns::sid &&
-                                              c->xmlns() != ns::carbons && c->xmlns() != ns::delay))
-            return false;  // a body, a subject, a payload of some other kind
-    }
-    return state;
-}
-
-}  // namespace
-
 void ClientSession::set_inactive(bool inactive) {
     if (inactive_ != inactive) {
         inactive_ = inactive;
@@ -474,7 +449,7 @@ bool ClientSession::hold_back(OutUnit& unit) {
         held_.emplace_back(from, std::move(unit));
         return true;
     }
-    if (only_chat_state(*el)) {
+    if (message_kinds::only_chat_state(*el)) {
         unit.finish(false);
         return true;  // dropped: it says nothing once the user looks again
     }

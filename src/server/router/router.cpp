@@ -11,6 +11,7 @@
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "server/storage/storage_error.hpp"
+#include "xmpp/message_kinds.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan {
@@ -414,9 +415,7 @@ asio::awaitable<void> Router::undeliverable(std::vector<Element> stanzas) {
         if (stanza.name() != "message") continue;  // contacts hear it went unavailable
         if (type == "headline" || type == "error" || type == "groupchat") continue;
         // Copies of messages that went elsewhere, and answers to the session's own queries.
-        if (stanza.child("received", ns::carbons) || stanza.child("sent", ns::carbons) ||
-            stanza.child("result", ns::mam))
-            continue;
+        if (message_kinds::is_carbon(stanza) || stanza.child("result", ns::mam)) continue;
         Host* host = server_.find_host(to->domain());
         if (!host || to->local().empty()) continue;
         co_await deliver_hooks(nullptr, *host, *from, stanza, to->bare());

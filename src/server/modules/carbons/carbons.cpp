@@ -11,6 +11,7 @@
 #include "server/modules/module.hpp"
 #include "server/router/session_registry.hpp"
 #include "server/server_context.hpp"
+#include "xmpp/message_kinds.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan::modules {
@@ -25,8 +26,7 @@ bool eligible(const xml::Element& m) {
                     ((type.empty() || type == "normal") && m.child("body", ns::client) != nullptr);
     if (!im) return false;
     return !m.child("private", ns::carbons) && !m.child("no-copy", ns::hints) &&
-           !m.child("received", ns::carbons) && !m.child("sent", ns::carbons) &&
-           !m.child("x", ns::muc_user);
+           !message_kinds::is_carbon(m) && !m.child("x", ns::muc_user);
 }
 
 // §6, §7: the copy for `to`, from the user's bare JID, of the same type, the original

@@ -33,6 +33,7 @@
 #include "server/storage/storage_error.hpp"
 #include "xmpp/data_form.hpp"
 #include "xmpp/datetime.hpp"
+#include "xmpp/message_kinds.hpp"
 #include "xmpp/namespaces.hpp"
 #include "xmpp/xml_stream_parser.hpp"
 
@@ -58,7 +59,7 @@ bool archivable(const xml::Element& m) {
         !m.child("retract", "urn:xmpp:message-retract:1"))
         return false;
     return !m.child("no-store", ns::hints) && !m.child("no-permanent-store", ns::hints) &&
-           !m.child("received", ns::carbons) && !m.child("sent", ns::carbons);
+           !message_kinds::is_carbon(m);
 }
 
 // XEP-0359 §3.3 wants ids that are unique and not guessable: 96 random bits.

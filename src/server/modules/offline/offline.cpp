@@ -6,43 +6,18 @@
 // <service-unavailable/>, and what was stored before stays stored.
 #include <spdlog/spdlog.h>
 
-#include <chrono>
-#include <cstdio>
-#include <ctime>
-
 #include "server/c2s/output_queue.hpp"
 #include "server/im/im.hpp"
 #include "server/modules/module.hpp"
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
+#include "xmpp/datetime.hpp"
+#include "xmpp/message_kinds.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace hongyan::modules {
 
 namespace {
-
-// XEP-0160 §3: chat messages carrying only a chat state are not worth keeping.
-bool only_chat_state(const xml::Element& m) {
-    bool any = false;
-    for (const auto* c : m.children()) {
-        if (c->xmlns() != ns::chatstates) return false;
-        any = true;
-    }
-    return any;
-}
-
-std::string utc_stamp() {
-    auto now = std::chrono::system_clock::now();
-    std::time_t t = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms.count()));
-    return buf;
-}
 
 // A stored message was written to a session (or could not be): deleted, or left for the
 // next delivery. In the user's job.
@@ -199,11 +174,12 @@ class OfflineModule final : public Module {
                 host.im->release_state(st);
                 // XEP-0191 §3.7: a blocked sender learns nothing more than about a stranger.
                 if (blocked) return Outcome::no_user;
-                if (only_chat_state(m)) return Outcome::dropped;
+                // XEP-0160 §3: chat states alone are not worth keeping.
+                if (message_kinds::only_chat_state(m)) return Outcome::dropped;
                 if (max == 0) return Outcome::off;
                 auto& delay = m.add_child("delay", std::string(ns::delay));
                 delay.set_attr("from", host.domain);
-                delay.set_attr("stamp", utc_stamp());
+                delay.set_attr("stamp", datetime::format_us(datetime::now_us()));
                 delay.add_text("Offline Storage");
                 if (!store.offline().add(user, m.to_string(ns::client), max, max_bytes))
                     return Outcome::full;

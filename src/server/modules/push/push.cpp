@@ -17,6 +17,7 @@
 #include "server/server_context.hpp"
 #include "server/storage/storage.hpp"
 #include "xmpp/crypto.hpp"
+#include "xmpp/message_kinds.hpp"
 #include "xmpp/namespaces.hpp"
 #include "xmpp/xml_stream_parser.hpp"
 
@@ -64,7 +65,7 @@ void save(storage::Storage& st, const std::string& user, const std::vector<xml::
 bool notable(const xml::Element& m) {
     const std::string_view type = m.attr("type");
     if (type == "groupchat" || type == "error" || type == "headline") return false;
-    if (m.child("received", ns::carbons) || m.child("sent", ns::carbons)) return false;
+    if (message_kinds::is_carbon(m)) return false;
     return m.child("body", ns::client) != nullptr ||
            m.child("encrypted", "eu.siacs.conversations.axolotl") != nullptr;
 }
