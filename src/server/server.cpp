@@ -41,6 +41,7 @@ Settings Settings::from(const config::Config& cfg) {
     s.close_timeout = std::chrono::seconds(cfg.integer("c2s.close_timeout"));
     s.idle_timeout = std::chrono::seconds(cfg.integer("c2s.idle_timeout"));
     s.keepalive_interval = std::chrono::seconds(cfg.integer("c2s.keepalive_interval"));
+    s.iq_requires_presence = cfg.boolean("c2s.iq_requires_subscription");
     s.sm_enabled = cfg.boolean("sm.enabled");
     s.sm_resume_timeout = std::chrono::seconds(cfg.integer("sm.resume_timeout"));
     s.sm_request_after = static_cast<std::uint32_t>(cfg.integer("sm.request_after"));

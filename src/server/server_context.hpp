@@ -40,6 +40,7 @@ struct Settings {
     std::chrono::seconds parser_release_after{2};
     xml::ParserLimits parser_limits;
     xml::ParserLimits preauth_parser_limits;  // until SASL succeeds
+    bool iq_requires_presence = true;         // RFC 6121 §8.5.3.1
     std::size_t max_outbound_queue = 4 << 20;
     std::int64_t read_rate = 0;
     bool sm_enabled = true;

@@ -7,6 +7,7 @@ import slix
 from xmpp_raw import (NS_CLIENT, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_REGISTER,
                       NS_VERSION, assert_still_serves, no_element_after, q,
                       stanza_error_condition, to_str, wait_until)
+from im_helpers import is_presence, online, presence
 
 
 def body(el):
@@ -157,10 +158,17 @@ def test_message_without_to_goes_to_own_account(server):
 
 
 def test_iq_between_users(server):
-    """RFC 6120 §8.2.3, RFC 6121 §8.5.3.1: an iq to a full JID is delivered with the
-    stamped 'from', and the answer is routed back the same way."""
-    alice = server.login("alice", "alice-password", resource="a")
-    bob = server.login("bob", "bob-password", resource="b")
+    """RFC 6120 §8.2.3, RFC 6121 §8.5.3.1: an iq to the full JID of someone who shares
+    presence with the sender (here bob approved alice's subscription: 'from') is delivered
+    with the stamped 'from', and the answer is routed back the same way."""
+    server.add_user("alice", "alice-password")
+    server.add_user("bob", "bob-password")
+    alice = online(server, "alice", "alice-password", "a")
+    bob = online(server, "bob", "bob-password", "b")
+    presence(alice, "bob@localhost", "subscribe")
+    bob.wait_for(is_presence("alice@localhost", "subscribe"))
+    presence(bob, "alice@localhost", "subscribed")
+    alice.wait_for(is_presence("bob@localhost", "subscribed"))
     alice.send(f"<iq type='get' id='v1' to='bob@localhost/b'><query xmlns='{NS_VERSION}'/></iq>")
     req = bob.wait_for(is_id("v1"))
     assert req.get("from") == "alice@localhost/a" and req.get("type") == "get"
@@ -169,6 +177,55 @@ def test_iq_between_users(server):
     res = alice.wait_for(is_id("v1"))
     assert res.get("type") == "result" and res.get("from") == "bob@localhost/b"
     assert res.findtext(f"{q(NS_VERSION, 'query')}/{q(NS_VERSION, 'name')}") == "bobclient"
+
+
+def test_iq_from_stranger_to_full_jid_is_refused(server):
+    """RFC 6121 §8.5.3.1: an iq get or set to a full JID from someone the recipient does
+    not share presence with is not delivered; the sender gets <service-unavailable/>, the
+    same answer as for a resource that is not there (§8.5.3.2.3), so nothing leaks. Results
+    and errors still pass, and so do requests between one's own resources and to someone
+    who got directed presence from the recipient (§4.6)."""
+    alice = online(server, "alice", "alice-password", "a")
+    bob = online(server, "bob", "bob-password", "b")
+    bob2 = online(server, "bob", "bob-password", "b2")
+    bob.wait_for(is_presence("bob@localhost/b2"))
+    for type_ in ("get", "set"):
+        r = alice.iq(type_, f"<query xmlns='{NS_VERSION}'/>", to="bob@localhost/b")
+        assert r.get("type") == "error", to_str(r)
+        assert stanza_error_condition(r) == "service-unavailable", to_str(r)
+        gone = alice.iq(type_, f"<query xmlns='{NS_VERSION}'/>", to="bob@localhost/gone")
+        for e in (r, gone):
+            e.set("id", "")
+            e.set("from", "")
+        assert to_str(r) == to_str(gone)
+    no_element_after(alice, bob)
+    # A result or an error is never refused.
+    alice.send("<iq type='result' id='r1' to='bob@localhost/b'/>")
+    assert bob.wait_for(is_id("r1")).get("from") == "alice@localhost/a"
+    # One's own resources.
+    bob2.send(f"<iq type='get' id='own' to='bob@localhost/b'><query xmlns='{NS_VERSION}'/></iq>")
+    assert bob.wait_for(is_id("own")).get("from") == "bob@localhost/b2"
+    # Directed presence from bob's resource lets alice's requests reach that resource.
+    bob.send("<presence to='alice@localhost'/>")
+    alice.wait_for(is_presence("bob@localhost/b"))
+    alice.send(f"<iq type='get' id='d1' to='bob@localhost/b'><query xmlns='{NS_VERSION}'/></iq>")
+    assert bob.wait_for(is_id("d1")).get("from") == "alice@localhost/a"
+    r = alice.iq("get", f"<query xmlns='{NS_VERSION}'/>", to="bob@localhost/b2")
+    assert stanza_error_condition(r) == "service-unavailable", to_str(r)
+    # ... until it says it is unavailable to her.
+    bob.send("<presence to='alice@localhost' type='unavailable'/>")
+    alice.wait_for(is_presence("bob@localhost/b", "unavailable"))
+    r = alice.iq("get", f"<query xmlns='{NS_VERSION}'/>", to="bob@localhost/b")
+    assert stanza_error_condition(r) == "service-unavailable", to_str(r)
+
+
+def test_iq_to_full_jid_without_the_rule(start_server):
+    """c2s.iq_requires_subscription = false turns §8.5.3.1's rule off."""
+    server = start_server({"c2s.iq_requires_subscription": False})
+    alice = server.login("alice", "alice-password", resource="a")
+    bob = server.login("bob", "bob-password", resource="b")
+    alice.send(f"<iq type='get' id='v1' to='bob@localhost/b'><query xmlns='{NS_VERSION}'/></iq>")
+    assert bob.wait_for(is_id("v1")).get("from") == "alice@localhost/a"
 
 
 def test_messages_between_slixmpp_clients(server):

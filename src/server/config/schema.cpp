@@ -73,6 +73,12 @@ const std::vector<KeySpec>& schema() {
          "Seconds a client may be silent before its XML parser (several KiB) is freed, to be "
          "rebuilt when it sends again; 0 keeps parsers for the whole session.",
          0, 86400},
+        {"c2s.iq_requires_subscription", ValueType::boolean, true,
+         "Deliver an iq get or set addressed to a user's resource only from someone the "
+         "user shares presence with (a subscription 'from' or 'both', a shared group, "
+         "directed presence) or from the user's own resources; others get "
+         "<service-unavailable/>, as for a resource that is not there (RFC 6121 §8.5.3.1, "
+         "against presence leaks)."},
         // [http]
         {"sm.enabled", ValueType::boolean, true,
          "Offer stream management (XEP-0198): acknowledgements both ways, and resumption "

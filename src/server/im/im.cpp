@@ -195,6 +195,14 @@ std::optional<bool> Im::in_roster(const std::string& user, const std::string& ba
     return j && j->domain() == domain_ && !shared_.groups_between(user, j->local()).empty();
 }
 
+std::optional<bool> Im::shares_presence(const std::string& user, const Jid& viewer) const {
+    auto st = cache_.find(user);
+    if (!st) return std::nullopt;
+    std::lock_guard lock(st->mu);
+    if (const auto* it = st->item_locked(viewer.bare_str()); it && it->sub.from) return true;
+    return viewer.domain() == domain_ && !shared_.groups_between(user, viewer.local()).empty();
+}
+
 // ---- roster output ------------------------------------------------------------------
 
 std::string Im::version_of(std::int64_t personal, std::int64_t shared) const {

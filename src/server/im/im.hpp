@@ -158,6 +158,10 @@ class Im {
     // Whether `bare` is in `user`'s roster (a personal item or a shared group), from the
     // loaded state; nothing when the user is not loaded (io).
     std::optional<bool> in_roster(const std::string& user, const std::string& bare) const;
+    // Whether `user` shares presence with `viewer` through the roster: a subscription of
+    // type 'from' or 'both', or a shared group (RFC 6121 §8.5.3.1); from the loaded state,
+    // nothing when the user is not loaded.
+    std::optional<bool> shares_presence(const std::string& user, const Jid& viewer) const;
     // True when the user has an available resource.
     bool online(const std::string& user) const;
     // The user went offline (their last available resource sent unavailable, its

@@ -2,9 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 
 #include "server/c2s/client_session.hpp"
+#include "server/host.hpp"
+#include "server/im/im.hpp"
 #include "server/modules/module.hpp"
 #include "server/router/session_registry.hpp"
 #include "server/run_on.hpp"
@@ -286,13 +290,16 @@ asio::awaitable<void> Router::route_iq(std::shared_ptr<ClientSession> sender, Ho
                "an iq get or set has exactly one child element");
         co_return;
     }
-    // Addressed to a full JID of someone online: deliver as is.
+    // Addressed to a full JID of someone online: deliver as is, a request only from
+    // someone the recipient shares presence with (RFC 6121 §8.5.3.1). The refusal is the
+    // same error as for a resource that is not there (§8.5.3.2.3), so that it tells a
+    // stranger nothing about the recipient's presence (§11.1).
     if (to && !to->is_bare()) {
-        if (auto s = server_.registry->find(*to)) {
+        auto s = server_.registry->find(*to);
+        if (s && (!request || may_query(host, sender->jid(), *to, *s))) {
             s->deliver(stanza.to_string(ns::client));
             co_return;
         }
-        // RFC 6121 §8.5.3.2.3: no such resource.
         if (request) bounce(*sender, stanza, StanzaErrorCondition::service_unavailable);
         co_return;
     }
@@ -305,6 +312,18 @@ asio::awaitable<void> Router::route_iq(std::shared_ptr<ClientSession> sender, Ho
         target = modules::IqTarget::other_account;
     const Jid from = sender->jid();
     co_await call_iq_handler(std::move(sender), host, from, std::move(stanza), to, target);
+}
+
+bool Router::may_query(Host& host, const Jid& from, const Jid& to,
+                       const SessionRoute& route) const {
+    if (!server_.settings.iq_requires_presence || from.bare() == to.bare()) return true;
+    if (host.im && host.im->shares_presence(to.local(), from).value_or(true)) return true;
+    // Directed presence from the recipient's resource (§4.6), to the full or bare JID.
+    const auto st = server_.registry->state(to, &route);
+    if (!st) return false;
+    const auto& directed = st->directed();
+    return std::find(directed.begin(), directed.end(), from.str()) != directed.end() ||
+           std::find(directed.begin(), directed.end(), from.bare_str()) != directed.end();
 }
 
 asio::awaitable<void> Router::call_iq_handler(Sender sender, Host& host, const Jid& from,

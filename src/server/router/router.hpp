@@ -22,6 +22,7 @@ namespace hongyan {
 
 struct ServerContext;
 struct Host;
+class SessionRoute;
 namespace c2s {
 class ClientSession;
 }
@@ -90,6 +91,8 @@ class Router {
                                                 xml::Element& stanza);
     boost::asio::awaitable<void> route_presence(std::shared_ptr<c2s::ClientSession> sender,
                                                 xml::Element stanza, std::optional<Jid> to);
+    // Whether an iq request from `from` may reach the resource `to` (RFC 6121 §8.5.3.1).
+    bool may_query(Host& host, const Jid& from, const Jid& to, const SessionRoute& route) const;
     // The module handler for an iq get/set, with the answer back to `sender` (or routed
     // to `from` when null); <service-unavailable/> when nobody handles it.
     boost::asio::awaitable<void> call_iq_handler(Sender sender, Host& host, const Jid& from,

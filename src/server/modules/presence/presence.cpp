@@ -21,7 +21,9 @@ class PresenceModule final : public Module {
                  "transition of §3 and Appendix A with pre-approval, presence (§4: initial, "
                  "probes answered locally, for an offline user with the last unavailable presence "
                  "and its time (XEP-0203), directed, unavailable on close), delivery rules of §8 "
-                 "for local users; contacts at component domains and other hosts as in "
+                 "for local users (an iq request to a resource only from someone it shares "
+                 "presence with, §8.5.3.1, `c2s.iq_requires_subscription`); contacts at component "
+                 "domains and other hosts as in "
                  "§3/§4.2/§4.3; contacts on other servers wait for s2s"}};
     }
     void start(ModuleContext& ctx) override {
