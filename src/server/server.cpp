@@ -158,6 +158,7 @@ void start_client(ServerContext& server, Worker& worker, tcp::socket socket, boo
     if (ec) return;
     auto transport = std::make_unique<net::TcpTransport>(std::move(socket), server.tls, direct_tls,
                                                          server.settings.preauth_parser_limits);
+    transport->set_linger(server.settings.close_timeout);
     auto connection = std::make_shared<c2s::ClientConnection>(server, std::move(transport));
     worker.connections.push_back(connection);
     connection->start();
@@ -172,6 +173,7 @@ void start_component(ServerContext& server, Worker& worker, tcp::socket socket) 
     auto transport = std::make_unique<net::TcpTransport>(std::move(socket), nullptr, false,
                                                          server.settings.preauth_parser_limits,
                                                          ns::component_accept);
+    transport->set_linger(server.settings.close_timeout);
     auto connection =
         std::make_shared<component::ComponentConnection>(server, std::move(transport));
     worker.components.push_back(connection);

@@ -247,3 +247,15 @@ def test_stanza_in_ns_of_client_is_default(server):
     s = server.online(USER, PASSWORD)
     s.send(f"<message xmlns='{NS_CLIENT}' to='alice@localhost' id='ok1'><body>fine</body></message>")
     assert s.wait_for(lambda e: e.get("id") == "ok1").get("type") is None
+
+
+def test_stream_error_survives_unread_input(server):
+    """RFC 6120 §4.9.1.1: the stream error and the stream's close reach a client that
+    kept sending after its mistake. The server reads and drops the rest before it closes
+    the connection: closing with unread input would reset it, and a reset can make the
+    client's kernel throw away the error before the client reads it."""
+    s = server.login(USER, PASSWORD)
+    junk = "<message><body>" + "x" * 65536 + "</body></message>"
+    s.send("<foo/>" + junk * 16)
+    assert s.stream_error() == "unsupported-stanza-type"
+    assert s.wait_closed(5)

@@ -59,7 +59,9 @@ const std::vector<KeySpec>& schema() {
          1, 86400},
         {"c2s.close_timeout", ValueType::integer, std::int64_t{10},
          "Seconds a closing connection may take to receive its last bytes (a stream error, "
-         "the stream's close) before it is cut.",
+         "the stream's close) before it is cut; also how long a closed TCP connection goes "
+         "on reading and dropping what the peer still sends, so that the close is not a "
+         "reset that could lose those last bytes.",
          1, 3600},
         {"c2s.idle_timeout", ValueType::integer, std::int64_t{900},
          "Seconds an authenticated client may stay silent (not even a whitespace keepalive) "

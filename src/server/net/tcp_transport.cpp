@@ -5,7 +5,11 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <memory>
 
 #include "server/net/buffer_pool.hpp"
 #include "xmpp/namespaces.hpp"
@@ -39,6 +43,7 @@ TcpTransport::TcpTransport(tcp::socket socket, SSL_CTX* tls, bool direct_tls,
 }
 
 TcpTransport::~TcpTransport() {
+    linger_ = {};  // the executor may be going away too: close at once
     close();
     if (ssl_) SSL_free(ssl_);
 }
@@ -47,6 +52,29 @@ std::string TcpTransport::remote_string() const {
     return (remote_.is_v6() ? "[" + remote_.to_string() + "]" : remote_.to_string()) + ":" +
            std::to_string(remote_port_);
 }
+
+namespace {
+// Reads and drops what the peer still sends until its end of stream, a failure or the
+// deadline, then closes (see TcpTransport::close).
+asio::awaitable<void> linger_close(std::shared_ptr<tcp::socket> s,
+                                   std::chrono::steady_clock::duration limit) {
+    asio::steady_timer deadline(s->get_executor(), limit);
+    deadline.async_wait([s](boost::system::error_code ec) {
+        if (!ec) s->close(ec);  // the peer kept the connection open: give up on it
+    });
+    boost::system::error_code ec;
+    while (s->is_open()) {
+        std::size_t n = s->read_some(asio::buffer(t_read_buffer), ec);
+        if (!ec && n > 0) continue;
+        if (ec != asio::error::would_block && ec != asio::error::try_again) break;
+        auto [wec] =
+            co_await s->async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+        if (wec) break;
+    }
+    deadline.cancel();
+    s->close(ec);
+}
+}  // namespace
 
 void TcpTransport::close() {
     if (!open_) return;
@@ -58,8 +86,15 @@ void TcpTransport::close() {
         SSL_shutdown(ssl_);
         ERR_clear_error();
     }
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    if (linger_ <= std::chrono::steady_clock::duration::zero()) {
+        socket_.shutdown(tcp::socket::shutdown_both, ec);
+        socket_.close(ec);
+        return;
+    }
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.cancel(ec);  // the session's pending read or write ends now
+    auto s = std::make_shared<tcp::socket>(std::move(socket_));
+    asio::co_spawn(s->get_executor(), linger_close(std::move(s), linger_), asio::detached);
 }
 
 std::optional<tcp::socket::wait_type> TcpTransport::tls_wait(int rc) {

@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <chrono>
 #include <optional>
 
 #include "server/net/transport.hpp"
@@ -50,7 +51,13 @@ class TcpTransport final : public Transport {
     std::string_view stream_prefix_declaration() const override { return {}; }
 
     boost::asio::awaitable<bool> write(std::span<const OutUnit> units) override;
+    // Ends the connection: after TLS's close_notify, our side is shut and the socket goes
+    // on reading and discarding the peer's last bytes for up to the linger time (until
+    // its end of stream), then closes. Closing a socket with unread input makes the
+    // kernel send a reset, which can make the peer's kernel drop the last stanzas and
+    // the stream's close before the peer reads them. A linger of zero closes at once.
     void close() override;
+    void set_linger(std::chrono::steady_clock::duration d) { linger_ = d; }
 
     std::uint64_t bytes_read() const override { return bytes_read_; }
     void release_idle_memory() override;
@@ -85,6 +92,7 @@ class TcpTransport final : public Transport {
     bool handshaking_ = false;
     bool tls_broken_ = false;  // after a fatal TLS error no close_notify may be sent
     bool open_ = true;
+    std::chrono::steady_clock::duration linger_{};
 
     xml::XmlStreamParser parser_;
     bool parser_suspended_ = false;  // the parser stopped at an event; resume() goes on
