@@ -58,6 +58,10 @@ class ArchiveStore {
     virtual std::optional<ArchivedMessage> first(const std::string& user) = 0;
     virtual std::optional<ArchivedMessage> last(const std::string& user) = 0;
     virtual std::size_t count(const std::string& user) = 0;
+    // The time of the message archived last, of any user (0 for none): where the
+    // archive's clock starts again after a restart, so that archive order and time order
+    // still agree when the system clock went back meanwhile.
+    virtual std::int64_t latest_time() = 0;
     // Deletes up to `limit` messages archived before `time_us`, of every user, oldest
     // first (mam.retention); returns how many went.
     virtual std::size_t remove_before(std::int64_t time_us, std::size_t limit) = 0;

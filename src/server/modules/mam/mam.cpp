@@ -84,6 +84,13 @@ class Writer {
   public:
     Writer(Host& host, std::size_t max_pending) : host_(host), max_(max_pending) {}
 
+    // The archive's clock goes on from the last message archived before (a restart with
+    // the system clock set back does not archive new messages before old ones).
+    void start_clock_at(std::int64_t time_us) {
+        std::lock_guard lock(mu_);
+        last_us_ = std::max(last_us_, time_us);
+    }
+
     bool full() const {
         std::lock_guard lock(mu_);
         return pending_.size() + *in_flight_ >= max_;
@@ -342,6 +349,7 @@ class MamModule final : public Module {
             writers_[h.get()] = std::make_unique<Writer>(
                 *h, static_cast<std::size_t>(h->config.integer("mam.max_pending")));
             // Before the storage thread starts: read here, on the starting thread.
+            writers_[h.get()]->start_clock_at(h->storage->archive().latest_time());
             auto& table = prefs_[h.get()];
             table = std::make_unique<PrefsTable>();
             for (const auto& [user, doc] : h->storage->xml_store(kPrefsTable).all(kPrefsKey)) {

@@ -119,6 +119,14 @@ std::size_t PgArchiveStore::count(const std::string& user) {
     });
 }
 
+std::int64_t PgArchiveStore::latest_time() {
+    // The last seq is the latest time (the writer keeps the two in step): one index probe.
+    return pool_.with([&](Connection& c) {
+        auto r = c.run("SELECT time_us FROM archive ORDER BY seq DESC LIMIT 1");
+        return r.rows() == 0 ? std::int64_t{0} : r.integer(0, 0);
+    });
+}
+
 std::size_t PgArchiveStore::remove_before(std::int64_t time_us, std::size_t limit) {
     return pool_.with([&](Connection& c) {
         return static_cast<std::size_t>(

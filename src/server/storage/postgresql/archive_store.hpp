@@ -16,6 +16,7 @@ class PgArchiveStore final : public ArchiveStore {
     std::optional<ArchivedMessage> first(const std::string& user) override;
     std::optional<ArchivedMessage> last(const std::string& user) override;
     std::size_t count(const std::string& user) override;
+    std::int64_t latest_time() override;
     std::size_t remove_before(std::int64_t time_us, std::size_t limit) override;
     std::size_t clear(const std::string& user) override;
 

@@ -103,6 +103,13 @@ std::size_t SqliteArchiveStore::count(const std::string& user) {
     return static_cast<std::size_t>(st.integer(0));
 }
 
+std::int64_t SqliteArchiveStore::latest_time() {
+    auto lock = db_.lock();
+    // The last seq is the latest time (the writer keeps the two in step): one index probe.
+    Statement st(db_.handle(), "SELECT time_us FROM archive ORDER BY seq DESC LIMIT 1");
+    return st.step() ? st.integer(0) : 0;
+}
+
 std::size_t SqliteArchiveStore::remove_before(std::int64_t time_us, std::size_t limit) {
     auto lock = db_.lock();
     Statement st(db_.handle(),

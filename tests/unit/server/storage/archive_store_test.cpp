@@ -176,6 +176,18 @@ TEST_P(ArchiveStoreTest, RetentionClearAndAccountDeletion) {
     EXPECT_EQ(a.count("alice"), 0u);
 }
 
+TEST_P(ArchiveStoreTest, LatestTimeIsTheLastArchivedOfAnyUser) {
+    add_account("alice");
+    add_account("bob");
+    auto& a = db().archive();
+    EXPECT_EQ(a.latest_time(), 0);
+    fill("alice", 3);
+    a.add("bob", message(7));
+    EXPECT_EQ(a.latest_time(), message(7).time_us);
+    EXPECT_EQ(a.clear("bob"), 1u);
+    EXPECT_EQ(a.latest_time(), message(2).time_us);
+}
+
 TEST_P(ArchiveStoreTest, ALongConversationPagesFromItsEnd) {
     add_account("alice");
     db().transaction([&] {
