@@ -16,7 +16,7 @@ import pytest
 
 import slix
 from im_helpers import befriend, friends, iq, online, wait_keep
-from xmpp_raw import NS_CLIENT, XmppStream, local_name, q
+from xmpp_raw import NS_CLIENT, XmppStream, local_name, no_element_after, q
 
 NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 NS_OWNER = NS_PUBSUB + "#owner"
@@ -271,6 +271,26 @@ def test_last_item_when_a_contact_comes_online(server):
     assert m.find(q(NS_DELAY, "delay")) is not None
 
 
+def test_last_item_when_a_subscription_is_approved(server):
+    """XEP-0163 §1.1, §4.3.2: a presence subscription is an implicit subscription to the
+    account's nodes; the last item goes to the new subscriber's resources that want it as
+    soon as the subscription is approved, not at their next login (send_last_published_item
+    'on_sub_and_presence')."""
+    server.add_user(A, AP)
+    server.add_user(B, BP)
+    a = online(server, A, AP, "phone")
+    b = server.login(B, BP, resource="desk")
+    announce(b, [NS_TUNE])
+    publish(a, NS_TUNE, tune("before you came"), "t1")
+    no_element_after(a, b, allow=lambda e: local_name(e.tag) == "presence")
+    b.send(f"<presence to='{AJ}' type='subscribe'/>")
+    a.wait_for(lambda e: e.get("type") == "subscribe")
+    a.send(f"<presence to='{BJ}' type='subscribed'/>")
+    m = b.wait_for(is_event(AJ, NS_TUNE))
+    assert [i.get("id") for i in m.findall(f".//{q(NS_EVENT, 'item')}")] == ["t1"]
+    assert m.find(q(NS_DELAY, "delay")) is not None
+
+
 def test_owner_configures_and_deletes(server):
     """XEP-0060 §8.2 configure (get the form, submit a change), §8.4 delete (the audience
     hears <delete/>), §8.5 purge; a contact may not configure (forbidden)."""
@@ -389,6 +409,37 @@ def legacy_storage(*rooms: tuple[str, str, bool]) -> str:
                     "<nick>al</nick></conference>" for j, n, a in rooms)
     return (f"<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>{confs}"
             "</storage></query>")
+
+
+def test_bookmarks_kept_in_private_storage_move_to_pep(start_server):
+    """Bookmarks that private XML storage kept while pep was off (or on an older
+    hongyand) become the XEP-0402 node at the next start (XEP-0402 §5.3), once: the old
+    fragment is gone afterwards, so a node deleted later does not come back."""
+    tea = "tea@conference.localhost"
+    server = start_server({"modules.disabled": "pep"})
+    server.add_user(A, AP)
+    a = server.login(A, AP)
+    assert iq(a, "set", legacy_storage((tea, "Tea", True))).get("type") == "result"
+    data, users = server.data_dir, dict(server.users)
+    server.close_clients()
+    assert server.terminate() == 0
+
+    server = start_server(data_dir=data)
+    server.users.update(users)
+    a = server.login(A, AP)
+    r = get_items(a, AJ, NS_BOOKMARKS)
+    confs = {i.get("id"): i.find(q(NS_BOOKMARKS, "conference")) for i in
+             r.iter(q(NS_PUBSUB, "item"))}
+    assert set(confs) == {tea} and confs[tea].get("autojoin") == "true", ET.tostring(r)
+    r = iq(a, "set", f"<pubsub xmlns='{NS_OWNER}'><delete node='{NS_BOOKMARKS}'/></pubsub>")
+    assert r.get("type") == "result"
+    server.close_clients()
+    assert server.terminate() == 0
+
+    server = start_server(data_dir=data)
+    server.users.update(users)
+    a = server.login(A, AP)
+    assert error_of(get_items(a, AJ, NS_BOOKMARKS))[0] == "item-not-found"
 
 
 def test_bookmarks_compat_with_private_storage(server):

@@ -123,6 +123,12 @@ class Im {
     // for nothing. Set at start, before any session.
     using AvailableSource = std::function<std::shared_ptr<c2s::BulkSource>(const UserPtr&)>;
     void on_available(AvailableSource f) { available_source_ = std::move(f); }
+    // Called when local user `watcher` starts to see `user`'s presence (an approved
+    // subscription, RFC 6121 §3.1.6; a new shared group; an unblock), after the presence
+    // went out: PEP's implicit subscription sends the last items then (XEP-0163 §4.3.2).
+    // Called in the user's job: listeners must not block. Set at start, before any session.
+    using SharedListener = std::function<void(const std::string& user, const std::string& watcher)>;
+    void on_presence_shared(SharedListener f) { shared_listeners_.push_back(std::move(f)); }
 
     // In a job holding the user's key (sequencer()): the user's state, loaded if need be,
     // and given back once done (it stays loaded while a session is bound).
@@ -201,6 +207,7 @@ class Im {
     storage::Storage& storage_;
     Limits limits_;
     AvailableSource available_source_;
+    std::vector<SharedListener> shared_listeners_;
     mutable UserCache cache_;
     SharedGroups shared_;
     std::string domain_;

@@ -208,6 +208,7 @@ void Im::send_current_presence(const std::string& from_user, const std::string& 
     Stanzas out;
     presences_of(from_user, out);
     deliver_to_available(to_user, out);
+    for (const auto& f : shared_listeners_) f(from_user, to_user);
 }
 
 boost::asio::awaitable<xml::Element> Im::last_unavailable(const std::string& user,

@@ -42,6 +42,8 @@ using pep::Node;
 using pep::NodeConfig;
 
 constexpr const char* kTable = "pep_nodes";
+// The private module's table (XEP-0049), read once to move old bookmarks (below).
+constexpr const char* kPrivateTable = "private_xml";
 // The user's list of node names, under this key; each node under its name (never empty).
 constexpr const char* kIndex = "";
 constexpr std::string_view kStored = "urn:hongyan:pep:0";
@@ -168,7 +170,9 @@ class PepModule final : public Module {
             {"XEP-0163", "Personal Eventing Protocol", "1.2.2", "complete",
              "auto-create on publish, notifications to the owner's and contacts' resources "
              "filtered by their +notify capabilities, the last item sent when a resource "
-             "comes online or changes capabilities (own nodes and contacts' nodes)"},
+             "comes online or changes capabilities (own nodes and contacts' nodes) and when "
+             "a contact starts to see the account's presence (the implicit subscription); "
+             "no disco#items listing of an account's nodes"},
             {"XEP-0060", "Publish-Subscribe", "1.26.0", "partial",
              "what PEP needs: publish (with item ids), retract (notified), items (by id, "
              "max_items), node configuration (pubsub#owner configure, default, delete, purge), "
@@ -258,10 +262,53 @@ class PepModule final : public Module {
         // The answers to our capabilities queries, addressed to the server.
         ctx.on_stanza(Phase::pre_route, "iq/host", 1000,
                       [this](const StanzaEvent& ev) { return caps_answer(ev); });
+        for (auto& h : ctx.server().hosts) migrate_legacy_bookmarks(*h);
+        // A contact who starts to see a user's presence is subscribed to the user's nodes
+        // from then on (XEP-0163 §1.1's auto-subscribe): the last items go to them now.
+        for (auto& h : ctx.server().hosts) {
+            Host& host = *h;
+            host.im->on_presence_shared(
+                [this, &host](const std::string& user, const std::string& watcher) {
+                    newly_shared(host, user, watcher);
+                });
+        }
     }
 
   private:
     // ---- requests ------------------------------------------------------------------
+
+    // Bookmarks that private XML storage kept before this module answered for them (an
+    // older hongyand, or pep disabled) become the user's XEP-0402 node, once: at start,
+    // on the starting thread, for users without that node; the old fragment goes, so that
+    // a node deleted later does not come back from it.
+    void migrate_legacy_bookmarks(Host& host) {
+        auto& st = *host.storage;
+        const std::string key = std::string(pep::kLegacyBookmarks).insert(0, "storage ");
+        const std::string name(pep::kBookmarksNode);
+        std::vector<std::pair<std::string, std::string>> found;
+        try {
+            found = st.xml_store(kPrivateTable).all(key);
+        } catch (const std::exception& e) {
+            // No private storage table (the private module never ran): nothing to move.
+            spdlog::debug("no private bookmarks to move on {}: {}", host.domain, e.what());
+            return;
+        }
+        std::size_t moved = 0;
+        for (const auto& [user, doc] : found) {
+            auto storage = xml::parse_stanza(doc, ns::private_);
+            if (!storage || load_node(st, user, name)) continue;
+            if (!add_to_index(st, user, name, max_nodes_)) continue;
+            Node node{name, pep::bookmarks_config(), {}};
+            for (auto& [jid, conf] : pep::from_legacy(*storage))
+                node.publish(pep::Item{jid, datetime::now_us(), std::move(conf)}, max_items_);
+            st.xml_store(kTable).set(user, name, pep::serialize(node));
+            st.xml_store(kPrivateTable).set(user, key, "");
+            ++moved;
+        }
+        if (moved > 0)
+            spdlog::info("bookmarks of {} users on {} moved from private storage to PEP", moved,
+                         host.domain);
+    }
 
     static std::string owner_of(const IqRequest& iq) {
         return iq.to && !iq.to->local().empty() ? iq.to->local() : iq.from->local();
@@ -792,22 +839,42 @@ class PepModule final : public Module {
         return HookResult::handled;
     }
 
+    // The last items a resource wants, of its own account and of every local contact
+    // whose presence it sees.
     void spawn_last_items(Host& host, std::shared_ptr<c2s::ClientSession> s, FeaturesPtr f) {
-        auto ex = s->executor();
-        spawn_logged(ex, last_items(host, std::move(s), std::move(f)), "PEP last items");
+        const Jid viewer = s->jid();
+        std::vector<std::string> owners = host.im->presence_contacts(viewer.local(), false);
+        owners.insert(owners.begin(), viewer.local());
+        spawn_logged(s->executor(), last_items(host, viewer, std::move(f), std::move(owners)),
+                     "PEP last items");
     }
 
-    // The last item of each node the resource wants, of its own account and of every
-    // local contact whose presence it sees, where the node's access model lets it.
-    awaitable<void> last_items(Host& host, std::shared_ptr<c2s::ClientSession> s,
-                               FeaturesPtr features) {
+    // `watcher` now sees `user`'s presence: the last items of `user`'s nodes to each of
+    // the watcher's available resources that wants them.
+    void newly_shared(Host& host, const std::string& user, const std::string& watcher) {
+        const auto& io = server_->io_executors;
+        if (io.empty()) return;
+        for (const auto& r : server_->registry->resources(watcher + "@" + host.domain)) {
+            if (!r.state.available || !r.state.presence) continue;
+            auto p = xml::parse_stanza(*r.state.presence, ns::client);
+            auto c = p ? caps_of(*p) : std::nullopt;
+            auto f = c ? known(c->second) : nullptr;
+            if (!f) continue;  // capabilities not known yet: its caps answer sends them
+            auto viewer = Jid::make(watcher, host.domain, r.resource);
+            if (!viewer) continue;
+            const auto& ex = io[std::hash<std::string>{}(viewer->str()) % io.size()];
+            spawn_logged(ex, last_items(host, *viewer, std::move(f), {user}), "PEP last items");
+        }
+    }
+
+    // The last item of each node the resource `viewer` wants, of each of `owners`, where
+    // the node's access model lets it.
+    awaitable<void> last_items(Host& host, Jid viewer, FeaturesPtr features,
+                               std::vector<std::string> owners) {
         std::vector<std::string> nodes;
         for (const auto& f : *features)
             if (f.ends_with("+notify")) nodes.push_back(f.substr(0, f.size() - 7));
         if (nodes.empty()) co_return;
-        const Jid viewer = s->jid();
-        std::vector<std::string> owners = host.im->presence_contacts(viewer.local(), false);
-        owners.insert(owners.begin(), viewer.local());
         auto& st = *host.storage;
         auto found = co_await st.run([&st, owners, nodes] {
             std::vector<std::pair<std::string, Node>> out;
