@@ -274,12 +274,20 @@ def start_server(tmp_path: Path) -> Callable[..., Server]:
 
     def start(overrides: Optional[dict[str, Any]] = None, data_dir: Optional[Path] = None,
               wrap: Optional[list[str]] = None, config: Optional[str] = None,
-              **kw: Any) -> Server:
+              after: Optional[Server] = None, **kw: Any) -> Server:
         """Overrides as a dict of dotted keys, or as keywords with '__' for '.'
-        (c2s__preauth_timeout=1). data_dir reuses another server's data directory."""
+        (c2s__preauth_timeout=1). data_dir reuses another server's data directory;
+        after=server stops that server (it must exit 0) and starts on its data, knowing
+        its users' passwords: a restart."""
         o = dict(overrides or {})
         o.update({k.replace("__", "."): v for k, v in kw.items()})
+        if after is not None:
+            after.close_clients()
+            assert after.terminate() == 0
+            data_dir = data_dir or after.data_dir
         s = Server(data_dir or tmp_path / f"data{len(servers)}", o, wrap, config)
+        if after is not None:
+            s.users.update(after.users)
         servers.append(s)
         return s
 

@@ -200,11 +200,7 @@ def test_blocklist_survives_restart(start_server):
     server = start_server()
     s = server.login(A, AP)
     assert block(s, BJ, "spam.example").get("type") == "result"
-    data = server.data_dir
-    server.close_clients()
-    assert server.terminate() == 0
-    again = start_server(data_dir=data)
-    again.users = dict(server.users)
+    again = start_server(after=server)
     s2 = again.login(A, AP)
     assert sorted(blocklist(s2)) == [BJ, "spam.example"]
 
@@ -216,13 +212,7 @@ def test_disabled_blocking_module_blocks_nothing(start_server):
     server = start_server()
     s = server.login(A, AP)
     assert block(s, BJ).get("type") == "result"
-    data = server.data_dir
-    users = dict(server.users)
-    server.close_clients()
-    assert server.terminate() == 0
-
-    off = start_server({"modules.disabled": "blocking"}, data_dir=data)
-    off.users = users
+    off = start_server({"modules.disabled": "blocking"}, after=server)
     alice = off.online(A, AP, resource="a")
     bob = off.online(B, BP, resource="b")
     bob.send(f"<message to='{AJ}' id='in' type='chat'><body>hello</body></message>")

@@ -354,11 +354,7 @@ def test_preferences_decide_what_is_archived(start_server):
     results, _ = mam_query(alice)
     assert bodies(results) == ["from bob", "carol again"]
 
-    data, users = server.data_dir, dict(server.users)
-    server.close_clients()
-    assert server.terminate() == 0
-    server = start_server(data_dir=data)
-    server.users.update(users)
+    server = start_server(after=server)
     alice = server.login(A, AP)
     assert prefs_of(prefs_iq(alice))[0] == "roster"
 
@@ -399,11 +395,7 @@ def test_retention_deletes_old_messages(start_server):
     chat(alice, BJ, "new", body="new one")
     bob.wait_for(lambda e: local_name(e.tag) == "message" and e.get("id") == "new")
     mam_query(bob)
-    data, users = server.data_dir, dict(server.users)
-    server.close_clients()
-    assert server.terminate() == 0
-    server = start_server({"mam.retention": 2}, data_dir=data)
-    server.users.update(users)
+    server = start_server({"mam.retention": 2}, after=server)
     bob = server.login(B, BP)
     results, answer = mam_query(bob)
     assert bodies(results) == ["new one"] and fin(answer).get("complete") == "true"

@@ -420,12 +420,7 @@ def test_bookmarks_kept_in_private_storage_move_to_pep(start_server):
     server.add_user(A, AP)
     a = server.login(A, AP)
     assert iq(a, "set", legacy_storage((tea, "Tea", True))).get("type") == "result"
-    data, users = server.data_dir, dict(server.users)
-    server.close_clients()
-    assert server.terminate() == 0
-
-    server = start_server(data_dir=data)
-    server.users.update(users)
+    server = start_server(after=server)
     a = server.login(A, AP)
     r = get_items(a, AJ, NS_BOOKMARKS)
     confs = {i.get("id"): i.find(q(NS_BOOKMARKS, "conference")) for i in
@@ -433,11 +428,7 @@ def test_bookmarks_kept_in_private_storage_move_to_pep(start_server):
     assert set(confs) == {tea} and confs[tea].get("autojoin") == "true", ET.tostring(r)
     r = iq(a, "set", f"<pubsub xmlns='{NS_OWNER}'><delete node='{NS_BOOKMARKS}'/></pubsub>")
     assert r.get("type") == "result"
-    server.close_clients()
-    assert server.terminate() == 0
-
-    server = start_server(data_dir=data)
-    server.users.update(users)
+    server = start_server(after=server)
     a = server.login(A, AP)
     assert error_of(get_items(a, AJ, NS_BOOKMARKS))[0] == "item-not-found"
 
