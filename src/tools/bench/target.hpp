@@ -6,11 +6,12 @@
 #include <cstdint>
 #include <string>
 
+#include "hongyan/stream.hpp"
 #include "xmpp/crypto.hpp"
 
 namespace hongyan::bench {
 
-enum class TlsMode { none, starttls, direct };
+using client::TlsMode;
 
 struct Target {
     boost::asio::ip::address_v4 host = boost::asio::ip::address_v4::loopback();

@@ -1,0 +1,785 @@
+#include "hongyan/client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <deque>
+#include <map>
+#include <random>
+
+#include "client/protocol.hpp"
+#include "xmpp/jid.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace hongyan::client {
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+Error usage(std::string step, std::string condition, std::string text = {}) {
+    return Error::make(ErrorKind::usage, std::move(step), std::move(condition), std::move(text));
+}
+
+// "user@domain" of any JID string, or the string itself when it does not parse.
+std::string bare_of(std::string_view jid) {
+    auto parsed = Jid::parse(jid);
+    return parsed ? parsed->bare_str() : std::string(jid);
+}
+
+Message read_message(const xml::Element& el) {
+    Message m;
+    m.from = std::string(el.attr("from"));
+    m.to = std::string(el.attr("to"));
+    if (el.has_attr("type")) m.type = std::string(el.attr("type"));
+    m.id = std::string(el.attr("id"));
+    m.body = el.child_text("body", el.xmlns());
+    if (const auto* d = el.child("delay", ns::delay)) m.timestamp = std::string(d->attr("stamp"));
+    m.stanza = el;
+    return m;
+}
+
+// The message inside <forwarded/> (XEP-0297), with its delay stamp if any.
+const xml::Element* forwarded_message(const xml::Element& wrapper, std::string* stamp) {
+    const auto* fwd = wrapper.child("forwarded", ns::forward);
+    if (!fwd) return nullptr;
+    if (const auto* d = fwd->child("delay", ns::delay); d && stamp)
+        *stamp = std::string(d->attr("stamp"));
+    const auto* inner = fwd->child("message", ns::client);
+    return inner;
+}
+
+RosterItem read_item(const xml::Element& item) {
+    RosterItem r;
+    r.jid = std::string(item.attr("jid"));
+    r.name = std::string(item.attr("name"));
+    if (item.has_attr("subscription")) r.subscription = std::string(item.attr("subscription"));
+    r.pending_out = item.attr("ask") == "subscribe";
+    for (const auto* g : item.children())
+        if (g->name() == "group") r.groups.push_back(g->text());
+    return r;
+}
+
+xml::Element iq(std::string_view type, std::string_view child, std::string_view child_ns) {
+    xml::Element e("iq", ns::client);
+    e.set_attr("type", type);
+    e.add_child(std::string(child), std::string(child_ns));
+    return e;
+}
+
+void add_field(xml::Element& form, std::string_view var, std::string_view value,
+               std::string_view type = {}) {
+    auto& f = form.add_child("field", std::string(ns::data_forms));
+    f.set_attr("var", var);
+    if (!type.empty()) f.set_attr("type", type);
+    f.add_child("value", std::string(ns::data_forms)).add_text(value);
+}
+
+}  // namespace
+
+struct Client::Impl : std::enable_shared_from_this<Impl> {
+    // Something a coroutine waits for: an answer, an acknowledgement, the end of reading.
+    struct Waiter {
+        explicit Waiter(asio::any_io_executor ex) : timer(ex) {}
+        asio::steady_timer timer;
+        std::optional<Result<xml::Element>> outcome;
+    };
+    using WaiterPtr = std::shared_ptr<Waiter>;
+
+    Impl(asio::any_io_executor ex, ClientOptions o)
+        : strand(asio::make_strand(ex)), options(std::move(o)) {
+        std::random_device rd;
+        id_prefix = "hy" + std::to_string(rd() % 100000) + "-";
+    }
+
+    asio::strand<asio::any_io_executor> strand;
+    ClientOptions options;
+    std::optional<Jid> account;
+    std::shared_ptr<asio::ssl::context> tls;
+    std::unique_ptr<Stream> stream;
+    std::string full_jid;
+    bool reading = false;
+    bool closing = false;
+    WaiterPtr ended;
+
+    std::function<void(const Message&)> message_fn;
+    std::function<void(const Presence&)> presence_fn;
+    std::function<void(const RosterItem&)> roster_fn;
+    std::function<void(const Error&)> disconnect_fn;
+
+    std::deque<std::string> out_queue;
+    bool writing = false;
+    bool close_after_writes = false;
+
+    std::map<std::string, WaiterPtr> iqs;          // by id: answers to our iqs
+    std::map<std::string, WaiterPtr> sends;        // by id: error stanzas for what we sent
+    std::multimap<std::uint64_t, WaiterPtr> acks;  // by XEP-0198 sequence number
+    std::map<std::string, std::shared_ptr<std::vector<Message>>> mam_queries;  // by queryid
+
+    bool sm = false;
+    std::uint32_t sent_count = 0;     // stanzas sent since <enable/> (XEP-0198 §4)
+    std::uint32_t handled_count = 0;  // stanzas received since <enabled/>
+    std::string id_prefix;
+    std::uint64_t next_id = 0;
+
+    std::string new_id() { return id_prefix + std::to_string(++next_id); }
+
+    WaiterPtr make_waiter() { return std::make_shared<Waiter>(strand); }
+
+    static void complete(const WaiterPtr& w, Result<xml::Element> outcome) {
+        if (w->outcome) return;
+        w->outcome = std::move(outcome);
+        w->timer.cancel();
+    }
+
+    asio::awaitable<Result<xml::Element>> wait(WaiterPtr w, const char* step) {
+        if (!w->outcome) {
+            w->timer.expires_after(
+                std::chrono::milliseconds(static_cast<long>(options.timeout * 1000)));
+            co_await w->timer.async_wait(use_tuple);
+        }
+        if (w->outcome) co_return *w->outcome;
+        co_return Error::make(ErrorKind::timeout, step, "no answer",
+                              "within " + std::to_string(static_cast<int>(options.timeout)) + " s");
+    }
+
+    Error not_connected(const char* step) const {
+        return usage(step, "not connected", "call connect() first");
+    }
+
+    // ---- writing ----
+
+    void enqueue(std::string data) {
+        out_queue.push_back(std::move(data));
+        if (!writing) {
+            writing = true;
+            asio::co_spawn(strand, write_loop(shared_from_this()), asio::detached);
+        }
+    }
+
+    static asio::awaitable<void> write_loop(std::shared_ptr<Impl> self) {
+        while (!self->out_queue.empty()) {
+            std::string batch;
+            while (!self->out_queue.empty()) {
+                batch += self->out_queue.front();
+                self->out_queue.pop_front();
+            }
+            if (!self->stream || !co_await self->stream->write(std::move(batch))) {
+                self->out_queue.clear();
+                break;  // the reader sees the connection end and fails what waits
+            }
+        }
+        if (self->close_after_writes && self->stream) co_await self->stream->request_close(5.0);
+        self->writing = false;
+    }
+
+    // Serializes a stanza we send, counting it for XEP-0198.
+    std::uint32_t enqueue_stanza(xml::Element& el) {
+        // A stanza the program built without a namespace is in the stream's (RFC 6120 §4.8.3).
+        if (el.xmlns().empty()) el.replace_namespace("", ns::client);
+        enqueue(el.to_string(ns::client));
+        return sm ? ++sent_count : 0;
+    }
+
+    // ---- reading ----
+
+    static asio::awaitable<void> read_loop(std::shared_ptr<Impl> self) {
+        Error why = Error::make(ErrorKind::closed, "read", "connection closed");
+        for (;;) {
+            auto r = co_await self->stream->read();
+            if (!r) {
+                why = r.error();
+                break;
+            }
+            if (r->name().empty()) break;  // the end we asked for
+            self->handle(*r);
+        }
+        self->reading = false;
+        self->fail_all(why);
+        if (!self->closing && self->disconnect_fn) self->disconnect_fn(why);
+        if (self->ended) complete(self->ended, xml::Element());
+    }
+
+    void fail_all(const Error& why) {
+        for (auto* m : {&iqs, &sends})
+            for (auto& [id, w] : *m) complete(w, why);
+        for (auto& [seq, w] : acks) complete(w, why);
+        iqs.clear();
+        sends.clear();
+        acks.clear();
+    }
+
+    void handle(const xml::Element& el) {
+        if (el.xmlns() == ns::sm) {
+            handle_sm(el);
+            return;
+        }
+        if (sm) ++handled_count;
+        if (el.name() == "iq")
+            handle_iq(el);
+        else if (el.name() == "message")
+            handle_message(el);
+        else if (el.name() == "presence")
+            handle_presence(el);
+    }
+
+    void handle_sm(const xml::Element& el) {
+        if (el.name() == "r") {
+            // XEP-0198 §4: answer a request with the count of stanzas handled.
+            enqueue("<a xmlns='" + std::string(ns::sm) + "' h='" + std::to_string(handled_count) +
+                    "'/>");
+        } else if (el.name() == "a") {
+            std::uint32_t h = 0;
+            try {
+                h = static_cast<std::uint32_t>(std::stoul(std::string(el.attr("h"))));
+            } catch (const std::exception&) {
+                return;
+            }
+            // Sequence numbers wrap at 2^32 (§5); a client sends far fewer between acks.
+            while (!acks.empty() && acks.begin()->first <= h) {
+                complete(acks.begin()->second, xml::Element());
+                acks.erase(acks.begin());
+            }
+        }
+    }
+
+    bool from_server_or_self(const xml::Element& el) const {
+        std::string_view from = el.attr("from");
+        return from.empty() || from == account->domain() || bare_of(from) == account->bare_str();
+    }
+
+    void handle_iq(const xml::Element& el) {
+        std::string type(el.attr("type"));
+        std::string id(el.attr("id"));
+        if (type == "result" || type == "error") {
+            if (auto it = iqs.find(id); it != iqs.end()) {
+                auto w = it->second;
+                iqs.erase(it);
+                complete(w, el);
+            }
+            return;
+        }
+        xml::Element reply("iq", ns::client);
+        reply.set_attr("id", id);
+        if (el.has_attr("from")) reply.set_attr("to", el.attr("from"));
+        const auto* payload = el.first_child();
+        if (type == "get" && payload && payload->is("ping", ns::ping)) {
+            reply.set_attr("type", "result");  // XEP-0199 §4
+        } else if (type == "set" && payload && payload->is("query", ns::roster) &&
+                   from_server_or_self(el)) {
+            // RFC 6121 §2.1.6: a push; acknowledge it, then tell the program.
+            reply.set_attr("type", "result");
+            enqueue_stanza(reply);
+            for (const auto* item : payload->children())
+                if (item->name() == "item" && roster_fn) roster_fn(read_item(*item));
+            return;
+        } else {
+            // RFC 6120 §8.4: an iq nobody here understands.
+            reply.set_attr("type", "error");
+            auto& err = reply.add_child("error", std::string(ns::client));
+            err.set_attr("type", "cancel");
+            err.add_child("service-unavailable", std::string(ns::stanzas));
+        }
+        enqueue_stanza(reply);
+    }
+
+    void handle_message(const xml::Element& el) {
+        if (const auto* result = el.child("result", ns::mam)) {
+            // XEP-0313 §4.2: a result of one of our queries; only the server may send one.
+            auto it = mam_queries.find(std::string(result->attr("queryid")));
+            if (it == mam_queries.end() || !from_server_or_self(el)) return;
+            std::string stamp;
+            if (const auto* inner = forwarded_message(*result, &stamp)) {
+                Message m = read_message(*inner);
+                m.stanza_id = std::string(result->attr("id"));
+                m.timestamp = stamp;
+                m.outgoing = bare_of(m.from) == account->bare_str();
+                it->second->push_back(std::move(m));
+            }
+            return;
+        }
+        if (el.attr("type") == "error") {
+            if (auto it = sends.find(std::string(el.attr("id"))); it != sends.end()) {
+                complete(it->second, stanza_error("send", el));
+                sends.erase(it);
+            }
+        }
+        for (std::string_view kind : {"received", "sent"}) {
+            const auto* wrapper = el.child(kind, ns::carbons);
+            if (!wrapper) continue;
+            // XEP-0280 §11: a carbon is only genuine from our own bare JID.
+            if (bare_of(el.attr("from")) != account->bare_str()) return;
+            const auto* inner = forwarded_message(*wrapper, nullptr);
+            if (!inner) return;
+            Message m = read_message(*inner);
+            m.carbon = true;
+            m.outgoing = kind == "sent";
+            stamp_id(m, *inner);
+            if (message_fn) message_fn(m);
+            return;
+        }
+        Message m = read_message(el);
+        stamp_id(m, el);
+        if (message_fn) message_fn(m);
+    }
+
+    // XEP-0359 §3: the stanza-id our own server put on the message.
+    void stamp_id(Message& m, const xml::Element& el) const {
+        for (const auto* c : el.children())
+            if (c->is("stanza-id", ns::sid) && c->attr("by") == account->bare_str())
+                m.stanza_id = std::string(c->attr("id"));
+    }
+
+    void handle_presence(const xml::Element& el) {
+        if (el.attr("type") == "error") {
+            if (auto it = sends.find(std::string(el.attr("id"))); it != sends.end()) {
+                complete(it->second, stanza_error("send", el));
+                sends.erase(it);
+            }
+        }
+        if (!presence_fn) return;
+        Presence p;
+        p.from = std::string(el.attr("from"));
+        p.type = std::string(el.attr("type"));
+        p.show = el.child_text("show", el.xmlns());
+        p.status = el.child_text("status", el.xmlns());
+        try {
+            std::string prio = el.child_text("priority", el.xmlns());
+            if (!prio.empty()) p.priority = std::stoi(prio);
+        } catch (const std::exception&) {
+        }
+        presence_fn(p);
+    }
+
+    // ---- calls ----
+
+    Result<void> prepare() {
+        account = Jid::parse(options.jid);
+        if (!account || account->local().empty())
+            return usage("connect", "bad JID", "'" + options.jid + "' is not user@domain");
+        if (options.connect.domain.empty()) options.connect.domain = account->domain();
+        if (!tls) {
+            auto made = make_tls_context(options.connect.trust);
+            if (!made) return made.error();
+            tls = *made;
+        }
+        return {};
+    }
+
+    asio::awaitable<Result<void>> connect() {
+        if (reading) co_return usage("connect", "already connected");
+        if (auto p = prepare(); !p) co_return p;
+        stream = std::make_unique<Stream>(strand, *tls, options.connect);
+        stream->arm_deadline(options.timeout);
+        std::vector<xml::Element> early;
+        auto r = co_await log_in(early);
+        stream->disarm_deadline();
+        if (!r) {
+            stream->abort();
+            co_return r;
+        }
+        sent_count = handled_count = 0;
+        closing = false;
+        reading = true;
+        ended = make_waiter();
+        for (const auto& el : early) handle(el);
+        asio::co_spawn(strand, read_loop(shared_from_this()), asio::detached);
+        co_return Result<void>{};
+    }
+
+    // Connected to bound, with stream management enabled if offered; what the server
+    // sent meanwhile goes into `early`.
+    asio::awaitable<Result<void>> log_in(std::vector<xml::Element>& early) {
+        auto r = co_await stream->connect();
+        if (r)
+            r = co_await stream->authenticate(account->local(), options.password,
+                                              options.password_cache.get());
+        if (!r) co_return r;
+        auto bound = co_await stream->bind(account->resource());
+        if (!bound) co_return bound.error();
+        full_jid = *bound;
+        sm = false;
+        if (!options.stream_management || !stream->features().child("sm", ns::sm))
+            co_return Result<void>{};
+        // XEP-0198 §3
+        if (auto w = co_await stream->write("<enable xmlns='" + std::string(ns::sm) + "'/>"); !w)
+            co_return w;
+        for (;;) {
+            auto got = co_await stream->read();
+            if (!got) co_return got.error();
+            if (got->is("enabled", ns::sm) || got->is("failed", ns::sm)) {
+                sm = got->name() == "enabled";
+                co_return Result<void>{};
+            }
+            early.push_back(std::move(*got));
+        }
+    }
+
+    asio::awaitable<Result<void>> register_account() {
+        if (auto p = prepare(); !p) co_return p;
+        Stream s(strand, *tls, options.connect);
+        s.arm_deadline(options.timeout);
+        auto r = co_await s.connect();
+        if (!r) co_return r;
+        auto existed = co_await s.register_account(account->local(), options.password);
+        if (!existed) co_return existed.error();
+        co_await s.close_stream();
+        if (*existed)
+            co_return Error::make(ErrorKind::stanza, "register", "conflict",
+                                  "the account " + account->bare_str() + " exists already");
+        co_return Result<void>{};
+    }
+
+    asio::awaitable<Result<void>> disconnect() {
+        if (!reading) co_return Result<void>{};
+        closing = true;
+        // XEP-0198 §4: say what we handled, so the server does not keep it to resend.
+        if (sm)
+            enqueue("<a xmlns='" + std::string(ns::sm) + "' h='" + std::to_string(handled_count) +
+                    "'/>");
+        close_after_writes = true;
+        if (!writing) {
+            writing = true;
+            asio::co_spawn(strand, write_loop(shared_from_this()), asio::detached);
+        }
+        auto w = ended;
+        co_await wait(w, "disconnect");
+        stream->disarm_deadline();
+        stream->abort();
+        close_after_writes = false;
+        co_return Result<void>{};
+    }
+
+    asio::awaitable<Result<xml::Element>> request(xml::Element el) {
+        if (!reading) co_return not_connected("iq");
+        std::string id(el.attr("id"));
+        if (id.empty()) el.set_attr("id", id = new_id());
+        auto w = make_waiter();
+        iqs[id] = w;
+        enqueue_stanza(el);
+        auto got = co_await wait(w, "iq");
+        iqs.erase(id);
+        if (!got) co_return std::move(got);
+        if (got->attr("type") == "error") {
+            const auto* payload = el.first_child();
+            co_return stanza_error(payload ? payload->name() : "iq", *got);
+        }
+        co_return std::move(got);
+    }
+
+    asio::awaitable<Result<void>> ping() {
+        auto r = co_await request(iq("get", "ping", ns::ping));
+        if (!r) co_return r.error();
+        co_return Result<void>{};
+    }
+
+    asio::awaitable<Result<void>> send(xml::Element el) {
+        if (!reading) co_return not_connected("send");
+        if (el.name() == "iq") {
+            auto r = co_await request(std::move(el));
+            if (!r) co_return r.error();
+            co_return Result<void>{};
+        }
+        std::string id(el.attr("id"));
+        if (id.empty()) el.set_attr("id", id = new_id());
+        auto bounce = make_waiter();
+        sends[id] = bounce;
+        std::uint32_t seq = enqueue_stanza(el);
+        Result<void> outcome;
+        if (sm) {
+            // XEP-0198 §4: ask for an acknowledgement right away; it also covers anything
+            // sent before.
+            auto w = make_waiter();
+            acks.emplace(seq, w);
+            enqueue("<r xmlns='" + std::string(ns::sm) + "'/>");
+            auto acked = co_await wait(w, "send");
+            if (!acked) outcome = acked.error();
+        } else {
+            // Without acknowledgements, a round trip shows the server has it.
+            outcome = co_await ping();
+        }
+        // A bounce that came before the acknowledgement is the outcome.
+        if (bounce->outcome && !*bounce->outcome) outcome = bounce->outcome->error();
+        sends.erase(id);
+        co_return outcome;
+    }
+
+    asio::awaitable<Result<void>> send_message(std::string to, std::string body, std::string type) {
+        if (!Jid::parse(to)) co_return usage("send", "bad JID", "'" + to + "' is not a JID");
+        xml::Element m("message", ns::client);
+        m.set_attr("to", to);
+        m.set_attr("type", type);
+        m.add_child("body", std::string(ns::client)).add_text(body);
+        co_return co_await send(std::move(m));
+    }
+
+    asio::awaitable<Result<void>> send_presence(std::string show, std::string status,
+                                                int priority) {
+        if (!show.empty() && show != "away" && show != "chat" && show != "dnd" && show != "xa")
+            co_return usage("presence", "bad show",
+                            "'" + show + "' is none of away, chat, dnd, xa");
+        xml::Element p("presence", ns::client);
+        if (!show.empty()) p.add_child("show", std::string(ns::client)).add_text(show);
+        if (!status.empty()) p.add_child("status", std::string(ns::client)).add_text(status);
+        if (priority != 0)
+            p.add_child("priority", std::string(ns::client)).add_text(std::to_string(priority));
+        co_return co_await send(std::move(p));
+    }
+
+    asio::awaitable<Result<void>> presence_to(std::string jid, const char* type) {
+        auto parsed = Jid::parse(jid);
+        if (!parsed) co_return usage("presence", "bad JID", "'" + jid + "' is not a JID");
+        xml::Element p("presence", ns::client);
+        p.set_attr("to", parsed->bare_str());
+        p.set_attr("type", type);
+        co_return co_await send(std::move(p));
+    }
+
+    asio::awaitable<Result<std::vector<RosterItem>>> roster() {
+        auto r = co_await request(iq("get", "query", ns::roster));
+        if (!r) co_return r.error();
+        std::vector<RosterItem> items;
+        if (const auto* q = r->child("query", ns::roster))
+            for (const auto* item : q->children())
+                if (item->name() == "item") items.push_back(read_item(*item));
+        co_return std::move(items);
+    }
+
+    asio::awaitable<Result<void>> roster_set(std::string jid, const std::string* name,
+                                             const std::vector<std::string>* groups) {
+        auto parsed = Jid::parse(jid);
+        if (!parsed) co_return usage("roster", "bad JID", "'" + jid + "' is not a JID");
+        xml::Element el = iq("set", "query", ns::roster);
+        auto& item = el.child("query", ns::roster)->add_child("item", std::string(ns::roster));
+        item.set_attr("jid", parsed->bare_str());
+        if (!name) item.set_attr("subscription", "remove");  // RFC 6121 §2.5
+        if (name && !name->empty()) item.set_attr("name", *name);
+        if (groups)
+            for (const auto& g : *groups)
+                item.add_child("group", std::string(ns::roster)).add_text(g);
+        auto r = co_await request(std::move(el));
+        if (!r) co_return r.error();
+        co_return Result<void>{};
+    }
+
+    asio::awaitable<Result<HistoryPage>> history(HistoryQuery q) {
+        if (!reading) co_return not_connected("history");
+        // XEP-0313 §4.1: the query form, with RSM (XEP-0059 §2) for the page.
+        xml::Element el = iq("set", "query", ns::mam);
+        auto& query = *el.child("query", ns::mam);
+        std::string qid = new_id();
+        query.set_attr("queryid", qid);
+        auto& form = query.add_child("x", std::string(ns::data_forms));
+        form.set_attr("type", "submit");
+        add_field(form, "FORM_TYPE", ns::mam, "hidden");
+        if (!q.with.empty()) add_field(form, "with", q.with);
+        if (!q.start.empty()) add_field(form, "start", q.start);
+        if (!q.end.empty()) add_field(form, "end", q.end);
+        auto& set = query.add_child("set", std::string(ns::rsm));
+        set.add_child("max", std::string(ns::rsm)).add_text(std::to_string(q.max));
+        if (!q.after.empty())
+            set.add_child("after", std::string(ns::rsm)).add_text(q.after);
+        else if (!q.before.empty() || q.last)
+            set.add_child("before", std::string(ns::rsm)).add_text(q.before);
+        auto collected = std::make_shared<std::vector<Message>>();
+        mam_queries[qid] = collected;
+        auto r = co_await request(std::move(el));
+        mam_queries.erase(qid);
+        if (!r) co_return r.error();
+        HistoryPage page;
+        page.messages = std::move(*collected);
+        if (const auto* fin = r->child("fin", ns::mam)) {
+            page.complete = fin->attr("complete") == "true" || fin->attr("complete") == "1";
+            if (const auto* s = fin->child("set", ns::rsm)) {
+                page.first = s->child_text("first", ns::rsm);
+                page.last = s->child_text("last", ns::rsm);
+            }
+        }
+        // Some servers leave out <first/> or <last/>: the messages carry the ids too.
+        if (!page.messages.empty()) {
+            if (page.first.empty()) page.first = page.messages.front().stanza_id;
+            if (page.last.empty()) page.last = page.messages.back().stanza_id;
+        }
+        co_return std::move(page);
+    }
+
+    asio::awaitable<Result<CatchUp>> catch_up(std::string with, std::string after, int page_size) {
+        CatchUp out;
+        out.last = after;
+        HistoryQuery q{.with = with, .max = page_size};
+        for (;;) {
+            q.after = out.last;
+            q.last = out.last.empty();
+            auto page = co_await history(q);
+            if (!page && page.error().condition == "item-not-found" && !q.after.empty()) {
+                // The id is gone (XEP-0313 §4.3.2): start again from the newest page, and
+                // say that something may be missing before it.
+                out.gap = true;
+                out.last.clear();
+                continue;
+            }
+            if (!page) co_return page.error();
+            for (auto& m : page->messages) out.messages.push_back(std::move(m));
+            // The newest page (no id given) is the whole catch-up; a page that does not
+            // move the cursor would loop.
+            if (q.after.empty() || page->last.empty() || page->last == out.last) {
+                if (!page->last.empty()) out.last = page->last;
+                break;
+            }
+            out.last = page->last;
+            if (page->complete || page->messages.empty()) break;
+        }
+        co_return std::move(out);
+    }
+
+    asio::awaitable<Result<void>> enable_carbons() {
+        auto r = co_await request(iq("set", "enable", ns::carbons));
+        if (!r) co_return r.error();
+        co_return Result<void>{};
+    }
+
+    asio::awaitable<Result<std::vector<std::string>>> blocklist() {
+        auto r = co_await request(iq("get", "blocklist", ns::blocking));
+        if (!r) co_return r.error();
+        std::vector<std::string> jids;
+        if (const auto* list = r->child("blocklist", ns::blocking))
+            for (const auto* item : list->children())
+                if (item->name() == "item") jids.emplace_back(item->attr("jid"));
+        co_return std::move(jids);
+    }
+
+    asio::awaitable<Result<void>> block_change(const char* what, std::string jid) {
+        auto parsed = Jid::parse(jid);
+        if (!parsed) co_return usage(what, "bad JID", "'" + jid + "' is not a JID");
+        xml::Element el = iq("set", what, ns::blocking);
+        el.child(what, ns::blocking)
+            ->add_child("item", std::string(ns::blocking))
+            .set_attr("jid", parsed->str());
+        auto r = co_await request(std::move(el));
+        if (!r) co_return r.error();
+        co_return Result<void>{};
+    }
+};
+
+namespace {
+
+// Runs `op` on the client's strand, whichever executor the caller is on; the coroutine
+// keeps the client's state alive until it ends.
+template <class T, class Op>
+asio::awaitable<T> on_strand(std::shared_ptr<Client::Impl> impl, Op op) {
+    co_return co_await asio::co_spawn(
+        impl->strand, [impl, op = std::move(op)]() mutable { return op(*impl); },
+        asio::use_awaitable);
+}
+
+}  // namespace
+
+Client::Client(asio::any_io_executor ex, ClientOptions options)
+    : impl_(std::make_shared<Impl>(std::move(ex), std::move(options))) {}
+
+Client::~Client() {
+    asio::post(impl_->strand, [impl = impl_] {
+        impl->closing = true;
+        if (impl->stream) impl->stream->abort();
+    });
+}
+
+void Client::on_message(std::function<void(const Message&)> fn) {
+    impl_->message_fn = std::move(fn);
+}
+void Client::on_presence(std::function<void(const Presence&)> fn) {
+    impl_->presence_fn = std::move(fn);
+}
+void Client::on_roster_push(std::function<void(const RosterItem&)> fn) {
+    impl_->roster_fn = std::move(fn);
+}
+void Client::on_disconnect(std::function<void(const Error&)> fn) {
+    impl_->disconnect_fn = std::move(fn);
+}
+
+std::string Client::jid() const {
+    return impl_->full_jid;
+}
+bool Client::stream_management() const {
+    return impl_->sm;
+}
+
+asio::awaitable<Result<void>> Client::connect() {
+    return on_strand<Result<void>>(impl_, [](Impl& i) { return i.connect(); });
+}
+asio::awaitable<Result<void>> Client::register_account() {
+    return on_strand<Result<void>>(impl_, [](Impl& i) { return i.register_account(); });
+}
+asio::awaitable<Result<void>> Client::disconnect() {
+    return on_strand<Result<void>>(impl_, [](Impl& i) { return i.disconnect(); });
+}
+asio::awaitable<Result<void>> Client::send(xml::Element stanza) {
+    return on_strand<Result<void>>(
+        impl_, [s = std::move(stanza)](Impl& i) mutable { return i.send(std::move(s)); });
+}
+asio::awaitable<Result<xml::Element>> Client::request(xml::Element iq) {
+    return on_strand<Result<xml::Element>>(
+        impl_, [s = std::move(iq)](Impl& i) mutable { return i.request(std::move(s)); });
+}
+asio::awaitable<Result<void>> Client::ping() {
+    return on_strand<Result<void>>(impl_, [](Impl& i) { return i.ping(); });
+}
+asio::awaitable<Result<void>> Client::send_message(std::string to, std::string body,
+                                                   std::string type) {
+    return on_strand<Result<void>>(impl_, [=](Impl& i) { return i.send_message(to, body, type); });
+}
+asio::awaitable<Result<void>> Client::send_presence(std::string show, std::string status,
+                                                    int priority) {
+    return on_strand<Result<void>>(
+        impl_, [=](Impl& i) { return i.send_presence(show, status, priority); });
+}
+asio::awaitable<Result<std::vector<RosterItem>>> Client::roster() {
+    return on_strand<Result<std::vector<RosterItem>>>(impl_, [](Impl& i) { return i.roster(); });
+}
+asio::awaitable<Result<void>> Client::set_contact(std::string jid, std::string name,
+                                                  std::vector<std::string> groups) {
+    return on_strand<Result<void>>(impl_, [=](Impl& i) -> asio::awaitable<Result<void>> {
+        co_return co_await i.roster_set(jid, &name, &groups);
+    });
+}
+asio::awaitable<Result<void>> Client::remove_contact(std::string jid) {
+    return on_strand<Result<void>>(impl_,
+                                   [=](Impl& i) { return i.roster_set(jid, nullptr, nullptr); });
+}
+asio::awaitable<Result<void>> Client::subscribe(std::string jid) {
+    return on_strand<Result<void>>(impl_, [=](Impl& i) { return i.presence_to(jid, "subscribe"); });
+}
+asio::awaitable<Result<void>> Client::approve(std::string jid) {
+    return on_strand<Result<void>>(impl_,
+                                   [=](Impl& i) { return i.presence_to(jid, "subscribed"); });
+}
+asio::awaitable<Result<void>> Client::deny(std::string jid) {
+    return on_strand<Result<void>>(impl_,
+                                   [=](Impl& i) { return i.presence_to(jid, "unsubscribed"); });
+}
+asio::awaitable<Result<HistoryPage>> Client::history(HistoryQuery query) {
+    return on_strand<Result<HistoryPage>>(impl_, [=](Impl& i) { return i.history(query); });
+}
+asio::awaitable<Result<CatchUp>> Client::catch_up(std::string with, std::string after_id,
+                                                  int page_size) {
+    return on_strand<Result<CatchUp>>(
+        impl_, [=](Impl& i) { return i.catch_up(with, after_id, page_size); });
+}
+asio::awaitable<Result<void>> Client::enable_carbons() {
+    return on_strand<Result<void>>(impl_, [](Impl& i) { return i.enable_carbons(); });
+}
+asio::awaitable<Result<std::vector<std::string>>> Client::blocklist() {
+    return on_strand<Result<std::vector<std::string>>>(impl_,
+                                                       [](Impl& i) { return i.blocklist(); });
+}
+asio::awaitable<Result<void>> Client::block(std::string jid) {
+    return on_strand<Result<void>>(impl_, [=](Impl& i) { return i.block_change("block", jid); });
+}
+asio::awaitable<Result<void>> Client::unblock(std::string jid) {
+    return on_strand<Result<void>>(impl_, [=](Impl& i) { return i.block_change("unblock", jid); });
+}
+
+}  // namespace hongyan::client

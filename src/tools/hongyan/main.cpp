@@ -1,0 +1,458 @@
+// hongyan: an XMPP client for the terminal and for scripts, on the Hongyan client library.
+// Every subcommand logs in, does one thing and logs out (watch and status stay until
+// interrupted). `hongyan --help` and `hongyan CMD --help` describe each; docs/client.md
+// lists the exit codes and the JSON output.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "tools/hongyan/config.hpp"
+#include "xmpp/datetime.hpp"
+#include "xmpp/jid.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+using hongyan::client::Client;
+using hongyan::client::Error;
+using hongyan::client::ErrorKind;
+using nlohmann::json;
+
+// Documented in docs/client.md and in `hongyan --help`.
+enum Exit : int {
+    ok = 0,
+    failed = 1,
+    usage = 2,
+    unreachable = 3,
+    certificate = 4,
+    auth = 5,
+    not_found = 6,
+    server_error = 7,
+    timeout = 8,
+};
+
+int exit_code(const Error& e) {
+    switch (e.kind) {
+        case ErrorKind::usage:
+            return usage;
+        case ErrorKind::unreachable:
+        case ErrorKind::tls:
+        case ErrorKind::closed:
+            return unreachable;
+        case ErrorKind::certificate:
+            return certificate;
+        case ErrorKind::auth:
+            return auth;
+        case ErrorKind::stanza:
+            return e.condition == "item-not-found" ? not_found : server_error;
+        case ErrorKind::stream:
+            return server_error;
+        case ErrorKind::timeout:
+            return timeout;
+        case ErrorKind::protocol:
+            return failed;
+    }
+    return failed;
+}
+
+// What the user can do about it, where that is clear.
+std::string hint(const Error& e) {
+    if (e.kind == ErrorKind::auth && e.condition == "not-authorized")
+        return "wrong password, or no such account (hongyan register creates one)";
+    if (e.kind == ErrorKind::unreachable)
+        return "check --host and --port, and that the server runs";
+    return {};
+}
+
+struct Output {
+    bool as_json = false;
+
+    void line(const json& j, const std::string& text) const {
+        if (as_json)
+            std::cout << j.dump() << "\n";
+        else
+            std::cout << text << "\n";
+        std::cout.flush();
+    }
+
+    int fail(const Error& e) const {
+        int code = exit_code(e);
+        std::string h = hint(e);
+        std::cerr << "hongyan: " << e.describe() << (h.empty() ? "" : "\n  " + h) << "\n";
+        if (as_json)
+            std::cout << json{{"error",
+                               {{"kind", std::string(hongyan::client::to_string(e.kind))},
+                                {"condition", e.condition},
+                                {"text", e.text},
+                                {"step", e.step}}},
+                              {"exit", code}}
+                             .dump()
+                      << "\n";
+        return code;
+    }
+
+    void message(const hongyan::client::Message& m) const {
+        json j{{"event", "message"},
+               {"from", m.from},
+               {"to", m.to},
+               {"type", m.type},
+               {"id", m.id},
+               {"body", m.body},
+               {"stanza_id", m.stanza_id},
+               {"timestamp", m.timestamp},
+               {"carbon", m.carbon},
+               {"outgoing", m.outgoing}};
+        std::string text = m.timestamp.empty() ? "" : m.timestamp + " ";
+        if (m.carbon) text += "(other device) ";
+        text += m.outgoing ? "to " + m.to : m.from;
+        text += m.type == "error" ? " [error]: " : ": ";
+        text += m.body;
+        line(j, text);
+    }
+
+    void presence(const hongyan::client::Presence& p) const {
+        json j{{"event", "presence"}, {"from", p.from},     {"type", p.type},
+               {"show", p.show},      {"status", p.status}, {"priority", p.priority}};
+        std::string state = p.type.empty() ? (p.show.empty() ? "online" : p.show) : p.type;
+        line(j, p.from + " " + state + (p.status.empty() ? "" : " \"" + p.status + "\""));
+    }
+};
+
+// What one run of the command does, filled from the command line.
+struct Command {
+    std::string name;
+    std::string jid;  // the contact
+    std::vector<std::string> words;
+    std::string contact_name;
+    std::vector<std::string> groups;
+    bool no_subscribe = false;
+    int limit = 20;
+    std::string before, after, since;
+    int count = 0;  // watch: stop after this many events (0: until interrupted)
+    std::string show, status;
+    double presence_wait = 1.0;  // roster: seconds to wait for contacts' presence
+};
+
+std::string bare(const std::string& jid) {
+    auto parsed = hongyan::Jid::parse(jid);
+    return parsed ? parsed->bare_str() : jid;
+}
+
+std::string resource_of(const std::string& jid) {
+    auto parsed = hongyan::Jid::parse(jid);
+    return parsed ? parsed->resource() : std::string();
+}
+
+asio::awaitable<int> show_roster(Client& c, const Command& cmd, const Output& out) {
+    // Contacts' presence comes after our initial presence (RFC 6121 §4.2.2); priority -1
+    // keeps offline messages and bare-JID chats away from this short session (§4.7.2.3).
+    // The server answers for online contacts only and in its own time, so the list waits
+    // until every contact we are subscribed to has answered, or --presence-wait seconds.
+    std::map<std::string, std::map<std::string, hongyan::client::Presence>> online;
+    std::vector<std::string> subscribed;
+    asio::steady_timer settled(co_await asio::this_coro::executor);
+    auto all_in = [&] {
+        for (const auto& j : subscribed)
+            if (online[j].empty()) return false;
+        return true;
+    };
+    c.on_presence([&](const hongyan::client::Presence& p) {
+        if (p.type.empty())
+            online[bare(p.from)][resource_of(p.from)] = p;
+        else if (p.type == "unavailable")
+            online[bare(p.from)].erase(resource_of(p.from));
+        if (all_in()) settled.cancel();
+    });
+    auto items = co_await c.roster();
+    if (!items) co_return out.fail(items.error());
+    for (const auto& item : *items)
+        if (item.subscription == "to" || item.subscription == "both")
+            subscribed.push_back(item.jid);
+    if (auto r = co_await c.send_presence({}, {}, -1); !r) co_return out.fail(r.error());
+    if (!all_in()) {
+        settled.expires_after(
+            std::chrono::milliseconds(static_cast<long>(cmd.presence_wait * 1000)));
+        co_await settled.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    for (const auto& item : *items) {
+        json presences = json::array();
+        std::string state = "offline";
+        for (const auto& [resource, p] : online[item.jid]) {
+            presences.push_back({{"resource", resource},
+                                 {"show", p.show},
+                                 {"status", p.status},
+                                 {"priority", p.priority}});
+            state = p.show.empty() ? "online" : p.show;
+            if (!p.status.empty()) state += " \"" + p.status + "\"";
+        }
+        std::string groups;
+        for (const auto& g : item.groups) groups += (groups.empty() ? "" : ", ") + g;
+        std::string sub = item.subscription + (item.pending_out ? " (asked)" : "");
+        out.line({{"jid", item.jid},
+                  {"name", item.name},
+                  {"groups", item.groups},
+                  {"subscription", item.subscription},
+                  {"pending_out", item.pending_out},
+                  {"presence", presences}},
+                 item.jid + "\t" + item.name + "\t" + groups + "\t" + sub + "\t" + state);
+    }
+    co_return ok;
+}
+
+asio::awaitable<int> watch(Client& c, const Command& cmd, const Output& out) {
+    auto ex = co_await asio::this_coro::executor;
+    asio::signal_set signals(ex, SIGINT, SIGTERM);
+    asio::steady_timer done(ex, asio::steady_timer::time_point::max());
+    int events = 0;
+    std::optional<Error> lost;
+    bool stop = false;  // a cancel before the wait starts would be lost
+    auto finish = [&] {
+        stop = true;
+        done.cancel();
+    };
+    auto counted = [&] {
+        if (cmd.count > 0 && ++events >= cmd.count) finish();
+    };
+    c.on_message([&](const hongyan::client::Message& m) {
+        if (stop) return;
+        out.message(m);
+        counted();
+    });
+    c.on_presence([&](const hongyan::client::Presence& p) {
+        if (stop) return;
+        out.presence(p);
+        counted();
+    });
+    c.on_disconnect([&](const Error& e) {
+        lost = e;
+        finish();
+    });
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+        if (!ec) finish();
+    });
+    // Messages of the account's other devices show too (XEP-0280).
+    if (auto r = co_await c.enable_carbons(); !r) co_return out.fail(r.error());
+    if (auto r = co_await c.send_presence(cmd.show, cmd.status); !r) co_return out.fail(r.error());
+    if (!stop)
+        out.line({{"event", "online"}, {"jid", c.jid()}}, "online as " + c.jid() + "; ^C to stop");
+    if (!stop) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+    signals.cancel();
+    if (lost) co_return out.fail(*lost);
+    co_return ok;
+}
+
+asio::awaitable<int> history(Client& c, const Command& cmd, const Output& out) {
+    hongyan::client::HistoryQuery q{.with = cmd.jid, .max = cmd.limit};
+    q.before = cmd.before;
+    q.after = cmd.after;
+    q.last = cmd.after.empty();
+    if (!cmd.since.empty()) {
+        if (!hongyan::datetime::parse_us(cmd.since))
+            co_return out.fail(Error::make(ErrorKind::usage, "history", "bad --since",
+                                           "give a time as 2026-12-06T10:00:00Z (XEP-0082)"));
+        q.start = cmd.since;
+        if (cmd.before.empty()) q.last = false;  // from that time on
+    }
+    auto page = co_await c.history(q);
+    if (!page) co_return out.fail(page.error());
+    for (const auto& m : page->messages) out.message(m);
+    if (out.as_json)
+        out.line({{"event", "page"},
+                  {"first", page->first},
+                  {"last", page->last},
+                  {"complete", page->complete}},
+                 "");
+    co_return ok;
+}
+
+std::string read_stdin() {
+    std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    return text;
+}
+
+asio::awaitable<int> run_connected(Client& c, const Command& cmd, const Output& out) {
+    const std::string& n = cmd.name;
+    auto done = [&](const hongyan::client::Result<void>& r, const std::string& text) {
+        if (!r) return out.fail(r.error());
+        out.line({{"ok", true}, {"command", n}, {"jid", cmd.jid}}, text);
+        return int(ok);
+    };
+    if (n == "roster") co_return co_await show_roster(c, cmd, out);
+    if (n == "watch" || n == "status") co_return co_await watch(c, cmd, out);
+    if (n == "history") co_return co_await history(c, cmd, out);
+    if (n == "send") {
+        std::string text;
+        for (const auto& w : cmd.words) text += (text.empty() ? "" : " ") + w;
+        if (cmd.words.empty() || text == "-") text = read_stdin();
+        if (text.empty())
+            co_return out.fail(
+                Error::make(ErrorKind::usage, "send", "empty message", "give TEXT or pipe it in"));
+        co_return done(co_await c.send_message(cmd.jid, text), "sent to " + cmd.jid);
+    }
+    if (n == "add") {
+        auto r = co_await c.set_contact(cmd.jid, cmd.contact_name, cmd.groups);
+        if (r && !cmd.no_subscribe) r = co_await c.subscribe(cmd.jid);
+        co_return done(r, "added " + cmd.jid +
+                              (cmd.no_subscribe ? ""
+                                                : "; asked to see their "
+                                                  "presence"));
+    }
+    if (n == "remove") {
+        auto items = co_await c.roster();
+        if (!items) co_return out.fail(items.error());
+        bool known = false;
+        for (const auto& i : *items) known = known || i.jid == bare(cmd.jid);
+        if (!known)
+            co_return out.fail(Error::make(ErrorKind::stanza, "remove", "item-not-found",
+                                           cmd.jid + " is not in the roster"));
+        co_return done(co_await c.remove_contact(cmd.jid), "removed " + cmd.jid);
+    }
+    if (n == "approve") co_return done(co_await c.approve(cmd.jid), "approved " + cmd.jid);
+    if (n == "deny") co_return done(co_await c.deny(cmd.jid), "denied " + cmd.jid);
+    if (n == "block") co_return done(co_await c.block(cmd.jid), "blocked " + cmd.jid);
+    if (n == "unblock") co_return done(co_await c.unblock(cmd.jid), "unblocked " + cmd.jid);
+    if (n == "blocklist") {
+        auto list = co_await c.blocklist();
+        if (!list) co_return out.fail(list.error());
+        for (const auto& j : *list) out.line({{"jid", j}}, j);
+        co_return ok;
+    }
+    co_return out.fail(Error::make(ErrorKind::usage, n, "unknown command"));
+}
+
+asio::awaitable<int> run(Client& c, const Command& cmd, const Output& out) {
+    if (cmd.name == "register") {
+        auto r = co_await c.register_account();
+        if (!r) co_return out.fail(r.error());
+        out.line({{"ok", true}, {"command", "register"}}, "registered");
+        co_return ok;
+    }
+    if (auto r = co_await c.connect(); !r) co_return out.fail(r.error());
+    int code = co_await run_connected(c, cmd, out);
+    co_await c.disconnect();
+    co_return code;
+}
+
+const char* const exit_codes =
+    "Exit codes: 0 done; 1 other failure; 2 wrong usage or configuration; 3 server "
+    "unreachable or connection lost; 4 certificate not trusted; 5 wrong password or no such "
+    "account; 6 unknown contact or id (item-not-found); 7 the server refused (a stanza or "
+    "stream error); 8 no answer in time.";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "hongyan: an XMPP client for the terminal and for scripts.\n"
+        "The account comes from --jid, HONGYAN_JID or ~/.config/hongyan/config.toml; "
+        "the password from --password-file, --password-cmd, HONGYAN_PASSWORD, the "
+        "config file, or a prompt."};
+    app.footer(exit_codes);
+    app.require_subcommand(1);
+    app.fallthrough();
+    hongyan::cli::Settings s;
+    Output out;
+    Command cmd;
+    app.add_option("--config", s.config_file, "Config file (TOML) instead of the default");
+    app.add_option("-j,--jid", s.jid, "Your account, user@domain");
+    app.add_option("-r,--resource", s.resource, "Resource to bind (default: the server picks)");
+    app.add_option("--password-file", s.password_file, "Read the password from this file");
+    app.add_option("--password-cmd", s.password_cmd,
+                   "Run this command; its first line of output is the password");
+    app.add_option("--host", s.host, "Connect here instead of the JID's domain");
+    app.add_option("-p,--port", s.port, "Port (default 5222; 5223 with --tls direct)");
+    app.add_option("--tls", s.tls, "starttls (default), direct (XEP-0368) or none")
+        ->check(CLI::IsMember({"starttls", "direct", "none"}));
+    app.add_option("--trust-cert", s.trust_cert,
+                   "PEM file with a CA or the server's own certificate to trust");
+    app.add_option("--fingerprint", s.fingerprint,
+                   "Accept only the certificate with this SHA-256 (hex)");
+    app.add_flag("--insecure", s.insecure, "Accept any certificate (testing only)");
+    app.add_option("--timeout", s.timeout, "Seconds to wait for the server (default 30)");
+    app.add_flag("--json", out.as_json, "One JSON object per line on stdout");
+
+    auto add = [&](const char* name, const char* what, bool with_jid) {
+        auto* sub = app.add_subcommand(name, what);
+        sub->footer(exit_codes);
+        if (with_jid) sub->add_option("jid", cmd.jid, "The contact's JID")->required();
+        sub->callback([&cmd, name] { cmd.name = name; });
+        return sub;
+    };
+    add("register", "Create the account on the server (XEP-0077)", false);
+    add("roster", "List your contacts: name, groups, subscription and presence", false)
+        ->add_option("--presence-wait", cmd.presence_wait,
+                     "Seconds to wait for contacts' presence (default 1; ends early when "
+                     "all have answered)");
+    auto* a = add("add", "Add a contact and ask to see their presence", true);
+    a->add_option("-n,--name", cmd.contact_name, "The contact's name in your roster");
+    a->add_option("-g,--group", cmd.groups, "A group for the contact (repeatable)");
+    a->add_flag("--no-subscribe", cmd.no_subscribe, "Only add; do not ask for presence");
+    add("remove", "Remove a contact (and both subscriptions)", true);
+    add("approve", "Let a contact see your presence", true);
+    add("deny", "Refuse (or revoke) a contact's request to see your presence", true);
+    auto* send = add("send", "Send a chat message: TEXT, or standard input", true);
+    send->add_option("text", cmd.words, "The message; - or nothing reads standard input");
+    auto* hist = add("history", "Show the chat history with a contact (XEP-0313)", true);
+    hist->add_option("-n,--limit", cmd.limit, "Messages to show (default 20)")
+        ->check(CLI::Range(1, 1000));
+    hist->add_option("--before", cmd.before, "Messages before this archive id");
+    hist->add_option("--after", cmd.after, "Messages after this archive id");
+    hist->add_option("--since", cmd.since, "Messages from this time on (2026-12-06T10:00:00Z)");
+    auto* w = add("watch", "Go online and print presence and messages as they come", false);
+    w->add_option("-c,--count", cmd.count, "Stop after this many events");
+    w->add_option("--show", cmd.show, "away, chat, dnd or xa")
+        ->check(CLI::IsMember({"away", "chat", "dnd", "xa"}));
+    w->add_option("--status", cmd.status, "Status text");
+    auto* st = add("status", "Be online with this status until interrupted", false);
+    st->add_option("show", cmd.show, "online, away, chat, dnd or xa")
+        ->required()
+        ->check(CLI::IsMember({"online", "away", "chat", "dnd", "xa"}));
+    st->add_option("text", cmd.status, "Status text");
+    st->add_option("-c,--count", cmd.count, "Stop after this many events");
+    add("block", "Block a contact (XEP-0191)", true);
+    add("unblock", "Unblock a contact", true);
+    add("blocklist", "List blocked JIDs", false);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? ok : usage;
+    }
+    if (cmd.show == "online") cmd.show.clear();
+
+    std::string password;
+    try {
+        hongyan::cli::complete_settings(s);
+        password = hongyan::cli::read_password(s);
+    } catch (const hongyan::cli::UsageError& e) {
+        std::cerr << "hongyan: " << e.what() << "\n";
+        return usage;
+    }
+
+    asio::io_context io;
+    Client client(io.get_executor(), hongyan::cli::client_options(s, std::move(password)));
+    int code = failed;
+    asio::co_spawn(io, run(client, cmd, out), [&](std::exception_ptr e, int rc) {
+        code = rc;
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                std::cerr << "hongyan: " << ex.what() << "\n";
+                code = failed;
+            }
+        }
+    });
+    io.run();
+    return code;
+}

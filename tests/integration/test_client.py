@@ -1,0 +1,273 @@
+"""The client library and the `hongyan` command against a running hongyand: registering
+(XEP-0077), logging in with the certificate checked (RFC 6120 §5, §6; RFC 7590), the roster
+and subscriptions (RFC 6121 §2, §3), presence (§4), chat (§5), the archive (XEP-0313),
+carbons (XEP-0280), blocking (XEP-0191), and the exit codes and JSON lines scripts rely on.
+The other end is a raw stream, so both directions are checked on the wire."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import ssl
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from conftest import REPO
+from im_helpers import befriend, is_presence, online, presence
+from xmpp_raw import NS_CLIENT, q
+
+HONGYAN = os.environ.get("HONGYAN", str(REPO / "build" / "hongyan"))
+EXAMPLE = os.environ.get("HONGYAN_EXAMPLE_CHAT", str(REPO / "build" / "example-chat"))
+
+A, AP = "alice", "alice-password"
+B, BP = "bob", "bob-password"
+AJ, BJ = "alice@localhost", "bob@localhost"
+
+
+def cert(server) -> str:
+    return str(server.data_dir / "tls" / "cert.pem")
+
+
+def base_args(server, jid: str, trust: bool = True) -> list[str]:
+    args = ["--host", "127.0.0.1", "--port", str(server.port), "--jid", jid, "--timeout", "10"]
+    return args + (["--trust-cert", cert(server)] if trust else [])
+
+
+def hy(server, jid: str, *args: str, password: Optional[str] = None, trust: bool = True,
+       env: Optional[dict] = None, input: Optional[str] = None, prefix: Optional[list] = None
+       ) -> subprocess.CompletedProcess:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HONGYAN_")}
+    e["XDG_CONFIG_HOME"] = str(server.data_dir.parent / "no-config")
+    if password is not None:
+        e["HONGYAN_PASSWORD"] = password
+    e.update(env or {})
+    cmd = [HONGYAN] + (prefix if prefix is not None else base_args(server, jid, trust)) + list(args)
+    # A session of its own: no controlling terminal, so nothing can prompt for a password.
+    return subprocess.run(cmd, capture_output=True, text=True, env=e, input=input, timeout=30,
+                          stdin=None if input is not None else subprocess.DEVNULL,
+                          start_new_session=True)
+
+
+def lines(r: subprocess.CompletedProcess) -> list[dict]:
+    return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+
+def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+def error_of(r: subprocess.CompletedProcess, code: int) -> dict:
+    assert r.returncode == code, f"exit {r.returncode}, wanted {code}\n{r.stdout}\n{r.stderr}"
+    out = lines(r)
+    assert out and "error" in out[-1], r.stdout
+    assert out[-1]["exit"] == code
+    return out[-1]["error"]
+
+
+def test_register_log_in_and_exit_codes(server):
+    # XEP-0077 §3.1 through the command; a second time is <conflict/> (exit 7).
+    ok(hy(server, AJ, "--json", "register", password=AP))
+    err = error_of(hy(server, AJ, "--json", "register", password=AP), 7)
+    assert err["condition"] == "conflict"
+    # The new account logs in (SCRAM, RFC 6120 §6) and has an empty roster.
+    assert lines(ok(hy(server, AJ, "--json", "roster", password=AP))) == []
+    # RFC 6120 §6.5.10 <not-authorized/>: exit 5.
+    err = error_of(hy(server, AJ, "--json", "roster", password="wrong"), 5)
+    assert (err["kind"], err["condition"]) == ("auth", "not-authorized")
+    # Nothing listening: exit 3.
+    r = hy(server, AJ, "--json", "roster", password=AP,
+           prefix=["--host", "127.0.0.1", "--port", "1", "--jid", AJ])
+    assert error_of(r, 3)["kind"] == "unreachable"
+    # The self-signed certificate is not in the system store: exit 4 (RFC 7590 §3.2).
+    err = error_of(hy(server, AJ, "--json", "roster", password=AP, trust=False), 4)
+    assert err["kind"] == "certificate"
+    # Pinning its SHA-256 trusts exactly it; another fingerprint is refused.
+    der = ssl.PEM_cert_to_DER_cert(Path(cert(server)).read_text())
+    fp = hashlib.sha256(der).hexdigest()
+    ok(hy(server, AJ, "roster", "--fingerprint", fp.upper(), password=AP, trust=False))
+    wrong = ("0" if fp[0] != "0" else "1") + fp[1:]
+    assert error_of(hy(server, AJ, "--json", "roster", "--fingerprint", wrong, password=AP,
+                       trust=False), 4)["condition"] == "fingerprint mismatch"
+    # Direct TLS (XEP-0368) on the TLS port.
+    r = hy(server, AJ, "roster", password=AP,
+           prefix=["--host", "127.0.0.1", "--port", str(server.tls_port), "--tls", "direct",
+                   "--trust-cert", cert(server), "--jid", AJ])
+    ok(r)
+    # Usage mistakes say what to fix: exit 2.
+    r = hy(server, AJ, "roster", password=AP, prefix=[])
+    assert r.returncode == 2 and "--jid" in r.stderr
+    r = hy(server, AJ, "roster", "--tls", "sometimes", password=AP)
+    assert r.returncode == 2
+    r = hy(server, "not a jid", "roster", password=AP)
+    assert r.returncode == 2
+
+
+def test_password_sources_and_config_file(server, tmp_path):
+    server.add_user(A, AP)
+    # The first line of a file; the first line a command prints.
+    pw_file = tmp_path / "pw"
+    pw_file.write_text(AP + "\nignored\n")
+    ok(hy(server, AJ, "roster", "--password-file", str(pw_file)))
+    ok(hy(server, AJ, "roster", "--password-cmd", f"cat {pw_file}"))
+    assert hy(server, AJ, "roster", "--password-cmd", "false").returncode == 2
+    # No password anywhere and no terminal to ask on: a usage error, not a hang.
+    r = hy(server, AJ, "roster")
+    assert r.returncode == 2 and "HONGYAN_PASSWORD" in r.stderr, r.stderr
+    # Everything from ~/.config/hongyan/config.toml ($XDG_CONFIG_HOME).
+    conf = tmp_path / "xdg" / "hongyan"
+    conf.mkdir(parents=True)
+    (conf / "config.toml").write_text(
+        f'jid = "{AJ}"\nhost = "127.0.0.1"\nport = {server.port}\n'
+        f'trust_cert = "{cert(server)}"\npassword_file = "{pw_file}"\n')
+    ok(hy(server, AJ, "blocklist", env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")}, prefix=[]))
+    (conf / "config.toml").write_text('jid = "alice@localhost"\nport = "many"\n[')
+    r = hy(server, AJ, "blocklist", env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")}, prefix=[])
+    assert r.returncode == 2 and "config.toml" in r.stderr
+
+
+def test_roster_subscriptions_and_presence(server):
+    server.add_user(A, AP)
+    bob = online(server, B, BP, "phone")
+    # RFC 6121 §2.3 and §3.1.1: add with a name and groups, and ask to see bob's presence.
+    ok(hy(server, AJ, "add", BJ, "--name", "Bob", "-g", "Friends", "-g", "Work", password=AP))
+    bob.wait_for(is_presence(AJ, "subscribe"))
+    presence(bob, AJ, "subscribed")
+    # alice approves bob's request through the command (§3.2).
+    presence(bob, AJ, "subscribe")
+    ok(hy(server, AJ, "approve", BJ, password=AP))
+    bob.wait_for(is_presence(AJ, "subscribed"))
+    bob.send("<presence><show>away</show><status>at lunch</status></presence>")
+    bob.sync()
+    # The roster as JSON, with bob's current presence (§4.3: the server probes for us).
+    [item] = lines(ok(hy(server, AJ, "--json", "roster", password=AP)))
+    assert item["jid"] == BJ and item["name"] == "Bob"
+    assert sorted(item["groups"]) == ["Friends", "Work"]
+    assert item["subscription"] == "both" and item["pending_out"] is False
+    assert item["presence"] == [{"resource": "phone", "show": "away", "status": "at lunch",
+                                 "priority": 0}]
+    human = ok(hy(server, AJ, "roster", password=AP)).stdout
+    assert BJ in human and "away" in human and "at lunch" in human
+    # Unknown contact: exit 6. Known: removed, and bob's subscription goes (§2.5.2).
+    err = error_of(hy(server, AJ, "--json", "remove", "carol@localhost", password=AP), 6)
+    assert err["condition"] == "item-not-found"
+    ok(hy(server, AJ, "remove", BJ, password=AP))
+    bob.wait_for(is_presence(AJ, "unsubscribe"))
+    assert lines(ok(hy(server, AJ, "--json", "roster", password=AP))) == []
+    # deny: refuses a request (§3.2.2).
+    presence(bob, AJ, "subscribe")
+    ok(hy(server, AJ, "deny", BJ, password=AP))
+    bob.wait_for(is_presence(AJ, "unsubscribed"))
+
+
+def test_send_history_watch_and_carbons(server):
+    server.add_user(A, AP)
+    bob = online(server, B, BP, "phone")
+    # A message from the command reaches bob (RFC 6121 §5); text from stdin too.
+    ok(hy(server, AJ, "send", BJ, "hello", "bob", password=AP))
+    m = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, "message"))
+    assert m.findtext(q(NS_CLIENT, "body")) == "hello bob" and m.get("type") == "chat"
+    ok(hy(server, AJ, "send", BJ, password=AP, input="line one\nline two\n"))
+    m = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, "message"))
+    assert m.findtext(q(NS_CLIENT, "body")) == "line one\nline two"
+    bob.send(f"<message to='{AJ}' type='chat' id='b1'><body>hi alice</body></message>")
+    bob.sync()
+    # The archive, oldest first, with ids that page (XEP-0313 §4.1, XEP-0059 §2).
+    out = lines(ok(hy(server, AJ, "--json", "history", BJ, password=AP)))
+    msgs = [o for o in out if o["event"] == "message"]
+    assert [m["body"] for m in msgs] == ["hello bob", "line one\nline two", "hi alice"]
+    assert [m["outgoing"] for m in msgs] == [True, True, False]
+    assert all(m["stanza_id"] and m["timestamp"] for m in msgs)
+    assert out[-1]["event"] == "page" and out[-1]["last"] == msgs[-1]["stanza_id"]
+    last = lines(ok(hy(server, AJ, "--json", "history", BJ, "-n", "1", password=AP)))
+    assert [m["body"] for m in last if m["event"] == "message"] == ["hi alice"]
+    after = lines(ok(hy(server, AJ, "--json", "history", BJ, "--after", msgs[0]["stanza_id"],
+                        password=AP)))
+    assert [m["body"] for m in after if m["event"] == "message"] == [m["body"] for m in msgs[1:]]
+    before = lines(ok(hy(server, AJ, "--json", "history", BJ, "--before", msgs[1]["stanza_id"],
+                         password=AP)))
+    assert [m["body"] for m in before if m["event"] == "message"] == ["hello bob"]
+    # XEP-0313 §4.3.2: an unknown id is item-not-found: exit 6.
+    err = error_of(hy(server, AJ, "--json", "history", BJ, "--before", "no-such-id",
+                      password=AP), 6)
+    assert err["condition"] == "item-not-found"
+    assert hy(server, AJ, "history", BJ, "--since", "yesterday", password=AP).returncode == 2
+
+    # watch: online, and every message and presence as it comes, as JSON lines.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HONGYAN_")}
+    env.update(HONGYAN_PASSWORD=AP, XDG_CONFIG_HOME=str(server.data_dir.parent / "none"))
+    w = subprocess.Popen([HONGYAN] + base_args(server, AJ) + ["--json", "watch"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         stdin=subprocess.DEVNULL)
+    try:
+        def next_event(kind: str) -> dict:
+            for line in w.stdout:
+                ev = json.loads(line)
+                if ev.get("event") == kind:
+                    return ev
+            raise AssertionError(f"watch ended before a {kind}: {w.stderr.read()}")
+        online_ev = next_event("online")
+        assert online_ev["jid"].startswith(AJ + "/")
+        bob.send(f"<message to='{AJ}' type='chat' id='b2'><body>are you there?</body></message>")
+        ev = next_event("message")
+        assert (ev["body"], ev["from"], ev["carbon"]) == ("are you there?", BJ + "/phone", False)
+        # A message sent from another of alice's devices shows as a carbon (XEP-0280 §6).
+        ok(hy(server, AJ, "send", BJ, "from the laptop", password=AP))
+        ev = next_event("message")
+        assert (ev["body"], ev["carbon"], ev["outgoing"]) == ("from the laptop", True, True)
+        w.terminate()
+        assert w.wait(timeout=10) == 0, w.stderr.read()
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+
+
+def test_status_and_block(server):
+    server.add_user(A, AP)
+    bob = online(server, B, BP, "phone")
+    presence(bob, AJ, "subscribe")
+    ok(hy(server, AJ, "approve", BJ, password=AP))
+    bob.wait_for(is_presence(AJ, "subscribed"))
+    # status: alice's resource appears with show and text (RFC 6121 §4.7.2); --count ends
+    # it after her own presence came back.
+    r = ok(hy(server, AJ, "status", "dnd", "busy", "--count", "1", password=AP))
+    p = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, "presence") and e.get("type") is None
+                     and (e.get("from") or "").startswith(AJ))
+    assert p.findtext(q(NS_CLIENT, "show")) == "dnd"
+    assert p.findtext(q(NS_CLIENT, "status")) == "busy"
+    assert "dnd" in r.stdout
+    # XEP-0191: block, list, a message to the blocked contact refused (§3.5), unblock.
+    ok(hy(server, AJ, "block", BJ, password=AP))
+    assert lines(ok(hy(server, AJ, "--json", "blocklist", password=AP))) == [{"jid": BJ}]
+    err = error_of(hy(server, AJ, "--json", "send", BJ, "hi", password=AP), 7)
+    assert err["condition"] == "not-acceptable"
+    ok(hy(server, AJ, "unblock", BJ, password=AP))
+    assert lines(ok(hy(server, AJ, "--json", "blocklist", password=AP))) == []
+    ok(hy(server, AJ, "send", BJ, "hi again", password=AP))
+    m = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, "message")
+                     and e.findtext(q(NS_CLIENT, "body")) == "hi again")
+    assert m is not None
+
+
+def test_example_program(server):
+    """examples/chat.cpp: friends with presence, a message sent, the last messages."""
+    server.add_user(A, AP)
+    bob = online(server, B, BP, "phone")
+    alice = online(server, A, AP, "other")
+    befriend(alice, bob, AJ, BJ)
+    bob.send(f"<message to='{AJ}' type='chat'><body>earlier</body></message>")
+    bob.sync()
+    r = subprocess.run([EXAMPLE, AJ, AP, BJ, "hello from the example", cert(server),
+                        str(server.port)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert f"{BJ} (, both) online" in r.stdout
+    assert "bob@localhost/phone: earlier" in r.stdout
+    assert r.stdout.rstrip().endswith("me: hello from the example")
+    m = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, "message")
+                     and e.findtext(q(NS_CLIENT, "body")) == "hello from the example")
+    assert m.get("from").startswith(AJ + "/")
