@@ -29,6 +29,16 @@
 
 namespace hongyan::client {
 
+// What happens when the connection drops (not after disconnect()): new connections, after
+// a delay that doubles from first_delay up to max_delay, each drawn at random between half
+// and all of it, so that many clients cut off at once do not come back at once.
+struct ReconnectPolicy {
+    bool enabled = true;
+    int max_attempts = 8;  // then on_disconnect() and every waiting call fails
+    double first_delay = 0.25;
+    double max_delay = 30.0;
+};
+
 struct ClientOptions {
     std::string jid;       // user@domain, optionally /resource
     std::string password;  // never stored by the library beyond the salted form
@@ -37,6 +47,7 @@ struct ClientOptions {
     double timeout = 30.0;  // seconds for connecting and for each request
     // XEP-0198: acknowledgements for every stanza sent, when the server offers it.
     bool stream_management = true;
+    ReconnectPolicy reconnect;
     // Shared by clients that log in often (RFC 5802 §5.1); may be null.
     std::shared_ptr<SaltedPasswordCache> password_cache;
 };
@@ -111,8 +122,12 @@ class Client {
     void on_message(std::function<void(const Message&)> fn);
     void on_presence(std::function<void(const Presence&)> fn);
     void on_roster_push(std::function<void(const RosterItem&)> fn);
-    // The connection ended without disconnect(): the reason.
+    // The connection ended without disconnect() and could not be restored: the reason.
     void on_disconnect(std::function<void(const Error&)> fn);
+    // The connection was restored after a drop: `resumed` when the session itself was
+    // resumed (XEP-0198 §5: nothing lost, nothing twice); otherwise a new session was
+    // bound with carbons and the last presence restored.
+    void on_reconnect(std::function<void(bool resumed)> fn);
 
     // Connects, checks the certificate, logs in (SCRAM), binds and enables stream
     // management. Sends no presence: call send_presence() to appear online.

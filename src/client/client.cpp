@@ -99,9 +99,10 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     ClientOptions options;
     std::optional<Jid> account;
     std::shared_ptr<asio::ssl::context> tls;
-    std::unique_ptr<Stream> stream;
+    std::shared_ptr<Stream> stream;
     std::string full_jid;
-    bool reading = false;
+    bool reading = false;  // connected, or reconnecting after a drop
+    bool online = false;   // the stream is up: writes may go out
     bool closing = false;
     WaiterPtr ended;
 
@@ -109,6 +110,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     std::function<void(const Presence&)> presence_fn;
     std::function<void(const RosterItem&)> roster_fn;
     std::function<void(const Error&)> disconnect_fn;
+    std::function<void(bool)> reconnect_fn;
 
     std::deque<std::string> out_queue;
     bool writing = false;
@@ -122,6 +124,13 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     bool sm = false;
     std::uint32_t sent_count = 0;     // stanzas sent since <enable/> (XEP-0198 §4)
     std::uint32_t handled_count = 0;  // stanzas received since <enabled/>
+    // What the server has not acknowledged yet, by sequence number: resent once after a
+    // resume (XEP-0198 §5).
+    std::deque<std::pair<std::uint32_t, std::string>> unacked;
+    std::string sm_id;  // the session to resume; empty when the server allows none
+    // Restored on a new session after a drop.
+    bool carbons_on = false;
+    std::optional<xml::Element> last_presence;
     std::string id_prefix;
     std::uint64_t next_id = 0;
 
@@ -154,34 +163,49 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
 
     void enqueue(std::string data) {
         out_queue.push_back(std::move(data));
-        if (!writing) {
+        start_writing();
+    }
+
+    void start_writing() {
+        if (!writing && online && !out_queue.empty()) {
             writing = true;
             asio::co_spawn(strand, write_loop(shared_from_this()), asio::detached);
         }
     }
 
     static asio::awaitable<void> write_loop(std::shared_ptr<Impl> self) {
-        while (!self->out_queue.empty()) {
+        // The stream this loop writes to stays alive until the loop ends, even if a
+        // reconnect replaces it meanwhile.
+        std::shared_ptr<Stream> s = self->stream;
+        while (!self->out_queue.empty() && s == self->stream && self->online) {
             std::string batch;
             while (!self->out_queue.empty()) {
                 batch += self->out_queue.front();
                 self->out_queue.pop_front();
             }
-            if (!self->stream || !co_await self->stream->write(std::move(batch))) {
+            if (!co_await s->write(std::move(batch))) {
+                // The reader sees the connection end; stanzas are still in `unacked`.
                 self->out_queue.clear();
-                break;  // the reader sees the connection end and fails what waits
+                break;
             }
         }
-        if (self->close_after_writes && self->stream) co_await self->stream->request_close(5.0);
+        if (self->close_after_writes && s == self->stream) co_await s->request_close(5.0);
         self->writing = false;
+        self->start_writing();  // what a new stream got meanwhile
     }
 
     // Serializes a stanza we send, counting it for XEP-0198.
     std::uint32_t enqueue_stanza(xml::Element& el) {
         // A stanza the program built without a namespace is in the stream's (RFC 6120 §4.8.3).
         if (el.xmlns().empty()) el.replace_namespace("", ns::client);
-        enqueue(el.to_string(ns::client));
-        return sm ? ++sent_count : 0;
+        std::string data = el.to_string(ns::client);
+        if (!sm) {
+            enqueue(std::move(data));
+            return 0;
+        }
+        unacked.emplace_back(++sent_count, data);
+        enqueue(std::move(data));
+        return sent_count;
     }
 
     // ---- reading ----
@@ -189,18 +213,39 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     static asio::awaitable<void> read_loop(std::shared_ptr<Impl> self) {
         Error why = Error::make(ErrorKind::closed, "read", "connection closed");
         for (;;) {
-            auto r = co_await self->stream->read();
-            if (!r) {
-                why = r.error();
+            std::shared_ptr<Stream> s = self->stream;
+            auto r = co_await s->read();
+            if (r && r->name().empty()) break;  // the end we asked for
+            if (r) {
+                self->handle(*r);
+                continue;
+            }
+            why = r.error();
+            self->online = false;
+            s->abort();
+            if (self->closing || !self->options.reconnect.enabled || !worth_reconnecting(why))
+                break;
+            auto back = co_await self->reconnect();
+            if (!back) {
+                why = back.error();
                 break;
             }
-            if (r->name().empty()) break;  // the end we asked for
-            self->handle(*r);
         }
+        self->online = false;
         self->reading = false;
         self->fail_all(why);
         if (!self->closing && self->disconnect_fn) self->disconnect_fn(why);
         if (self->ended) complete(self->ended, xml::Element());
+    }
+
+    // A stream error ends the session on purpose; coming back helps only after a restart
+    // or a fault of the server's (RFC 6120 §4.9.3), not after a conflict or a policy.
+    static bool worth_reconnecting(const Error& why) {
+        if (why.kind != ErrorKind::stream) return true;
+        for (const char* c : {"system-shutdown", "connection-timeout", "reset",
+                              "internal-server-error", "remote-connection-failed"})
+            if (why.condition == c) return true;
+        return false;
     }
 
     void fail_all(const Error& why) {
@@ -232,17 +277,29 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
             enqueue("<a xmlns='" + std::string(ns::sm) + "' h='" + std::to_string(handled_count) +
                     "'/>");
         } else if (el.name() == "a") {
-            std::uint32_t h = 0;
-            try {
-                h = static_cast<std::uint32_t>(std::stoul(std::string(el.attr("h"))));
-            } catch (const std::exception&) {
-                return;
-            }
-            // Sequence numbers wrap at 2^32 (§5); a client sends far fewer between acks.
-            while (!acks.empty() && acks.begin()->first <= h) {
-                complete(acks.begin()->second, xml::Element());
-                acks.erase(acks.begin());
-            }
+            if (auto h = parse_h(el)) acknowledged(*h);
+        }
+    }
+
+    static std::optional<std::uint32_t> parse_h(const xml::Element& el) {
+        std::string_view text = el.attr("h");
+        std::uint64_t v = 0;
+        if (text.empty() || text.size() > 10) return std::nullopt;
+        for (char c : text) {
+            if (c < '0' || c > '9') return std::nullopt;
+            v = v * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (v > 0xffffffffu) return std::nullopt;
+        return static_cast<std::uint32_t>(v);
+    }
+
+    // The server has handled our stanzas up to `h`. Sequence numbers wrap at 2^32
+    // (XEP-0198 §5); a client sends far fewer between acknowledgements.
+    void acknowledged(std::uint32_t h) {
+        while (!unacked.empty() && unacked.front().first <= h) unacked.pop_front();
+        while (!acks.empty() && acks.begin()->first <= h) {
+            complete(acks.begin()->second, xml::Element());
+            acks.erase(acks.begin());
         }
     }
 
@@ -372,50 +429,181 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     asio::awaitable<Result<void>> connect() {
         if (reading) co_return usage("connect", "already connected");
         if (auto p = prepare(); !p) co_return p;
-        stream = std::make_unique<Stream>(strand, *tls, options.connect);
-        stream->arm_deadline(options.timeout);
+        auto s = std::make_shared<Stream>(strand, *tls, options.connect);
         std::vector<xml::Element> early;
-        auto r = co_await log_in(early);
-        stream->disarm_deadline();
-        if (!r) {
-            stream->abort();
-            co_return r;
-        }
-        sent_count = handled_count = 0;
+        auto r = co_await open_session(*s, early, nullptr);
+        if (!r) co_return r;
         closing = false;
         reading = true;
         ended = make_waiter();
-        for (const auto& el : early) handle(el);
-        asio::co_spawn(strand, read_loop(shared_from_this()), asio::detached);
+        go_online(std::move(s), early);
         co_return Result<void>{};
     }
 
-    // Connected to bound, with stream management enabled if offered; what the server
-    // sent meanwhile goes into `early`.
-    asio::awaitable<Result<void>> log_in(std::vector<xml::Element>& early) {
-        auto r = co_await stream->connect();
+    void go_online(std::shared_ptr<Stream> s, const std::vector<xml::Element>& early) {
+        stream = std::move(s);
+        online = true;
+        for (const auto& el : early) handle(el);
+        if (!reading_loop_running) {
+            reading_loop_running = true;
+            asio::co_spawn(strand, read_loop_guard(shared_from_this()), asio::detached);
+        }
+        start_writing();
+    }
+
+    bool reading_loop_running = false;
+    static asio::awaitable<void> read_loop_guard(std::shared_ptr<Impl> self) {
+        co_await read_loop(self);
+        self->reading_loop_running = false;
+    }
+
+    // Connect and log in on `s`; then resume the old session if `resumed` is given and
+    // the server agrees (setting *resumed), else bind and enable stream management.
+    // What the server sends meanwhile goes into `early`.
+    asio::awaitable<Result<void>> open_session(Stream& s, std::vector<xml::Element>& early,
+                                               bool* resumed) {
+        s.arm_deadline(options.timeout);
+        auto r = co_await log_in(s, early, resumed);
+        s.disarm_deadline();
+        if (!r) s.abort();
+        co_return r;
+    }
+
+    asio::awaitable<Result<void>> log_in(Stream& s, std::vector<xml::Element>& early,
+                                         bool* resumed) {
+        auto r = co_await s.connect();
         if (r)
-            r = co_await stream->authenticate(account->local(), options.password,
-                                              options.password_cache.get());
+            r = co_await s.authenticate(account->local(), options.password,
+                                        options.password_cache.get());
         if (!r) co_return r;
-        auto bound = co_await stream->bind(account->resource());
+        const bool offers_sm = options.stream_management && s.features().child("sm", ns::sm);
+        if (resumed && !sm_id.empty() && offers_sm) {
+            // XEP-0198 §5: what we handled, and which session.
+            if (auto w = co_await s.write("<resume xmlns='" + std::string(ns::sm) + "' h='" +
+                                          std::to_string(handled_count) + "' previd='" +
+                                          xml::escape(sm_id) + "'/>");
+                !w)
+                co_return w;
+            auto got = co_await s.read();
+            if (!got) co_return got.error();
+            if (got->is("resumed", ns::sm)) {
+                *resumed = true;
+                if (auto h = parse_h(*got)) acknowledged(*h);
+                co_return Result<void>{};
+            }
+            if (!got->is("failed", ns::sm))
+                co_return Error::make(ErrorKind::protocol, "resume",
+                                      "unexpected <" + got->name() + "/>");
+            // §5: a <failed/> may say how many of ours the old session handled.
+            if (auto h = parse_h(*got)) acknowledged(*h);
+        }
+        auto bound = co_await s.bind(account->resource());
         if (!bound) co_return bound.error();
         full_jid = *bound;
         sm = false;
-        if (!options.stream_management || !stream->features().child("sm", ns::sm))
-            co_return Result<void>{};
-        // XEP-0198 §3
-        if (auto w = co_await stream->write("<enable xmlns='" + std::string(ns::sm) + "'/>"); !w)
+        sm_id.clear();
+        sent_count = handled_count = 0;
+        if (!offers_sm) co_return Result<void>{};
+        // XEP-0198 §3, asking for resumption
+        if (auto w =
+                co_await s.write("<enable xmlns='" + std::string(ns::sm) + "' resume='true'/>");
+            !w)
             co_return w;
         for (;;) {
-            auto got = co_await stream->read();
+            auto got = co_await s.read();
             if (!got) co_return got.error();
             if (got->is("enabled", ns::sm) || got->is("failed", ns::sm)) {
                 sm = got->name() == "enabled";
+                std::string_view res = got->attr("resume");
+                if (sm && (res == "true" || res == "1")) sm_id = std::string(got->attr("id"));
                 co_return Result<void>{};
             }
             early.push_back(std::move(*got));
         }
+    }
+
+    // After a drop: new connections with backoff until one works, then the session
+    // resumed, or a new one with what the program had set up.
+    asio::awaitable<Result<void>> reconnect() {
+        const auto& policy = options.reconnect;
+        std::mt19937 rng(std::random_device{}());
+        double delay = policy.first_delay;
+        Error last = Error::make(ErrorKind::closed, "reconnect", "no attempt");
+        for (int attempt = 0; attempt < policy.max_attempts && !closing; ++attempt) {
+            double wait_s = std::uniform_real_distribution<double>(delay / 2, delay)(rng);
+            asio::steady_timer t(strand,
+                                 std::chrono::milliseconds(static_cast<long>(wait_s * 1000)));
+            co_await t.async_wait(use_tuple);
+            delay = std::min(delay * 2, policy.max_delay);
+            if (closing) break;
+            auto s = std::make_shared<Stream>(strand, *tls, options.connect);
+            std::vector<xml::Element> early;
+            bool resumed = false;
+            auto r = co_await open_session(*s, early, &resumed);
+            if (!r) {
+                last = r.error();
+                if (last.kind == ErrorKind::auth || last.kind == ErrorKind::certificate ||
+                    last.kind == ErrorKind::usage)
+                    co_return last;  // trying again would not help
+                continue;
+            }
+            out_queue.clear();  // acknowledgements and stanzas of the old stream
+            if (resumed) {
+                // §5: the server says how many it handled; the rest goes again, once, with
+                // the same sequence numbers.
+                for (auto& [seq, data] : unacked) out_queue.push_back(data);
+                // The acknowledgement the waiting send() calls need.
+                if (!acks.empty()) out_queue.push_back("<r xmlns='" + std::string(ns::sm) + "'/>");
+                go_online(std::move(s), early);
+                if (reconnect_fn) reconnect_fn(true);
+                co_return Result<void>{};
+            }
+            // A new session: replies to old requests will not come; stanzas the old one
+            // did not take are sent again (their acknowledgements now count here).
+            Error lost = Error::make(ErrorKind::closed, "reconnect", "session lost",
+                                     "the server did not resume the session");
+            for (auto& [id, w] : iqs) complete(w, lost);
+            iqs.clear();
+            // What the old session did not take (a <failed h/> has already removed what it
+            // did), to send once more on this one.
+            auto pending = std::move(unacked);
+            unacked.clear();
+            std::vector<std::pair<std::uint32_t, WaiterPtr>> waiting(acks.begin(), acks.end());
+            acks.clear();
+            go_online(std::move(s), early);
+            if (carbons_on) {
+                xml::Element e = iq("set", "enable", ns::carbons);
+                e.set_attr("id", new_id());  // the answer is not awaited
+                enqueue_stanza(e);
+            }
+            if (last_presence) {
+                xml::Element p = *last_presence;
+                enqueue_stanza(p);
+            }
+            for (auto& [seq, data] : pending) {
+                if (data.starts_with("<iq")) continue;  // their requests failed above
+                std::uint32_t new_seq = 0;
+                if (sm) {
+                    new_seq = ++sent_count;
+                    unacked.emplace_back(new_seq, data);
+                }
+                enqueue(data);
+                for (auto& [old_seq, w] : waiting) {
+                    if (old_seq != seq || !w) continue;
+                    if (sm)
+                        acks.emplace(new_seq, w);
+                    else
+                        complete(w, xml::Element());  // as sure as without stream management
+                    w = nullptr;
+                }
+            }
+            for (auto& [old_seq, w] : waiting)
+                if (w) complete(w, lost);
+            if (sm) enqueue("<r xmlns='" + std::string(ns::sm) + "'/>");
+            if (reconnect_fn) reconnect_fn(false);
+            co_return Result<void>{};
+        }
+        co_return last;
     }
 
     asio::awaitable<Result<void>> register_account() {
@@ -485,6 +673,10 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         }
         std::string id(el.attr("id"));
         if (id.empty()) el.set_attr("id", id = new_id());
+        // RFC 6121 §4.2/§4.5: the presence a new session after a drop sends again.
+        if (el.name() == "presence" && !el.has_attr("to") &&
+            (el.attr("type").empty() || el.attr("type") == "unavailable"))
+            last_presence = el;
         auto bounce = make_waiter();
         sends[id] = bounce;
         std::uint32_t seq = enqueue_stanza(el);
@@ -638,6 +830,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     asio::awaitable<Result<void>> enable_carbons() {
         auto r = co_await request(iq("set", "enable", ns::carbons));
         if (!r) co_return r.error();
+        carbons_on = true;
         co_return Result<void>{};
     }
 
@@ -698,6 +891,9 @@ void Client::on_roster_push(std::function<void(const RosterItem&)> fn) {
 }
 void Client::on_disconnect(std::function<void(const Error&)> fn) {
     impl_->disconnect_fn = std::move(fn);
+}
+void Client::on_reconnect(std::function<void(bool)> fn) {
+    impl_->reconnect_fn = std::move(fn);
 }
 
 std::string Client::jid() const {

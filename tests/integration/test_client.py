@@ -271,3 +271,127 @@ def test_example_program(server):
     m = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, "message")
                      and e.findtext(q(NS_CLIENT, "body")) == "hello from the example")
     assert m.get("from").startswith(AJ + "/")
+
+
+def collect_bodies(s, n: int, timeout: float = 20.0) -> list[str]:
+    """The bodies of the next `n` chat messages on raw stream `s`."""
+    bodies = []
+    while len(bodies) < n:
+        m = s.wait_for(lambda e: e.tag == q(NS_CLIENT, "message")
+                       and e.find(q(NS_CLIENT, "body")) is not None, timeout=timeout)
+        bodies.append(m.findtext(q(NS_CLIENT, "body")))
+    return bodies
+
+
+def test_resume_after_a_cut_while_sending(server):
+    """XEP-0198 §5: the connection is reset in the middle of a burst of 300 messages; the
+    client resumes on a new connection and resends what the server had not acknowledged,
+    so each message arrives exactly once."""
+    from tcp_proxy import CuttingProxy
+    server.add_user(A, AP)
+    bob = online(server, B, BP, "phone")
+    texts = [f"message {i:03d}" for i in range(300)]
+    proxy = CuttingProxy(server.port, cut_after=20000, direction="up")
+    try:
+        r = ok(hy(server, AJ, "send", BJ, "--each-line", password=AP,
+                  input="\n".join(texts) + "\n",
+                  prefix=["--host", "127.0.0.1", "--port", str(proxy.port), "--jid", AJ,
+                          "--trust-cert", cert(server), "--timeout", "10"]))
+        assert proxy.cut.is_set() and proxy.connections == 2, r.stderr
+        assert "session resumed" in r.stderr
+    finally:
+        proxy.close()
+    got = collect_bodies(bob, len(texts))
+    bob.sync()
+    extra = [e for e in bob.drain() if e.tag == q(NS_CLIENT, "message")]
+    assert sorted(got) == texts and not extra, (len(got), len(set(got)), len(extra))
+
+
+def test_resume_after_a_cut_while_receiving(server):
+    """The server's side of the same: 300 messages to a `hongyan watch` whose connection
+    is reset mid-stream; after the resume the server resends what was not acknowledged
+    and the client counts what it handled, so each is shown exactly once (XEP-0198 §4, §5)."""
+    from tcp_proxy import CuttingProxy
+    server.add_user(A, AP)
+    bob = online(server, B, BP, "phone")
+    proxy = CuttingProxy(server.port, cut_after=30000, direction="down")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HONGYAN_")}
+    env.update(HONGYAN_PASSWORD=AP, XDG_CONFIG_HOME=str(server.data_dir.parent / "none"))
+    n = 300
+    w = subprocess.Popen([HONGYAN, "--host", "127.0.0.1", "--port", str(proxy.port), "--jid",
+                          AJ, "--trust-cert", cert(server), "--json", "watch", "-c",
+                          str(n + 1)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env, stdin=subprocess.DEVNULL)
+    try:
+        events = []
+        for line in w.stdout:
+            ev = json.loads(line)
+            if ev.get("event") == "online":
+                # Directed at the watch's own resource: the full JID, so no other rule
+                # (priority, carbons) decides where they go.
+                for i in range(n):
+                    bob.send(f"<message to='{ev['jid']}' type='chat'>"
+                             f"<body>to alice {i:03d}</body></message>")
+                continue
+            events.append(ev)
+            if len([e for e in events if e.get("event") == "message"]) == n:
+                break
+        # -c n+1: its own presence and the n messages; it ends by itself.
+        assert w.wait(timeout=10) == 0
+        stderr = w.stderr.read()
+        bodies = [e["body"] for e in events if e.get("event") == "message"]
+        assert sorted(bodies) == [f"to alice {i:03d}" for i in range(n)], stderr
+        assert proxy.cut.is_set() and "session resumed" in stderr, stderr
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+        proxy.close()
+
+
+def test_reconnect_after_a_restart_restores_the_session(start_server):
+    """The server restarts, so the session cannot be resumed (XEP-0198 §5 <failed/>): the
+    client comes back after a jittered, growing delay with a new session, its presence
+    (RFC 6121 §4.2) and carbons (XEP-0280) as they were."""
+    from tcp_proxy import CuttingProxy
+    first = start_server()
+    first.add_user(A, AP)
+    first.add_user(B, BP)
+    befriend(online(first, A, AP, "other"), online(first, B, BP, "phone"), AJ, BJ)
+    proxy = CuttingProxy(first.port, cut_after=1 << 40, direction="down")  # never cuts
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HONGYAN_")}
+    env.update(HONGYAN_PASSWORD=AP, XDG_CONFIG_HOME=str(first.data_dir.parent / "none"))
+    w = subprocess.Popen([HONGYAN, "--host", "127.0.0.1", "--port", str(proxy.port), "--jid",
+                          AJ, "--trust-cert", cert(first), "--json", "watch", "--show", "away"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         stdin=subprocess.DEVNULL)
+    try:
+        for line in w.stdout:
+            if json.loads(line).get("event") == "online":
+                break
+        proxy.target_port = None  # new connections wait for the new server's port
+        second = start_server(after=first)
+        proxy.target_port = second.port
+        bob = online(second, B, BP, "phone")
+        # The watch's new resource is available again, away as before.
+        p = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, "presence") and e.get("type") is None
+                         and (e.get("from") or "").startswith(AJ + "/hongyan"), timeout=20)
+        assert p.findtext(q(NS_CLIENT, "show")) == "away"
+        # Carbons are on again: a message from alice's other device shows in the watch.
+        other = online(second, A, AP, "other")
+        other.send(f"<message to='{BJ}' type='chat'><body>after the restart</body></message>")
+        for line in w.stdout:
+            ev = json.loads(line)
+            if ev.get("event") == "message" and ev["body"] == "after the restart":
+                assert ev["carbon"] and ev["outgoing"]
+                break
+        else:
+            raise AssertionError("the watch ended: " + w.stderr.read())
+        w.terminate()
+        assert w.wait(timeout=10) == 0
+        assert "new session" in w.stderr.read()
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+        proxy.close()

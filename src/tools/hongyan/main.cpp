@@ -134,6 +134,7 @@ struct Command {
     std::string contact_name;
     std::vector<std::string> groups;
     bool no_subscribe = false;
+    bool each_line = false;  // send: every line of stdin is a message
     int limit = 20;
     std::string before, after, since;
     int count = 0;  // watch: stop after this many events (0: until interrupted)
@@ -279,6 +280,28 @@ std::string read_stdin() {
     return text;
 }
 
+// Every line of stdin as a message, all in flight together: the command ends when the server
+// acknowledged each (XEP-0198), across a lost connection if the session resumes.
+asio::awaitable<int> send_lines(Client& c, const Command& cmd, const Output& out) {
+    std::vector<std::string> texts;
+    for (std::string line; std::getline(std::cin, line);)
+        if (!line.empty()) texts.push_back(line);
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+    std::size_t left = texts.size();
+    std::optional<Error> first_error;
+    for (const auto& text : texts)
+        asio::co_spawn(ex, c.send_message(cmd.jid, text), [&](std::exception_ptr, auto r) {
+            if (!r && !first_error) first_error = r.error();
+            if (--left == 0) all_done.cancel();
+        });
+    if (left > 0) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (first_error) co_return out.fail(*first_error);
+    out.line({{"ok", true}, {"command", "send"}, {"jid", cmd.jid}, {"messages", texts.size()}},
+             "sent " + std::to_string(texts.size()) + " messages to " + cmd.jid);
+    co_return ok;
+}
+
 asio::awaitable<int> run_connected(Client& c, const Command& cmd, const Output& out) {
     const std::string& n = cmd.name;
     auto done = [&](const hongyan::client::Result<void>& r, const std::string& text) {
@@ -289,6 +312,7 @@ asio::awaitable<int> run_connected(Client& c, const Command& cmd, const Output& 
     if (n == "roster") co_return co_await show_roster(c, cmd, out);
     if (n == "watch" || n == "status") co_return co_await watch(c, cmd, out);
     if (n == "history") co_return co_await history(c, cmd, out);
+    if (n == "send" && cmd.each_line) co_return co_await send_lines(c, cmd, out);
     if (n == "send") {
         std::string text;
         for (const auto& w : cmd.words) text += (text.empty() ? "" : " ") + w;
@@ -336,6 +360,10 @@ asio::awaitable<int> run(Client& c, const Command& cmd, const Output& out) {
         out.line({{"ok", true}, {"command", "register"}}, "registered");
         co_return ok;
     }
+    c.on_reconnect([](bool resumed) {
+        std::cerr << "hongyan: connection restored"
+                  << (resumed ? " (session resumed)" : " (new session)") << "\n";
+    });
     if (auto r = co_await c.connect(); !r) co_return out.fail(r.error());
     int code = co_await run_connected(c, cmd, out);
     co_await c.disconnect();
@@ -401,6 +429,9 @@ int main(int argc, char** argv) {
     add("deny", "Refuse (or revoke) a contact's request to see your presence", true);
     auto* send = add("send", "Send a chat message: TEXT, or standard input", true);
     send->add_option("text", cmd.words, "The message; - or nothing reads standard input");
+    send->add_flag("--each-line", cmd.each_line,
+                   "Every line of standard input is a message of its own; all are sent at "
+                   "once and the command ends when the server has taken each");
     auto* hist = add("history", "Show the chat history with a contact (XEP-0313)", true);
     hist->add_option("-n,--limit", cmd.limit, "Messages to show (default 20)")
         ->check(CLI::Range(1, 1000));
