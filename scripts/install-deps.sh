@@ -12,7 +12,8 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(python3 python3-slixmpp python3-pytest python3-websocket openssl sqlite3 util-linux
            postgresql-15
-           nodejs npm)
+           nodejs npm
+           prosody)  # the other server test_prosody.py checks the client against
 
 # The servers bench/compare.sh measures hongyand against.
 BENCH_PKGS=(prosody ejabberd)
@@ -43,6 +44,10 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq >/dev/null
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Tests start their own Prosody; a system one would hold port 5222, which `make run` wants.
+  if [[ " ${missing[*]} " == *" prosody "* ]]; then
+    $SUDO systemctl disable --now prosody >/dev/null 2>&1 || $SUDO service prosody stop >/dev/null 2>&1 || true
+  fi
 fi
 
 # The npm clients the integration tests drive (versions pinned in tests/node's lock file).

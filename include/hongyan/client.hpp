@@ -78,6 +78,7 @@ struct Message {
     std::string type = "normal";
     std::string id;
     std::string body;
+    std::string subject;    // a room's subject (XEP-0045 §8.1), or a message's
     std::string stanza_id;  // the archive's id (XEP-0359), if the server stamped one
     std::string timestamp;  // XEP-0203 delay or the archive's time; empty for live ones
     bool carbon = false;    // XEP-0280: a copy of a message of another of our devices
@@ -110,6 +111,31 @@ struct CatchUp {
     std::string last;  // the newest id seen; pass it to the next catch_up()
 };
 
+// Someone in a room (XEP-0045 §7.2.3), as their presence says.
+struct Occupant {
+    std::string nick;
+    std::string jid;          // their real JID, when the room shows it (non-anonymous rooms)
+    std::string affiliation;  // owner, admin, member, outcast, none
+    std::string role;         // moderator, participant, visitor, none
+    std::string show, status;
+};
+
+struct JoinOptions {
+    std::string nick;      // default: the account's local part
+    std::string password;  // for a password-protected room (§7.2.6)
+    int history = 20;  // messages of the room's history to receive (§7.2.14); -1: the room's choice
+};
+
+// A room joined: who is there, its subject, and the recent messages, oldest first.
+struct Room {
+    std::string jid;   // room@service
+    std::string nick;  // ours, as the room gave it (it may change it, status 210)
+    std::string subject;
+    bool created = false;  // the room was new (status 201) and was made an instant room (§10.1.2)
+    std::vector<Occupant> occupants;
+    std::vector<Message> history;
+};
+
 class Client {
   public:
     Client(asio::any_io_executor ex, ClientOptions options);
@@ -128,6 +154,11 @@ class Client {
     // resumed (XEP-0198 §5: nothing lost, nothing twice); otherwise a new session was
     // bound with carbons and the last presence restored.
     void on_reconnect(std::function<void(bool resumed)> fn);
+    // Someone joined a room we are in, changed their presence there (present), or left it
+    // (not present). Our own departure (kicked, banned, the room destroyed) comes here too,
+    // with our nick.
+    void on_occupant(
+        std::function<void(const std::string& room, const Occupant&, bool present)> fn);
 
     // Connects, checks the certificate, logs in (SCRAM), binds and enables stream
     // management. Sends no presence: call send_presence() to appear online.
@@ -181,6 +212,17 @@ class Client {
     asio::awaitable<Result<std::vector<std::string>>> blocklist();
     asio::awaitable<Result<void>> block(std::string jid);
     asio::awaitable<Result<void>> unblock(std::string jid);
+
+    // XEP-0045 rooms. join_room() completes when the room has sent its occupants, its
+    // history and its subject (§7.2.15). A new room is configured as an instant room.
+    // The room's messages arrive in on_message (type "groupchat", from room/nick), our own
+    // reflected back. After a reconnect the client checks each room with a self-ping
+    // (XEP-0410) and joins again where it is no longer an occupant, asking for the history
+    // since the last message it saw; those messages then arrive in on_message.
+    asio::awaitable<Result<Room>> join_room(std::string room, JoinOptions options = {});
+    asio::awaitable<Result<void>> send_room_message(std::string room, std::string body);
+    asio::awaitable<Result<void>> leave_room(std::string room);
+    asio::awaitable<std::vector<Occupant>> occupants(std::string room);
 
     // Whether XEP-0198 is on for this connection.
     bool stream_management() const;

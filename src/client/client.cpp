@@ -9,8 +9,10 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <set>
 
 #include "client/protocol.hpp"
+#include "xmpp/datetime.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/namespaces.hpp"
 
@@ -111,6 +113,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     std::function<void(const RosterItem&)> roster_fn;
     std::function<void(const Error&)> disconnect_fn;
     std::function<void(bool)> reconnect_fn;
+    std::function<void(const std::string&, const Occupant&, bool)> occupant_fn;
 
     std::deque<std::string> out_queue;
     bool writing = false;
@@ -128,6 +131,18 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     // resume (XEP-0198 §5).
     std::deque<std::pair<std::uint32_t, std::string>> unacked;
     std::string sm_id;  // the session to resume; empty when the server allows none
+    // A room we are in or joining (XEP-0045), by its bare JID.
+    struct RoomState {
+        std::string nick, password;
+        std::map<std::string, Occupant> occupants;
+        bool in = false;       // our own presence came back (§7.2.3)
+        bool created = false;  // status 201
+        std::string subject;
+        std::vector<Message> history;  // while joining: the messages before the subject
+        WaiterPtr joining, leaving;
+        std::string last_seen;  // XEP-0082 time of the last message, for a new join's history
+    };
+    std::map<std::string, RoomState> rooms;
     // Restored on a new session after a drop.
     bool carbons_on = false;
     std::optional<xml::Element> last_presence;
@@ -364,6 +379,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                 sends.erase(it);
             }
         }
+        if (handle_room_message(el)) return;
         for (std::string_view kind : {"received", "sent"}) {
             const auto* wrapper = el.child(kind, ns::carbons);
             if (!wrapper) continue;
@@ -397,6 +413,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                 sends.erase(it);
             }
         }
+        if (handle_room_presence(el)) return;
         if (!presence_fn) return;
         Presence p;
         p.from = std::string(el.attr("from"));
@@ -409,6 +426,245 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         } catch (const std::exception&) {
         }
         presence_fn(p);
+    }
+
+    // ---- rooms (XEP-0045) ----
+
+    RoomState* room_of(std::string_view from, Jid* parsed = nullptr) {
+        auto j = Jid::parse(from);
+        if (!j) return nullptr;
+        auto it = rooms.find(j->bare_str());
+        if (it == rooms.end()) return nullptr;
+        if (parsed) *parsed = *j;
+        return &it->second;
+    }
+
+    // A groupchat message of a room we are in: the history and subject that end a join
+    // (§7.2.14, §7.2.15), or a live one for the program.
+    bool handle_room_message(const xml::Element& el) {
+        if (el.attr("type") != "groupchat") return false;
+        RoomState* st = room_of(el.attr("from"));
+        if (!st) return false;
+        Message m = read_message(el);
+        m.subject = el.child_text("subject", el.xmlns());
+        bool subject_change = el.child("subject", el.xmlns()) && m.body.empty();
+        if (st->joining && st->in) {
+            if (subject_change) {
+                st->subject = m.subject;
+                complete(st->joining, xml::Element());
+            } else {
+                st->history.push_back(std::move(m));
+            }
+            return true;
+        }
+        if (subject_change) st->subject = m.subject;
+        if (m.timestamp.empty()) st->last_seen = datetime::format_us(datetime::now_us());
+        if (message_fn) message_fn(m);
+        return true;
+    }
+
+    bool handle_room_presence(const xml::Element& el) {
+        Jid from;
+        RoomState* st = room_of(el.attr("from"), &from);
+        if (!st) return false;
+        std::string room = from.bare_str();
+        if (el.attr("type") == "error") {
+            // §7.2: the room refused the join (conflict, not-authorized, registration-required...).
+            if (st->joining) complete(st->joining, stanza_error("join", el));
+            return true;
+        }
+        Occupant o;
+        o.nick = from.resource();
+        o.show = el.child_text("show", el.xmlns());
+        o.status = el.child_text("status", el.xmlns());
+        std::set<std::string> codes;
+        std::string new_nick;
+        if (const auto* x = el.child("x", ns::muc_user)) {
+            for (const auto* c : x->children()) {
+                if (c->name() == "status") codes.insert(std::string(c->attr("code")));
+                if (c->name() == "item") {
+                    o.jid = std::string(c->attr("jid"));
+                    o.affiliation = std::string(c->attr("affiliation"));
+                    o.role = std::string(c->attr("role"));
+                    new_nick = std::string(c->attr("nick"));
+                }
+            }
+        }
+        // §7.2.3: status 110 marks our own presence; older rooms only show it by the nick.
+        bool self = codes.contains("110") || o.nick == st->nick;
+        if (el.attr("type") == "unavailable") {
+            st->occupants.erase(o.nick);
+            if (self && codes.contains("303") && !new_nick.empty()) {
+                st->nick = new_nick;  // §7.6: our nick changed; the new presence follows
+                return true;
+            }
+            if (occupant_fn) occupant_fn(room, o, false);
+            if (self) {
+                // We left, were kicked or banned (307, 301), or the room is gone (§10.9).
+                if (st->leaving) complete(st->leaving, xml::Element());
+                if (st->joining)
+                    complete(st->joining, Error::make(ErrorKind::stanza, "join", "not-allowed",
+                                                      "the room sent us away"));
+                rooms.erase(room);
+            }
+            return true;
+        }
+        st->occupants[o.nick] = o;
+        if (self) {
+            st->nick = o.nick;  // §7.2.9: the room may have changed it (210)
+            st->in = true;
+            // §10.1.2: a new room waits to be configured; the join is done without a subject.
+            if (codes.contains("201")) {
+                st->created = true;
+                if (st->joining) complete(st->joining, xml::Element());
+            }
+        }
+        if (occupant_fn && !st->joining) occupant_fn(room, o, true);
+        return true;
+    }
+
+    xml::Element join_presence(const std::string& room, const RoomState& st, int history,
+                               const std::string& since) {
+        xml::Element p("presence", ns::client);
+        p.set_attr("to", room + "/" + st.nick);
+        // The room shows the presence we show everyone else.
+        if (last_presence)
+            for (const auto* c : last_presence->children())
+                if (c->name() == "show" || c->name() == "status") p.add_child(*c);
+        auto& x = p.add_child("x", std::string(ns::muc));
+        if (!st.password.empty())
+            x.add_child("password", std::string(ns::muc)).add_text(st.password);
+        if (history >= 0 || !since.empty()) {
+            auto& h = x.add_child("history", std::string(ns::muc));
+            if (!since.empty())
+                h.set_attr("since", since);
+            else
+                h.set_attr("maxstanzas", std::to_string(history));
+        }
+        return p;
+    }
+
+    // Sends the join and waits for the end of it; the room state stays in `rooms`.
+    asio::awaitable<Result<void>> do_join(std::string room, int history, std::string since) {
+        auto& st = rooms[room];
+        st.in = false;
+        st.occupants.clear();
+        st.history.clear();
+        st.joining = make_waiter();
+        auto w = st.joining;
+        xml::Element p = join_presence(room, st, history, since);
+        enqueue_stanza(p);
+        auto got = co_await wait(w, "join");
+        auto it = rooms.find(room);
+        if (it == rooms.end()) co_return got ? Result<void>{} : Result<void>(got.error());
+        it->second.joining = nullptr;
+        if (!got) {
+            rooms.erase(it);
+            co_return got.error();
+        }
+        if (it->second.created) {
+            // §10.1.2: accept the default configuration; until then the room is locked.
+            xml::Element cfg = iq("set", "query", ns::muc_owner);
+            cfg.set_attr("to", room);
+            auto& form =
+                cfg.child("query", ns::muc_owner)->add_child("x", std::string(ns::data_forms));
+            form.set_attr("type", "submit");
+            auto made = co_await request(std::move(cfg));
+            if (!made) co_return made.error();
+        }
+        co_return Result<void>{};
+    }
+
+    asio::awaitable<Result<Room>> join_room(std::string room_jid, JoinOptions o) {
+        if (!reading) co_return not_connected("join");
+        auto j = Jid::parse(room_jid);
+        if (!j || j->local().empty() || !j->resource().empty())
+            co_return usage("join", "bad room JID", "'" + room_jid + "' is not room@service");
+        std::string room = j->bare_str();
+        if (rooms.contains(room)) co_return usage("join", "already joined", room);
+        auto& st = rooms[room];
+        st.nick = o.nick.empty() ? account->local() : o.nick;
+        st.password = o.password;
+        auto r = co_await do_join(room, o.history, {});
+        if (!r) co_return r.error();
+        auto& joined = rooms[room];
+        Room out{.jid = room,
+                 .nick = joined.nick,
+                 .subject = joined.subject,
+                 .created = joined.created,
+                 .occupants = {},
+                 .history = std::move(joined.history)};
+        joined.history.clear();
+        for (auto& [nick, occ] : joined.occupants) out.occupants.push_back(occ);
+        // A later join asks for what came after this (XEP-0045 §7.2.14, since).
+        joined.last_seen = datetime::format_us(datetime::now_us());
+        co_return out;
+    }
+
+    asio::awaitable<Result<void>> leave_room(std::string room_jid) {
+        std::string room = bare_of(room_jid);
+        auto it = rooms.find(room);
+        if (it == rooms.end()) co_return usage("leave", "not in the room", room);
+        xml::Element p("presence", ns::client);
+        p.set_attr("to", room + "/" + it->second.nick);
+        p.set_attr("type", "unavailable");
+        it->second.leaving = make_waiter();
+        auto w = it->second.leaving;
+        enqueue_stanza(p);
+        auto got = co_await wait(w, "leave");  // §7.14: our own unavailable presence
+        rooms.erase(room);
+        if (!got) co_return got.error();
+        co_return Result<void>{};
+    }
+
+    asio::awaitable<Result<void>> send_room_message(std::string room_jid, std::string body) {
+        std::string room = bare_of(room_jid);
+        if (!rooms.contains(room)) co_return usage("send", "not in the room", room);
+        xml::Element m("message", ns::client);
+        m.set_attr("to", room);
+        m.set_attr("type", "groupchat");
+        m.add_child("body", std::string(ns::client)).add_text(body);
+        co_return co_await send(std::move(m));
+    }
+
+    // After a reconnect: is each room still there for us? A resumed session usually is;
+    // XEP-0410 §3.2 tells from a ping to our own occupant JID. A new session never is.
+    static asio::awaitable<void> restore_rooms(std::shared_ptr<Impl> self, bool resumed) {
+        std::vector<std::string> names;
+        for (auto& [room, st] : self->rooms)
+            if (!st.joining) names.push_back(room);
+        for (const auto& room : names) {
+            auto it = self->rooms.find(room);
+            if (it == self->rooms.end()) continue;
+            if (resumed) {
+                xml::Element p = iq("get", "ping", ns::ping);
+                p.set_attr("to", room + "/" + it->second.nick);
+                auto r = co_await self->request(std::move(p));
+                // §3.2: an answer, or an error only a client gives, means we are in; so does
+                // item-not-found (our nick changed meanwhile) and a remote failure (unknown).
+                if (r ||
+                    (r.error().kind == ErrorKind::stanza &&
+                     (r.error().condition == "service-unavailable" ||
+                      r.error().condition == "feature-not-implemented" ||
+                      r.error().condition == "item-not-found" ||
+                      r.error().condition.starts_with("remote-server"))) ||
+                    r.error().kind != ErrorKind::stanza)
+                    continue;
+            }
+            it = self->rooms.find(room);
+            if (it == self->rooms.end()) continue;
+            if (!co_await self->do_join(room, -1, it->second.last_seen)) continue;
+            it = self->rooms.find(room);
+            if (it == self->rooms.end()) continue;
+            auto missed = std::move(it->second.history);
+            it->second.history.clear();
+            for (const auto& [nick, occ] : it->second.occupants)
+                if (self->occupant_fn) self->occupant_fn(room, occ, true);
+            for (const auto& m : missed) {
+                if (!m.timestamp.empty()) it->second.last_seen = m.timestamp;
+                if (self->message_fn) self->message_fn(m);
+            }
+        }
     }
 
     // ---- calls ----
@@ -556,6 +812,8 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                 if (!acks.empty()) out_queue.push_back("<r xmlns='" + std::string(ns::sm) + "'/>");
                 go_online(std::move(s), early);
                 if (reconnect_fn) reconnect_fn(true);
+                if (!rooms.empty())
+                    asio::co_spawn(strand, restore_rooms(shared_from_this(), true), asio::detached);
                 co_return Result<void>{};
             }
             // A new session: replies to old requests will not come; stanzas the old one
@@ -601,6 +859,13 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                 if (w) complete(w, lost);
             if (sm) enqueue("<r xmlns='" + std::string(ns::sm) + "'/>");
             if (reconnect_fn) reconnect_fn(false);
+            // The old session's rooms let us go when it ended (XEP-0045 §7.14).
+            for (auto& [room, st] : rooms) {
+                if (st.joining) complete(st.joining, lost);
+                st.in = false;
+            }
+            if (!rooms.empty())
+                asio::co_spawn(strand, restore_rooms(shared_from_this(), false), asio::detached);
             co_return Result<void>{};
         }
         co_return last;
@@ -896,6 +1161,10 @@ void Client::on_reconnect(std::function<void(bool)> fn) {
     impl_->reconnect_fn = std::move(fn);
 }
 
+void Client::on_occupant(std::function<void(const std::string&, const Occupant&, bool)> fn) {
+    impl_->occupant_fn = std::move(fn);
+}
+
 std::string Client::jid() const {
     return impl_->full_jid;
 }
@@ -976,6 +1245,25 @@ asio::awaitable<Result<void>> Client::block(std::string jid) {
 }
 asio::awaitable<Result<void>> Client::unblock(std::string jid) {
     return on_strand<Result<void>>(impl_, [=](Impl& i) { return i.block_change("unblock", jid); });
+}
+
+asio::awaitable<Result<Room>> Client::join_room(std::string room, JoinOptions options) {
+    return on_strand<Result<Room>>(impl_, [=](Impl& i) { return i.join_room(room, options); });
+}
+asio::awaitable<Result<void>> Client::send_room_message(std::string room, std::string body) {
+    return on_strand<Result<void>>(impl_, [=](Impl& i) { return i.send_room_message(room, body); });
+}
+asio::awaitable<Result<void>> Client::leave_room(std::string room) {
+    return on_strand<Result<void>>(impl_, [=](Impl& i) { return i.leave_room(room); });
+}
+asio::awaitable<std::vector<Occupant>> Client::occupants(std::string room) {
+    return on_strand<std::vector<Occupant>>(
+        impl_, [=](Impl& i) -> asio::awaitable<std::vector<Occupant>> {
+            std::vector<Occupant> out;
+            if (auto it = i.rooms.find(bare_of(room)); it != i.rooms.end())
+                for (const auto& [nick, o] : it->second.occupants) out.push_back(o);
+            co_return out;
+        });
 }
 
 }  // namespace hongyan::client

@@ -85,6 +85,8 @@ inline constexpr std::string_view pubsub_publish_options =
     "http://jabber.org/protocol/pubsub#publish-options";
 // XEP-0045 (a message from a room's occupant carries it)
 inline constexpr std::string_view muc_user = "http://jabber.org/protocol/muc#user";
+inline constexpr std::string_view muc = "http://jabber.org/protocol/muc";              // §7.2
+inline constexpr std::string_view muc_owner = "http://jabber.org/protocol/muc#owner";  // §10
 
 // Every namespace above, most used first (xml::Element interns these).
 inline constexpr std::string_view all[] = {
@@ -126,6 +128,8 @@ inline constexpr std::string_view all[] = {
     forward,
     hints,
     muc_user,
+    muc,
+    muc_owner,
     mam,
     sid,
     rsm,

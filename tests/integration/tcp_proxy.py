@@ -100,6 +100,13 @@ class CuttingProxy:
             except OSError:
                 return
 
+    def cut_now(self) -> None:
+        """Resets every connection relayed so far, at once."""
+        with self._lock:
+            socks = list(self._sockets)
+        self.cut.set()
+        self._reset(*socks)
+
     def close(self) -> None:
         self._closed = True
         self._listener.close()

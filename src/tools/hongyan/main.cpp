@@ -118,6 +118,15 @@ struct Output {
         line(j, text);
     }
 
+    void occupant(const std::string& room, const hongyan::client::Occupant& o, bool present) const {
+        json j{{"event", "occupant"}, {"room", room},       {"nick", o.nick},
+               {"jid", o.jid},        {"role", o.role},     {"affiliation", o.affiliation},
+               {"show", o.show},      {"status", o.status}, {"present", present}};
+        std::string who = room + "/" + o.nick + (o.jid.empty() ? "" : " (" + o.jid + ")");
+        std::string state = !present ? "left" : o.show.empty() ? "online" : o.show;
+        line(j, who + " " + state + (o.role.empty() || !present ? "" : " [" + o.role + "]"));
+    }
+
     void presence(const hongyan::client::Presence& p) const {
         json j{{"event", "presence"}, {"from", p.from},     {"type", p.type},
                {"show", p.show},      {"status", p.status}, {"priority", p.priority}};
@@ -135,6 +144,8 @@ struct Command {
     std::vector<std::string> groups;
     bool no_subscribe = false;
     bool each_line = false;  // send: every line of stdin is a message
+    bool room = false;       // send: the JID is a room (XEP-0045)
+    std::string nick, room_password;
     int limit = 20;
     std::string before, after, since;
     int count = 0;  // watch: stop after this many events (0: until interrupted)
@@ -250,6 +261,68 @@ asio::awaitable<int> watch(Client& c, const Command& cmd, const Output& out) {
     co_return ok;
 }
 
+// Joins the room, prints who is there and the recent history, then its messages and
+// occupants as they come, until ^C, SIGTERM or N events.
+asio::awaitable<int> join(Client& c, const Command& cmd, const Output& out) {
+    auto ex = co_await asio::this_coro::executor;
+    asio::signal_set signals(ex, SIGINT, SIGTERM);
+    asio::steady_timer done(ex, asio::steady_timer::time_point::max());
+    int events = 0;
+    std::optional<Error> lost;
+    bool stop = false, live = false;
+    std::string my_nick;  // as the room gave it
+    auto finish = [&] {
+        stop = true;
+        done.cancel();
+    };
+    auto counted = [&] {
+        if (cmd.count > 0 && ++events >= cmd.count) finish();
+    };
+    c.on_message([&](const hongyan::client::Message& m) {
+        if (stop || !live) return;
+        out.message(m);
+        counted();
+    });
+    c.on_occupant([&](const std::string& room, const hongyan::client::Occupant& o, bool present) {
+        if (stop || !live) return;
+        out.occupant(room, o, present);
+        counted();
+        if (!present && room == bare(cmd.jid) && o.nick == my_nick) {
+            lost = Error::make(ErrorKind::stanza, "join", "gone",
+                               "the room sent us away, or it was destroyed");
+            finish();
+        }
+    });
+    c.on_disconnect([&](const Error& e) {
+        lost = e;
+        finish();
+    });
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+        if (!ec) finish();
+    });
+    if (auto r = co_await c.send_presence(); !r) co_return out.fail(r.error());
+    auto room = co_await c.join_room(
+        cmd.jid, {.nick = cmd.nick, .password = cmd.room_password, .history = cmd.limit});
+    if (!room) co_return out.fail(room.error());
+    for (const auto& o : room->occupants) out.occupant(room->jid, o, true);
+    for (const auto& m : room->history) out.message(m);
+    out.line({{"event", "joined"},
+              {"room", room->jid},
+              {"nick", room->nick},
+              {"subject", room->subject},
+              {"created", room->created}},
+             "joined " + room->jid + " as " + room->nick +
+                 (room->subject.empty() ? "" : "; subject: " + room->subject) +
+                 (room->created ? " (new room)" : "") + "; ^C to leave");
+    live = true;
+    my_nick = room->nick;
+    if (!stop) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+    signals.cancel();
+    if (lost) co_return out.fail(*lost);
+    co_await c.leave_room(room->jid);
+    co_return ok;
+}
+
 asio::awaitable<int> history(Client& c, const Command& cmd, const Output& out) {
     hongyan::client::HistoryQuery q{.with = cmd.jid, .max = cmd.limit};
     q.before = cmd.before;
@@ -312,6 +385,7 @@ asio::awaitable<int> run_connected(Client& c, const Command& cmd, const Output& 
     if (n == "roster") co_return co_await show_roster(c, cmd, out);
     if (n == "watch" || n == "status") co_return co_await watch(c, cmd, out);
     if (n == "history") co_return co_await history(c, cmd, out);
+    if (n == "join") co_return co_await join(c, cmd, out);
     if (n == "send" && cmd.each_line) co_return co_await send_lines(c, cmd, out);
     if (n == "send") {
         std::string text;
@@ -320,6 +394,15 @@ asio::awaitable<int> run_connected(Client& c, const Command& cmd, const Output& 
         if (text.empty())
             co_return out.fail(
                 Error::make(ErrorKind::usage, "send", "empty message", "give TEXT or pipe it in"));
+        if (cmd.room) {
+            // Join without history, send, leave (XEP-0045 §7.2, §7.4, §7.14).
+            auto room = co_await c.join_room(
+                cmd.jid, {.nick = cmd.nick, .password = cmd.room_password, .history = 0});
+            if (!room) co_return out.fail(room.error());
+            auto sent = co_await c.send_room_message(room->jid, text);
+            co_await c.leave_room(room->jid);
+            co_return done(sent, "sent to " + room->jid);
+        }
         co_return done(co_await c.send_message(cmd.jid, text), "sent to " + cmd.jid);
     }
     if (n == "add") {
@@ -432,6 +515,18 @@ int main(int argc, char** argv) {
     send->add_flag("--each-line", cmd.each_line,
                    "Every line of standard input is a message of its own; all are sent at "
                    "once and the command ends when the server has taken each");
+    send->add_flag("--room", cmd.room, "JID is a room (XEP-0045): join it, send, leave");
+    send->add_option("--nick", cmd.nick, "With --room: the nickname (default: your user name)");
+    send->add_option("--room-password", cmd.room_password, "With --room: the room's password");
+    auto* jn = add("join",
+                   "Join a room (XEP-0045): who is there, recent history, then messages and "
+                   "people as they come until ^C",
+                   true);
+    jn->add_option("--nick", cmd.nick, "Your nickname in the room (default: your user name)");
+    jn->add_option("--room-password", cmd.room_password, "The room's password");
+    jn->add_option("-n,--history", cmd.limit, "Messages of history to show (default 20)")
+        ->check(CLI::Range(0, 1000));
+    jn->add_option("-c,--count", cmd.count, "Leave after this many events");
     auto* hist = add("history", "Show the chat history with a contact (XEP-0313)", true);
     hist->add_option("-n,--limit", cmd.limit, "Messages to show (default 20)")
         ->check(CLI::Range(1, 1000));
