@@ -13,7 +13,8 @@ BUILD_PKGS=(
 TEST_PKGS=(python3 python3-slixmpp python3-pytest python3-websocket openssl sqlite3 util-linux
            postgresql-15
            nodejs npm
-           prosody)  # the other server test_prosody.py checks the client against
+           prosody  # the other server test_prosody.py checks the client against
+           tmux)    # the terminal test_client.py drives `hongyan chat` in
 
 # The servers bench/compare.sh measures hongyand against.
 BENCH_PKGS=(prosody ejabberd)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import ssl
 import subprocess
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -395,3 +397,91 @@ def test_reconnect_after_a_restart_restores_the_session(start_server):
             w.kill()
             w.wait()
         proxy.close()
+
+
+class Tmux:
+    """A terminal for `hongyan chat`: a tmux server of the test's own (its socket in the
+    test's directory), one pane, driven with send-keys and read with capture-pane."""
+
+    def __init__(self, sock: Path, command: str) -> None:
+        self.sock = str(sock)
+        subprocess.run(["tmux", "-u", "-S", self.sock, "new-session", "-d", "-s", "t", "-x",
+                        "100", "-y", "25", command, ";", "set-option", "-t", "t",
+                        "remain-on-exit", "on"], check=True)
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        subprocess.run(["tmux", "-S", self.sock, "send-keys", "-t", "t"]
+                       + (["-l"] if literal else []) + list(keys), check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "-S", self.sock, "capture-pane", "-p", "-t", "t"],
+                              check=True, capture_output=True, text=True).stdout
+
+    def display(self, fmt: str) -> str:
+        return subprocess.run(["tmux", "-S", self.sock, "display-message", "-p", "-t", "t",
+                               fmt], check=True, capture_output=True, text=True).stdout.strip()
+
+    def wait_screen(self, pred, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen()
+            if pred(text):
+                return text
+            assert time.monotonic() < deadline, "screen never matched:\n" + text
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_chat_in_a_terminal(server, tmp_path):
+    """`hongyan chat` as a person uses it, in a terminal (tmux): the history on open
+    (XEP-0313) without the offline copy of the same message twice, a message arriving
+    while a line is half typed (the line stays), line editing, UTF-8, and /quit."""
+    server.add_user(A, AP)
+    bob = online(server, B, BP, "phone")
+    bob.send(f"<message to='{AJ}' type='chat'><body>earlier message</body></message>")
+    bob.sync()
+    env = (f"env -i PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=xterm HONGYAN_PASSWORD={AP} "
+           f"XDG_CONFIG_HOME={tmp_path / 'none'}")
+    args = " ".join(base_args(server, AJ))
+    status = tmp_path / "status"
+    t = Tmux(tmp_path / "tmux.sock", f"{env} {HONGYAN} {args} chat {BJ}; echo $? > {status}")
+    try:
+        prompt = f"{BJ}> "
+        screen = t.wait_screen(lambda s: "earlier message" in s and prompt.rstrip() in s)
+        # Shown once: from the archive, not again as the offline message.
+        assert screen.count("earlier message") == 1, screen
+        assert f" {BJ}: earlier message" in screen
+
+        def last_line(s: str) -> str:
+            return [line for line in s.splitlines() if line.strip()][-1]
+
+        t.keys("half typed", literal=True)
+        t.wait_screen(lambda s: last_line(s) == prompt + "half typed")
+        bob.send(f"<message to='{AJ}' type='chat'><body>while you type</body></message>")
+        screen = t.wait_screen(lambda s: "while you type" in s)
+        assert last_line(screen) == prompt + "half typed", screen
+        # ^U clears the line; arrows move by characters.
+        t.keys("C-u")
+        t.keys("wrld", literal=True)
+        t.keys("Left", "Left", "Left")
+        t.keys("o", literal=True)
+        t.keys("Enter")
+        got = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, "message")
+                           and e.findtext(q(NS_CLIENT, "body")) is not None)
+        assert got.findtext(q(NS_CLIENT, "body")) == "world"
+        t.wait_screen(lambda s: " me: world" in s)
+        t.keys("你好 Hongyan", literal=True)
+        t.keys("Enter")
+        got = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, "message")
+                           and e.findtext(q(NS_CLIENT, "body")) is not None)
+        assert got.findtext(q(NS_CLIENT, "body")) == "你好 Hongyan"
+        t.keys("/quit", literal=True)
+        t.keys("Enter")
+        # The command's exit status, written by the shell around it.
+        t.wait_screen(lambda s: status.exists() and status.read_text().strip() != "")
+        assert status.read_text().strip() == "0"
+    finally:
+        t.close()

@@ -5,6 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -13,8 +14,15 @@
 #include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <clocale>
 
 #include "tools/hongyan/config.hpp"
+#include "tools/hongyan/line_editor.hpp"
 #include "xmpp/datetime.hpp"
 #include "xmpp/jid.hpp"
 
@@ -323,6 +331,189 @@ asio::awaitable<int> join(Client& c, const Command& cmd, const Output& out) {
     co_return ok;
 }
 
+// The terminal in raw mode while `chat` edits the line itself; restored however it ends.
+class RawTerminal {
+  public:
+    RawTerminal() {
+        if (::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+        termios t = saved_;
+        t.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO | ISIG | IEXTEN);
+        t.c_iflag &= ~static_cast<tcflag_t>(IXON | ICRNL);
+        t.c_cc[VMIN] = 1;
+        t.c_cc[VTIME] = 0;
+        active_ = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0;
+    }
+    ~RawTerminal() {
+        if (active_) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
+    }
+    RawTerminal(const RawTerminal&) = delete;
+    RawTerminal& operator=(const RawTerminal&) = delete;
+
+  private:
+    termios saved_{};
+    bool active_ = false;
+};
+
+// "HH:MM" of an XEP-0082 time, or of now for a live message.
+std::string clock_of(const std::string& stamp) {
+    auto us = stamp.empty() ? std::optional<std::int64_t>(hongyan::datetime::now_us())
+                            : hongyan::datetime::parse_us(stamp);
+    std::string full = us ? hongyan::datetime::format_us(*us) : std::string();
+    return full.size() >= 16 ? full.substr(11, 5) : "--:--";
+}
+
+// An interactive conversation with one contact or one room: the recent history, messages
+// as they arrive, a line editor for what to send; /quit, ^C or ^D on an empty line end it.
+// Without a terminal it reads lines from standard input and sends each.
+asio::awaitable<int> chat(Client& c, const Command& cmd, const Output& out) {
+    auto ex = co_await asio::this_coro::executor;
+    const bool tty = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO) && !out.as_json;
+    const std::string peer = bare(cmd.jid);
+    std::optional<RawTerminal> raw;
+    if (tty) {
+        std::setlocale(LC_CTYPE, "");
+        raw.emplace();
+    }
+    hongyan::cli::LineEditor editor(hongyan::Jid::parse(peer) ? peer + "> " : "> ");
+    bool live = false;
+    std::string my_nick;
+    std::set<std::string> shown;  // archive ids of the history shown
+    auto show = [&](const std::string& text, const json& j) {
+        if (tty)
+            std::cout << editor.clear() << text << "\n" << editor.render() << std::flush;
+        else
+            out.line(j, text);
+    };
+    auto show_message = [&](const hongyan::client::Message& m) {
+        if (m.body.empty()) {
+            if (cmd.room && !m.subject.empty())
+                show("* subject: " + m.subject, {{"event", "subject"}, {"subject", m.subject}});
+            return;
+        }
+        std::string who = cmd.room         ? resource_of(m.from)
+                          : m.outgoing     ? std::string("me")
+                          : m.from.empty() ? peer
+                                           : bare(m.from);
+        if (!tty) {
+            out.message(m);
+            return;
+        }
+        show(clock_of(m.timestamp) + " " + who + ": " + m.body, {});
+    };
+    std::optional<Error> lost;
+    // A terminal or a pipe is read as it comes; a file (or /dev/null) cannot be polled, so
+    // it is read line by line at once.
+    std::optional<asio::posix::stream_descriptor> in;
+    try {
+        in.emplace(ex, ::dup(STDIN_FILENO));
+    } catch (const boost::system::system_error&) {
+    }
+    auto stop_reading = [&] {
+        if (in) in->cancel();
+    };
+    c.on_message([&](const hongyan::client::Message& m) {
+        if (!live) return;
+        bool ours = cmd.room
+                        ? bare(m.from) == peer && m.type == "groupchat"
+                        : bare(m.from) == peer || (m.carbon && m.outgoing && bare(m.to) == peer);
+        if (ours && (m.stanza_id.empty() || shown.insert(m.stanza_id).second)) show_message(m);
+    });
+    c.on_occupant([&](const std::string& room, const hongyan::client::Occupant& o, bool present) {
+        if (!live || room != peer) return;
+        show("* " + o.nick + (present ? " is here" : " left"),
+             {{"event", "occupant"}, {"nick", o.nick}, {"present", present}});
+        if (!present && o.nick == my_nick) {
+            lost = Error::make(ErrorKind::stanza, "chat", "gone", "the room sent us away");
+            stop_reading();
+        }
+    });
+    c.on_disconnect([&](const Error& e) {
+        lost = e;
+        stop_reading();
+    });
+    asio::signal_set signals(ex, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+        if (!ec) stop_reading();
+    });
+    if (cmd.room) {
+        if (auto r = co_await c.send_presence(); !r) co_return out.fail(r.error());
+        auto room = co_await c.join_room(
+            peer, {.nick = cmd.nick, .password = cmd.room_password, .history = cmd.limit});
+        if (!room) co_return out.fail(room.error());
+        my_nick = room->nick;
+        for (const auto& m : room->history) show_message(m);
+        std::string who;
+        for (const auto& o : room->occupants) who += (who.empty() ? "" : ", ") + o.nick;
+        show("* in " + peer + " as " + my_nick + " with " + who, {{"event", "joined"}});
+    } else if (cmd.limit > 0) {
+        auto page = co_await c.history({.with = peer, .max = cmd.limit});
+        if (!page) co_return out.fail(page.error());
+        for (const auto& m : page->messages) {
+            show_message(m);
+            shown.insert(m.stanza_id);
+        }
+    }
+    live = true;
+    if (!cmd.room) {
+        // Online only now: offline messages come after the history, and those already in it
+        // (the same archive id, XEP-0359) are not shown twice.
+        if (auto r = co_await c.enable_carbons(); !r) co_return out.fail(r.error());
+        if (auto r = co_await c.send_presence(); !r) co_return out.fail(r.error());
+    }
+    if (tty) std::cout << editor.render() << std::flush;
+    std::string pending;  // without a terminal: the line read so far
+    bool quit = false;
+    auto send_line = [&](std::string text) -> asio::awaitable<void> {
+        if (text == "/quit") {
+            quit = true;
+            co_return;
+        }
+        if (text.empty()) co_return;
+        auto r = cmd.room ? co_await c.send_room_message(peer, text)
+                          : co_await c.send_message(peer, text);
+        if (!r)
+            show("! not sent: " + r.error().describe(), {{"event", "error"}});
+        else if (!cmd.room && tty)  // a room shows our message when it comes back
+            show(clock_of({}) + " me: " + text, {});
+    };
+    if (!in)
+        for (std::string line; !quit && !lost && std::getline(std::cin, line);)
+            co_await send_line(line);
+    char buf[512];
+    while (in && !quit && !lost) {
+        auto [ec, n] =
+            co_await in->async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+        if (ec || n == 0) break;  // end of input, a signal, or the connection gone
+        for (std::size_t i = 0; i < n && !quit; ++i) {
+            if (!tty) {
+                if (buf[i] != '\n') {
+                    pending += buf[i];
+                    continue;
+                }
+                co_await send_line(std::exchange(pending, {}));
+                continue;
+            }
+            auto ev = editor.feed(buf[i]);
+            if (!ev) continue;
+            if (ev->kind == hongyan::cli::LineEditor::Event::quit) {
+                quit = true;
+                break;
+            }
+            std::cout << editor.render() << std::flush;
+            co_await send_line(ev->text);
+        }
+        if (tty && !quit) std::cout << editor.render() << std::flush;
+    }
+    if (!tty && !pending.empty() && !quit && !lost) co_await send_line(pending);
+    signals.cancel();
+    live = false;
+    if (tty) std::cout << editor.clear() << std::flush;
+    raw.reset();
+    if (lost) co_return out.fail(*lost);
+    if (cmd.room) co_await c.leave_room(peer);
+    co_return ok;
+}
+
 asio::awaitable<int> history(Client& c, const Command& cmd, const Output& out) {
     hongyan::client::HistoryQuery q{.with = cmd.jid, .max = cmd.limit};
     q.before = cmd.before;
@@ -386,6 +577,7 @@ asio::awaitable<int> run_connected(Client& c, const Command& cmd, const Output& 
     if (n == "watch" || n == "status") co_return co_await watch(c, cmd, out);
     if (n == "history") co_return co_await history(c, cmd, out);
     if (n == "join") co_return co_await join(c, cmd, out);
+    if (n == "chat") co_return co_await chat(c, cmd, out);
     if (n == "send" && cmd.each_line) co_return co_await send_lines(c, cmd, out);
     if (n == "send") {
         std::string text;
@@ -527,6 +719,15 @@ int main(int argc, char** argv) {
     jn->add_option("-n,--history", cmd.limit, "Messages of history to show (default 20)")
         ->check(CLI::Range(0, 1000));
     jn->add_option("-c,--count", cmd.count, "Leave after this many events");
+    auto* ch = add("chat",
+                   "Chat with a contact (or a room with --room): the history, messages as "
+                   "they come, a line to type in; /quit, ^C or ^D to end",
+                   true);
+    ch->add_flag("--room", cmd.room, "JID is a room (XEP-0045)");
+    ch->add_option("--nick", cmd.nick, "With --room: your nickname");
+    ch->add_option("--room-password", cmd.room_password, "With --room: the room's password");
+    ch->add_option("-n,--history", cmd.limit, "Messages of history to show first (default 20)")
+        ->check(CLI::Range(0, 1000));
     auto* hist = add("history", "Show the chat history with a contact (XEP-0313)", true);
     hist->add_option("-n,--limit", cmd.limit, "Messages to show (default 20)")
         ->check(CLI::Range(1, 1000));
