@@ -227,86 +227,82 @@ asio::awaitable<int> show_roster(Client& c, const Command& cmd, const Output& ou
     co_return ok;
 }
 
-asio::awaitable<int> watch(Client& c, const Command& cmd, const Output& out) {
-    auto ex = co_await asio::this_coro::executor;
-    asio::signal_set signals(ex, SIGINT, SIGTERM);
-    asio::steady_timer done(ex, asio::steady_timer::time_point::max());
-    int events = 0;
-    std::optional<Error> lost;
-    bool stop = false;  // a cancel before the wait starts would be lost
-    auto finish = [&] {
-        stop = true;
+// What watch and join wait for: ^C, SIGTERM, the connection lost for good, or N events.
+struct UntilStopped {
+    UntilStopped(asio::any_io_executor ex, Client& c, int count)
+        : signals(ex, SIGINT, SIGTERM),
+          done(ex, asio::steady_timer::time_point::max()),
+          count(count) {
+        c.on_disconnect([this](const Error& e) {
+            lost = e;
+            finish();
+        });
+        signals.async_wait([this](const boost::system::error_code& ec, int) {
+            if (!ec) finish();
+        });
+    }
+    void finish() {
+        stop = true;  // a cancel before the wait starts would be lost
         done.cancel();
-    };
-    auto counted = [&] {
-        if (cmd.count > 0 && ++events >= cmd.count) finish();
-    };
+    }
+    void counted() {
+        if (count > 0 && ++events >= count) finish();
+    }
+    asio::awaitable<void> wait() {
+        if (!stop) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+        signals.cancel();
+    }
+
+    asio::signal_set signals;
+    asio::steady_timer done;
+    int count;
+    int events = 0;
+    bool stop = false;
+    std::optional<Error> lost;
+};
+
+asio::awaitable<int> watch(Client& c, const Command& cmd, const Output& out) {
+    UntilStopped until(co_await asio::this_coro::executor, c, cmd.count);
     c.on_message([&](const hongyan::client::Message& m) {
-        if (stop) return;
+        if (until.stop) return;
         out.message(m);
-        counted();
+        until.counted();
     });
     c.on_presence([&](const hongyan::client::Presence& p) {
-        if (stop) return;
+        if (until.stop) return;
         out.presence(p);
-        counted();
-    });
-    c.on_disconnect([&](const Error& e) {
-        lost = e;
-        finish();
-    });
-    signals.async_wait([&](const boost::system::error_code& ec, int) {
-        if (!ec) finish();
+        until.counted();
     });
     // Messages of the account's other devices show too (XEP-0280).
     if (auto r = co_await c.enable_carbons(); !r) co_return out.fail(r.error());
     if (auto r = co_await c.send_presence(cmd.show, cmd.status); !r) co_return out.fail(r.error());
-    if (!stop)
+    if (!until.stop)
         out.line({{"event", "online"}, {"jid", c.jid()}}, "online as " + c.jid() + "; ^C to stop");
-    if (!stop) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
-    signals.cancel();
-    if (lost) co_return out.fail(*lost);
+    co_await until.wait();
+    if (until.lost) co_return out.fail(*until.lost);
     co_return ok;
 }
 
 // Joins the room, prints who is there and the recent history, then its messages and
 // occupants as they come, until ^C, SIGTERM or N events.
 asio::awaitable<int> join(Client& c, const Command& cmd, const Output& out) {
-    auto ex = co_await asio::this_coro::executor;
-    asio::signal_set signals(ex, SIGINT, SIGTERM);
-    asio::steady_timer done(ex, asio::steady_timer::time_point::max());
-    int events = 0;
-    std::optional<Error> lost;
-    bool stop = false, live = false;
+    UntilStopped until(co_await asio::this_coro::executor, c, cmd.count);
+    bool live = false;
     std::string my_nick;  // as the room gave it
-    auto finish = [&] {
-        stop = true;
-        done.cancel();
-    };
-    auto counted = [&] {
-        if (cmd.count > 0 && ++events >= cmd.count) finish();
-    };
     c.on_message([&](const hongyan::client::Message& m) {
-        if (stop || !live) return;
+        if (until.stop || !live) return;
         out.message(m);
-        counted();
+        until.counted();
     });
     c.on_occupant([&](const std::string& room, const hongyan::client::Occupant& o, bool present) {
-        if (stop || !live) return;
+        if (until.stop || !live) return;
         out.occupant(room, o, present);
-        counted();
+        until.counted();
         if (!present && room == bare(cmd.jid) && o.nick == my_nick) {
-            lost = Error::make(ErrorKind::stanza, "join", "gone",
-                               "the room sent us away, or it was destroyed");
-            finish();
+            until.lost = Error::make(ErrorKind::stanza, "join", "gone",
+                                     "the room sent us away, or it was destroyed");
+            until.finish();
         }
-    });
-    c.on_disconnect([&](const Error& e) {
-        lost = e;
-        finish();
-    });
-    signals.async_wait([&](const boost::system::error_code& ec, int) {
-        if (!ec) finish();
     });
     if (auto r = co_await c.send_presence(); !r) co_return out.fail(r.error());
     auto room = co_await c.join_room(
@@ -324,9 +320,8 @@ asio::awaitable<int> join(Client& c, const Command& cmd, const Output& out) {
                  (room->created ? " (new room)" : "") + "; ^C to leave");
     live = true;
     my_nick = room->nick;
-    if (!stop) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
-    signals.cancel();
-    if (lost) co_return out.fail(*lost);
+    co_await until.wait();
+    if (until.lost) co_return out.fail(*until.lost);
     co_await c.leave_room(room->jid);
     co_return ok;
 }
@@ -641,6 +636,11 @@ asio::awaitable<int> run(Client& c, const Command& cmd, const Output& out) {
     });
     if (auto r = co_await c.connect(); !r) co_return out.fail(r.error());
     int code = co_await run_connected(c, cmd, out);
+    // The callbacks the command set refer to its own state, which is gone now.
+    c.on_message({});
+    c.on_presence({});
+    c.on_occupant({});
+    c.on_disconnect({});
     co_await c.disconnect();
     co_return code;
 }
