@@ -136,6 +136,19 @@ struct Room {
     std::vector<Message> history;
 };
 
+// A vCard (XEP-0054): the fields people fill in, and the photo (XEP-0153).
+struct VCard {
+    std::string full_name;   // FN
+    std::string nickname;    // NICKNAME
+    std::string email;       // EMAIL/USERID
+    std::string url;         // URL
+    std::string note;        // DESC
+    std::string photo_type;  // PHOTO/TYPE, such as image/png
+    std::string photo;       // PHOTO/BINVAL, decoded: the image's bytes
+    // The whole <vCard/> as read; set_vcard() keeps what the fields above do not cover.
+    xml::Element element;
+};
+
 class Client {
   public:
     Client(asio::any_io_executor ex, ClientOptions options);
@@ -223,6 +236,12 @@ class Client {
     asio::awaitable<Result<void>> send_room_message(std::string room, std::string body);
     asio::awaitable<Result<void>> leave_room(std::string room);
     asio::awaitable<std::vector<Occupant>> occupants(std::string room);
+
+    // XEP-0054: a contact's vCard, or ours with an empty JID. No vCard is an empty one.
+    asio::awaitable<Result<VCard>> vcard(std::string jid = {});
+    // Publishes our vCard: card.element (from vcard()) with the fields above put in it, so
+    // fields this struct does not know are kept. An empty field removes it.
+    asio::awaitable<Result<void>> set_vcard(VCard card);
 
     // Whether XEP-0198 is on for this connection.
     bool stream_management() const;

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "client/protocol.hpp"
+#include "xmpp/crypto.hpp"
 #include "xmpp/datetime.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/namespaces.hpp"
@@ -667,6 +668,85 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         }
     }
 
+    // ---- vCard (XEP-0054) ----
+
+    static std::string vcard_text(const xml::Element& card, std::string_view name,
+                                  std::string_view inner = {}) {
+        const auto* c = card.child(name, ns::vcard);
+        if (!c) return {};
+        if (inner.empty()) return c->text();
+        return c->child_text(inner, ns::vcard);
+    }
+
+    asio::awaitable<Result<VCard>> vcard(std::string jid) {
+        xml::Element get = iq("get", "vCard", ns::vcard);
+        if (!jid.empty()) {
+            auto parsed = Jid::parse(jid);
+            if (!parsed) co_return usage("vcard", "bad JID", "'" + jid + "' is not a JID");
+            get.set_attr("to", parsed->bare_str());  // §3.2: to the bare JID
+        }
+        auto r = co_await request(std::move(get));
+        VCard v;
+        if (!r) {
+            // §3.1: some servers answer item-not-found for a user without a vCard.
+            if (r.error().kind == ErrorKind::stanza && r.error().condition == "item-not-found") {
+                v.element = xml::Element("vCard", ns::vcard);
+                co_return v;
+            }
+            co_return r.error();
+        }
+        const auto* card = r->child("vCard", ns::vcard);
+        v.element = card ? *card : xml::Element("vCard", ns::vcard);
+        v.full_name = vcard_text(v.element, "FN");
+        v.nickname = vcard_text(v.element, "NICKNAME");
+        v.email = vcard_text(v.element, "EMAIL", "USERID");
+        v.url = vcard_text(v.element, "URL");
+        v.note = vcard_text(v.element, "DESC");
+        v.photo_type = vcard_text(v.element, "PHOTO", "TYPE");
+        std::string b64;
+        for (char ch : vcard_text(v.element, "PHOTO", "BINVAL"))
+            if (ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') b64 += ch;
+        if (auto bytes = crypto::base64_decode(b64)) v.photo = std::move(*bytes);
+        co_return v;
+    }
+
+    asio::awaitable<Result<void>> set_vcard(VCard v) {
+        // Everything the fields stand for is written anew; the rest of the card is kept.
+        xml::Element card("vCard", ns::vcard);
+        if (v.element.name() == "vCard")
+            for (const auto* c : v.element.children())
+                if (c->name() != "FN" && c->name() != "NICKNAME" && c->name() != "EMAIL" &&
+                    c->name() != "URL" && c->name() != "DESC" && c->name() != "PHOTO")
+                    card.add_child(*c);
+        auto put = [&](const char* name, const std::string& value) -> xml::Element* {
+            if (value.empty()) return nullptr;
+            auto& e = card.add_child(name, std::string(ns::vcard));
+            e.add_text(value);
+            return &e;
+        };
+        put("FN", v.full_name);
+        put("NICKNAME", v.nickname);
+        if (!v.email.empty()) {
+            auto& e = card.add_child("EMAIL", std::string(ns::vcard));
+            e.add_child("INTERNET", std::string(ns::vcard));
+            e.add_child("USERID", std::string(ns::vcard)).add_text(v.email);
+        }
+        put("URL", v.url);
+        put("DESC", v.note);
+        if (!v.photo.empty()) {
+            auto& e = card.add_child("PHOTO", std::string(ns::vcard));
+            e.add_child("TYPE", std::string(ns::vcard))
+                .add_text(v.photo_type.empty() ? "image/png" : v.photo_type);
+            e.add_child("BINVAL", std::string(ns::vcard)).add_text(crypto::base64_encode(v.photo));
+        }
+        xml::Element set("iq", ns::client);
+        set.set_attr("type", "set");
+        set.add_child(std::move(card));
+        auto r = co_await request(std::move(set));
+        if (!r) co_return r.error();
+        co_return Result<void>{};
+    }
+
     // ---- calls ----
 
     Result<void> prepare() {
@@ -1264,6 +1344,14 @@ asio::awaitable<std::vector<Occupant>> Client::occupants(std::string room) {
                 for (const auto& [nick, o] : it->second.occupants) out.push_back(o);
             co_return out;
         });
+}
+
+asio::awaitable<Result<VCard>> Client::vcard(std::string jid) {
+    return on_strand<Result<VCard>>(impl_, [=](Impl& i) { return i.vcard(jid); });
+}
+asio::awaitable<Result<void>> Client::set_vcard(VCard card) {
+    return on_strand<Result<void>>(
+        impl_, [c = std::move(card)](Impl& i) mutable { return i.set_vcard(std::move(c)); });
 }
 
 }  // namespace hongyan::client

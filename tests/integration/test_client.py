@@ -485,3 +485,38 @@ def test_chat_in_a_terminal(server, tmp_path):
         assert status.read_text().strip() == "0"
     finally:
         t.close()
+
+
+def test_vcard(server, tmp_path):
+    """XEP-0054: `hongyan vcard` publishes our card (§3.3) and reads anyone's (§3.2); a
+    change keeps the fields the command does not know, and the photo (XEP-0153) comes
+    back byte for byte."""
+    server.add_user(A, AP)
+    server.add_user(B, BP)
+    raw = online(server, A, AP, "raw")
+    r = raw.iq("set", "<vCard xmlns='vcard-temp'><BDAY>1990-01-02</BDAY><FN>Old</FN></vCard>")
+    assert r.get("type") == "result"
+    photo = tmp_path / "me.png"
+    photo.write_bytes(bytes(range(256)) * 3)
+    mine = lines(ok(hy(server, AJ, "--json", "vcard", "--name", "Alice Liddell", "--nick",
+                       "alice", "--email", "alice@example.org", "--photo", str(photo),
+                       password=AP)))[0]
+    assert (mine["jid"], mine["full_name"], mine["nickname"], mine["email"],
+            mine["photo_type"], mine["photo_bytes"]) == \
+        (AJ, "Alice Liddell", "alice", "alice@example.org", "image/png", 768)
+    # Bob reads it (§3.2: to the bare JID) and saves the photo.
+    saved = tmp_path / "saved.png"
+    theirs = lines(ok(hy(server, BJ, "--json", "vcard", AJ, "--save-photo", str(saved),
+                         password=BP)))[0]
+    assert theirs["full_name"] == "Alice Liddell" and theirs["nickname"] == "alice"
+    assert saved.read_bytes() == photo.read_bytes()
+    # An empty value removes the field; BDAY, unknown to the command, is still there.
+    ok(hy(server, AJ, "vcard", "--name", "", password=AP))
+    card = raw.iq("get", "<vCard xmlns='vcard-temp'/>").find("{vcard-temp}vCard")
+    assert card.findtext("{vcard-temp}BDAY") == "1990-01-02"
+    assert card.find("{vcard-temp}FN") is None
+    assert card.findtext("{vcard-temp}NICKNAME") == "alice"
+    # Someone else's card cannot be changed (exit 2); a user without one has an empty card.
+    assert hy(server, AJ, "vcard", BJ, "--nick", "x", password=AP).returncode == 2
+    empty = lines(ok(hy(server, AJ, "--json", "vcard", BJ, password=AP)))[0]
+    assert empty["full_name"] == "" and empty["photo_bytes"] == 0

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -158,6 +159,9 @@ struct Command {
     std::string before, after, since;
     int count = 0;  // watch: stop after this many events (0: until interrupted)
     std::string show, status;
+    // vcard: the fields to change (given empty: removed), the photo to publish or save
+    std::optional<std::string> full_name, nickname, email, url, note, photo_file;
+    std::string save_photo;
     double presence_wait = 1.0;  // roster: seconds to wait for contacts' presence
 };
 
@@ -509,6 +513,74 @@ asio::awaitable<int> chat(Client& c, const Command& cmd, const Output& out) {
     co_return ok;
 }
 
+// Shows a vCard (XEP-0054), or changes fields of our own: read, change, write back, so that
+// fields the command does not know stay as they were.
+asio::awaitable<int> vcard(Client& c, const Command& cmd, const Output& out) {
+    bool change =
+        cmd.full_name || cmd.nickname || cmd.email || cmd.url || cmd.note || cmd.photo_file;
+    if (change && !cmd.jid.empty())
+        co_return out.fail(Error::make(ErrorKind::usage, "vcard", "not yours",
+                                       "only your own vCard can be changed: leave out the JID"));
+    auto card = co_await c.vcard(cmd.jid);
+    if (!card) co_return out.fail(card.error());
+    if (change) {
+        auto v = std::move(*card);
+        if (cmd.full_name) v.full_name = *cmd.full_name;
+        if (cmd.nickname) v.nickname = *cmd.nickname;
+        if (cmd.email) v.email = *cmd.email;
+        if (cmd.url) v.url = *cmd.url;
+        if (cmd.note) v.note = *cmd.note;
+        if (cmd.photo_file) {
+            v.photo.clear();
+            v.photo_type.clear();
+            if (!cmd.photo_file->empty()) {
+                std::ifstream f(*cmd.photo_file, std::ios::binary);
+                if (!f)
+                    co_return out.fail(Error::make(ErrorKind::usage, "vcard", "no such file",
+                                                   "cannot read " + *cmd.photo_file));
+                v.photo.assign(std::istreambuf_iterator<char>(f), {});
+                std::string name = *cmd.photo_file;
+                v.photo_type = name.ends_with(".jpg") || name.ends_with(".jpeg") ? "image/jpeg"
+                               : name.ends_with(".gif")                          ? "image/gif"
+                               : name.ends_with(".webp")                         ? "image/webp"
+                                                                                 : "image/png";
+            }
+        }
+        if (auto r = co_await c.set_vcard(v); !r) co_return out.fail(r.error());
+        card = co_await c.vcard();
+        if (!card) co_return out.fail(card.error());
+    }
+    if (!cmd.save_photo.empty() && !card->photo.empty()) {
+        std::ofstream f(cmd.save_photo, std::ios::binary);
+        f.write(card->photo.data(), static_cast<std::streamsize>(card->photo.size()));
+        if (!f)
+            co_return out.fail(Error::make(ErrorKind::usage, "vcard", "cannot write",
+                                           "cannot write " + cmd.save_photo));
+    }
+    std::string whose = cmd.jid.empty() ? bare(c.jid()) : bare(cmd.jid);
+    std::string text = whose;
+    for (const auto& [label, value] :
+         {std::pair<const char*, const std::string&>{"name", card->full_name},
+          {"nickname", card->nickname},
+          {"email", card->email},
+          {"url", card->url},
+          {"note", card->note}})
+        if (!value.empty()) text += std::string("\n  ") + label + ": " + value;
+    if (!card->photo.empty())
+        text +=
+            "\n  photo: " + card->photo_type + ", " + std::to_string(card->photo.size()) + " bytes";
+    out.line({{"jid", whose},
+              {"full_name", card->full_name},
+              {"nickname", card->nickname},
+              {"email", card->email},
+              {"url", card->url},
+              {"note", card->note},
+              {"photo_type", card->photo_type},
+              {"photo_bytes", card->photo.size()}},
+             text);
+    co_return ok;
+}
+
 asio::awaitable<int> history(Client& c, const Command& cmd, const Output& out) {
     hongyan::client::HistoryQuery q{.with = cmd.jid, .max = cmd.limit};
     q.before = cmd.before;
@@ -573,6 +645,7 @@ asio::awaitable<int> run_connected(Client& c, const Command& cmd, const Output& 
     if (n == "history") co_return co_await history(c, cmd, out);
     if (n == "join") co_return co_await join(c, cmd, out);
     if (n == "chat") co_return co_await chat(c, cmd, out);
+    if (n == "vcard") co_return co_await vcard(c, cmd, out);
     if (n == "send" && cmd.each_line) co_return co_await send_lines(c, cmd, out);
     if (n == "send") {
         std::string text;
@@ -745,6 +818,16 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"online", "away", "chat", "dnd", "xa"}));
     st->add_option("text", cmd.status, "Status text");
     st->add_option("-c,--count", cmd.count, "Stop after this many events");
+    auto* vc = add("vcard", "Show a contact's vCard (XEP-0054), or yours; the options change yours",
+                   false);
+    vc->add_option("jid", cmd.jid, "The contact (default: you)");
+    vc->add_option("--name", cmd.full_name, "Your full name (\"\" removes it)");
+    vc->add_option("--nick", cmd.nickname, "Your nickname");
+    vc->add_option("--email", cmd.email, "Your email address");
+    vc->add_option("--url", cmd.url, "Your web page");
+    vc->add_option("--note", cmd.note, "A line about you");
+    vc->add_option("--photo", cmd.photo_file, "An image file for your avatar (\"\" removes it)");
+    vc->add_option("--save-photo", cmd.save_photo, "Write the vCard's photo to this file");
     add("block", "Block a contact (XEP-0191)", true);
     add("unblock", "Unblock a contact", true);
     add("blocklist", "List blocked JIDs", false);
