@@ -24,6 +24,8 @@ from xmpp_raw import NS_CLIENT, q
 
 HONGYAN = os.environ.get("HONGYAN", str(REPO / "build" / "hongyan"))
 EXAMPLE = os.environ.get("HONGYAN_EXAMPLE_CHAT", str(REPO / "build" / "example-chat"))
+EXAMPLE_BLOCKING = os.environ.get("HONGYAN_EXAMPLE_BLOCKING",
+                                  str(REPO / "build" / "example-blocking"))
 
 A, AP = "alice", "alice-password"
 B, BP = "bob", "bob-password"
@@ -273,6 +275,23 @@ def test_example_program(server):
     m = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, "message")
                      and e.findtext(q(NS_CLIENT, "body")) == "hello from the example")
     assert m.get("from").startswith(AJ + "/")
+
+
+def test_blocking_example_program(server):
+    """examples/blocking.cpp: the same calls without coroutines (BlockingClient), and a
+    wrong password reported by connect()."""
+    server.add_user(A, AP)
+    bob = online(server, B, BP, "phone")
+    ok(hy(server, AJ, "add", BJ, "--no-subscribe", password=AP))
+    r = subprocess.run([EXAMPLE_BLOCKING, AJ, AP, BJ, "hello, blocking", cert(server),
+                        str(server.port)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [f"contact {BJ}", "me: hello, blocking"], r.stdout
+    bob.wait_for(lambda e: e.tag == q(NS_CLIENT, "message")
+                 and e.findtext(q(NS_CLIENT, "body")) == "hello, blocking")
+    r = subprocess.run([EXAMPLE_BLOCKING, AJ, "wrong", BJ, "x", cert(server), str(server.port)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "not-authorized" in r.stderr, r.stderr
 
 
 def collect_bodies(s, n: int, timeout: float = 20.0) -> list[str]:
