@@ -205,9 +205,11 @@ class RegisterModule final : public Module {
         co_await iq.host.storage->run([&st = *iq.host.storage, user, bare = iq.from->bare_str()] {
             return st.delete_account(user, bare);
         });
+        // The result first (§3.2): the poke lets the directory feed, on another thread, end
+        // this very session, and a reply queued after that would be dropped.
+        iq.reply();
         iq.host.im->poke();
         spdlog::info("account {} cancelled by its owner", iq.from->bare_str());
-        iq.reply();
         // XEP-0077 §3.2: end every session of the account with <not-authorized/>.
         for (auto& s : server.registry->find_bare(iq.from->bare()))
             s->terminate(StreamErrorCondition::not_authorized, "the account was deleted");
