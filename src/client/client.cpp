@@ -16,6 +16,7 @@
 #include "xmpp/datetime.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/namespaces.hpp"
+#include "xmpp/stream_management.hpp"
 
 namespace hongyan::client {
 
@@ -293,20 +294,8 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
             enqueue("<a xmlns='" + std::string(ns::sm) + "' h='" + std::to_string(handled_count) +
                     "'/>");
         } else if (el.name() == "a") {
-            if (auto h = parse_h(el)) acknowledged(*h);
+            if (auto h = parse_sm_count(el.attr("h"))) acknowledged(*h);
         }
-    }
-
-    static std::optional<std::uint32_t> parse_h(const xml::Element& el) {
-        std::string_view text = el.attr("h");
-        std::uint64_t v = 0;
-        if (text.empty() || text.size() > 10) return std::nullopt;
-        for (char c : text) {
-            if (c < '0' || c > '9') return std::nullopt;
-            v = v * 10 + static_cast<std::uint64_t>(c - '0');
-        }
-        if (v > 0xffffffffu) return std::nullopt;
-        return static_cast<std::uint32_t>(v);
     }
 
     // The server has handled our stanzas up to `h`. Sequence numbers wrap at 2^32
@@ -824,14 +813,14 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
             if (!got) co_return got.error();
             if (got->is("resumed", ns::sm)) {
                 *resumed = true;
-                if (auto h = parse_h(*got)) acknowledged(*h);
+                if (auto h = parse_sm_count(got->attr("h"))) acknowledged(*h);
                 co_return Result<void>{};
             }
             if (!got->is("failed", ns::sm))
                 co_return Error::make(ErrorKind::protocol, "resume",
                                       "unexpected <" + got->name() + "/>");
             // §5: a <failed/> may say how many of ours the old session handled.
-            if (auto h = parse_h(*got)) acknowledged(*h);
+            if (auto h = parse_sm_count(got->attr("h"))) acknowledged(*h);
         }
         auto bound = co_await s.bind(account->resource());
         if (!bound) co_return bound.error();

@@ -6,7 +6,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <charconv>
 
 #include "server/c2s/resource_binding.hpp"
 #include "server/c2s/stream_features.hpp"
@@ -18,6 +17,7 @@
 #include "server/server_context.hpp"
 #include "xmpp/crypto.hpp"
 #include "xmpp/namespaces.hpp"
+#include "xmpp/stream_management.hpp"
 
 namespace hongyan::c2s {
 
@@ -82,13 +82,6 @@ std::string sm_failed(std::string_view condition, std::optional<std::uint32_t> h
 
 std::string sm_ack(std::uint32_t h) {
     return "<a xmlns=\"" + std::string(ns::sm) + "\" h=\"" + std::to_string(h) + "\"/>";
-}
-
-std::optional<std::uint32_t> parse_h(std::string_view s) {
-    std::uint32_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-    return v;
 }
 
 }  // namespace
@@ -437,7 +430,7 @@ asio::awaitable<void> ClientConnection::handle_sm(const Element& el) {
             const std::string_view resume = el.attr("resume");
             auto timeout = server_.settings.sm_resume_timeout;
             // The client may prefer a shorter wait (§5, 'max'), never a longer one.
-            if (auto max = parse_h(el.attr("max")); max && *max > 0)
+            if (auto max = parse_sm_count(el.attr("max")); max && *max > 0)
                 timeout = std::min(timeout, std::chrono::seconds(*max));
             std::string id;
             if ((resume == "true" || resume == "1") && timeout.count() > 0)
@@ -468,7 +461,7 @@ asio::awaitable<void> ClientConnection::handle_sm(const Element& el) {
     }
     if (name == "a") {
         if (!sm) co_return;
-        auto h = parse_h(el.attr("h"));
+        auto h = parse_sm_count(el.attr("h"));
         if (!h) {
             fail(StreamErrorCondition::invalid_xml, "<a/> needs a numeric 'h'", "bad <a/>");
             co_return;
@@ -495,7 +488,7 @@ asio::awaitable<void> ClientConnection::handle_resume(const Element& el) {
         co_return;
     }
     resume_tried_ = true;
-    auto h = parse_h(el.attr("h"));
+    auto h = parse_sm_count(el.attr("h"));
     const std::string previd(el.attr("previd"));
     if (!h || previd.empty()) {
         session_->send_stream_data(sm_failed("bad-request"));
